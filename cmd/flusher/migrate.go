@@ -1,0 +1,32 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/watchparty/watchparty/pkg/envflag"
+	"github.com/watchparty/watchparty/pkg/store"
+)
+
+func newMigrateCmd() *cobra.Command {
+	var databaseURL string
+	cmd := &cobra.Command{
+		Use:   "migrate",
+		Short: "Create the database if needed and apply migrations, then exit",
+		Args:  cobra.NoArgs,
+	}
+	b := envflag.New(cmd.Flags())
+	b.String(&databaseURL, "database-url", "DATABASE_URL", "postgres://postgres@localhost:5432/watchparty?sslmode=disable", "PostgreSQL URL")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if err := b.Err(); err != nil {
+			return err
+		}
+		if err := store.Migrate(cmd.Context(), databaseURL); err != nil {
+			return err
+		}
+		fmt.Fprintln(cmd.OutOrStdout(), "migrations applied")
+		return nil
+	}
+	return cmd
+}

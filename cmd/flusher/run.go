@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/watchparty/watchparty/pkg/flusher"
+	"github.com/watchparty/watchparty/pkg/health"
+	"github.com/watchparty/watchparty/pkg/logging"
+	"github.com/watchparty/watchparty/pkg/rdb"
+	"github.com/watchparty/watchparty/pkg/store"
+)
+
+func newRunCmd() *cobra.Command {
+	var once bool
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Consume party streams and flush them to PostgreSQL until SIGTERM",
+		Args:  cobra.NoArgs,
+	}
+	cfg, finish := bindConfig(cmd.Flags())
+	cmd.Flags().BoolVar(&once, "once", false, "flush every stream with events once, then exit (non-zero if a batch failed)")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if err := finish(); err != nil {
+			return err
+		}
+		return run(cmd.Context(), *cfg, once)
+	}
+	return cmd
+}
+
+func run(ctx context.Context, cfg flusher.Config, once bool) error {
+	log, err := logging.New(os.Stderr, cfg.LogFormat, cfg.LogLevel)
+	if err != nil {
+		return err
+	}
+	rc, err := rdb.Open(cfg.RedisURL, cfg.RedisCluster)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	db, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	rdb.WarnIfEvicting(ctx, rc, log)
+	metrics := flusher.NewMetrics()
+	f, err := flusher.New(cfg, rc, db, metrics, log)
+	if err != nil {
+		return err
+	}
+	if once {
+		rep, err := f.FlushOnce(ctx)
+		log.Info("flush once done", "parties", rep.Parties, "events", rep.Events, "failed", rep.Failed)
+		return err
+	}
+	probes := health.NewProbes(map[string]health.Check{
+		"redis":    func(ctx context.Context) error { return rc.Ping(ctx).Err() },
+		"postgres": func(ctx context.Context) error { return db.Ping(ctx) },
+	})
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return f.Run(gctx) })
+	g.Go(func() error { return serveProbes(gctx, cfg.MetricsAddr, probes, metrics, log) })
+	err = g.Wait()
+	log.Info("flusher stopped")
+	return err
+}
+
+// serveProbes serves /healthz, /readyz and /metrics until ctx ends.
+func serveProbes(ctx context.Context, addr string, probes *health.Probes, m *flusher.Metrics, log *slog.Logger) error {
+	mux := http.NewServeMux()
+	probes.Register(mux, m.Registry)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on FLUSHER_METRICS_ADDR %q: %w", addr, err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		probes.Drain()
+		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	log.Info("flusher probes listening", "addr", ln.Addr().String())
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,164 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/olahol/melody"
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/watchparty/watchparty/pkg/auth"
+	"github.com/watchparty/watchparty/pkg/event"
+	"github.com/watchparty/watchparty/pkg/health"
+	"github.com/watchparty/watchparty/pkg/room"
+	"github.com/watchparty/watchparty/pkg/store"
+	"github.com/watchparty/watchparty/pkg/stream"
+)
+
+// Frame limits of a viewer connection.
+const (
+	maxFrameBytes = 4096
+	sendBuffer    = 512 // melody's per-session buffer
+	sendLimit     = 480 // queued frames at which a viewer counts as slow
+)
+
+// Gateway is one gateway process: HTTP server, viewers and the parts that
+// move their events. Create it with New and start it with Run or Serve.
+type Gateway struct {
+	cfg      Config
+	rdb      redis.UniversalClient
+	log      *slog.Logger
+	metrics  *Metrics
+	verifier *auth.Verifier
+	parties  *partyCache
+	appender *stream.Appender
+	feed     *stream.Feed
+	rooms    *room.Rooms
+	melody   *melody.Melody
+	probes   *health.Probes
+	limits   *limiters
+	now      func() time.Time
+
+	drainMu  sync.RWMutex
+	draining bool
+	inflight sync.WaitGroup // frames being handled
+	sessions sync.WaitGroup // open connections, until their leave is recorded
+}
+
+// New wires a gateway over rdb and db.
+func New(cfg Config, rdb redis.UniversalClient, db *pgxpool.Pool, log *slog.Logger) (*Gateway, error) {
+	verifier, err := auth.NewVerifier(cfg.AuthSecret, cfg.DevAuth)
+	if err != nil {
+		return nil, err
+	}
+	g := &Gateway{
+		cfg:      cfg,
+		rdb:      rdb,
+		log:      log.With("component", "gateway"),
+		metrics:  NewMetrics(),
+		verifier: verifier,
+		parties:  newPartyCache(store.NewParties(db), 2*time.Second),
+		appender: stream.NewAppender(rdb, stream.AppenderConfig{MaxBuffered: cfg.MaxBufferedEvents}),
+		feed:     stream.NewFeed(rdb, log.With("component", "feed")),
+		limits:   newLimiters(cfg),
+		now:      time.Now,
+	}
+	g.rooms = room.NewRooms(rdb, g.feed, g.log, func(t event.Type) {
+		g.metrics.Broadcasts.WithLabelValues(string(t)).Inc()
+	})
+	g.probes = health.NewProbes(map[string]health.Check{
+		"redis":    func(ctx context.Context) error { return rdb.Ping(ctx).Err() },
+		"postgres": func(ctx context.Context) error { return db.Ping(ctx) },
+	})
+	g.melody = g.newMelody()
+	return g, nil
+}
+
+// Metrics returns the gateway's metrics.
+func (g *Gateway) Metrics() *Metrics { return g.metrics }
+
+// Handler is the gateway's HTTP API.
+func (g *Gateway) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /ws/parties/{id}", g.serveWS)
+	g.probes.Register(mux, g.metrics.Registry)
+	return accessLog(g.log, mux)
+}
+
+// Run listens on cfg.Addr and serves until ctx ends.
+func (g *Gateway) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", g.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on GATEWAY_ADDR %q: %w", g.cfg.Addr, err)
+	}
+	return g.Serve(ctx, ln)
+}
+
+// Serve serves on ln until ctx ends, then shuts down in this order:
+// readiness turns false; the listener closes and no new frame is taken
+// (frames get "unavailable"); in-flight appends finish and their acks are
+// sent; viewers are closed with 1001 so they reconnect elsewhere; their
+// leave events are appended; then the background parts stop. The whole
+// shutdown is bounded by cfg.ShutdownTimeout.
+func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBG()
+	var parts errgroup.Group
+	parts.Go(func() error { return g.appender.Run(bg) })
+	parts.Go(func() error { return g.feed.Run(bg) })
+
+	srv := &http.Server{Handler: g.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	g.log.Info("gateway listening", "addr", ln.Addr().String())
+
+	select {
+	case err := <-served:
+		stopBG()
+		_ = parts.Wait()
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	deadline, cancel := context.WithTimeout(context.Background(), g.cfg.ShutdownTimeout)
+	defer cancel()
+	g.probes.Drain()
+	_ = srv.Shutdown(deadline)
+	g.drainMu.Lock()
+	g.draining = true
+	g.drainMu.Unlock()
+	if !waitFor(deadline, &g.inflight) {
+		g.log.Warn("shutdown timeout reached with frames still in flight")
+	}
+	g.rooms.CloseAll(room.CloseGoingAway, "server shutting down")
+	if !waitFor(deadline, &g.sessions) {
+		g.log.Warn("shutdown timeout reached with connections still open")
+	}
+	_ = g.melody.Close()
+	stopBG()
+	err := parts.Wait()
+	g.log.Info("gateway stopped")
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+// waitFor waits for wg until ctx ends and reports whether wg finished.
+func waitFor(ctx context.Context, wg *sync.WaitGroup) bool {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

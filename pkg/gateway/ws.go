@@ -1,0 +1,257 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/olahol/melody"
+
+	"github.com/watchparty/watchparty/pkg/auth"
+	"github.com/watchparty/watchparty/pkg/event"
+	"github.com/watchparty/watchparty/pkg/room"
+	"github.com/watchparty/watchparty/pkg/store"
+	"github.com/watchparty/watchparty/pkg/stream"
+)
+
+const connKey = "conn"
+
+// conn is the gateway's state of one viewer connection.
+type conn struct {
+	viewer *room.Viewer
+	party  store.Party
+	since  string
+	expiry *time.Timer
+}
+
+func (g *Gateway) newMelody() *melody.Melody {
+	m := melody.New()
+	m.Config.MaxMessageSize = maxFrameBytes
+	m.Config.MessageBufferSize = sendBuffer
+	m.Upgrader.CheckOrigin = func(r *http.Request) bool { return originAllowed(r, g.cfg.Origins()) }
+	m.HandleConnect(g.onConnect)
+	m.HandleDisconnect(g.onDisconnect)
+	m.HandleMessage(g.onMessage)
+	m.HandleSentMessage(func(s *melody.Session, _ []byte) {
+		if c := connOf(s); c != nil {
+			c.viewer.Sent()
+		}
+	})
+	m.HandleError(func(s *melody.Session, err error) {
+		if errors.Is(err, melody.ErrMessageBufferFull) {
+			if c := connOf(s); c != nil && c.viewer.Close(room.CloseTryAgainLater, "slow_consumer") {
+				g.metrics.SlowConsumers.Inc()
+			}
+		}
+	})
+	return m
+}
+
+func connOf(s *melody.Session) *conn {
+	v, ok := s.Get(connKey)
+	if !ok {
+		return nil
+	}
+	return v.(*conn)
+}
+
+// serveWS checks a join before the upgrade: identity, Origin, party.
+func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
+	partyID, err := uuid.Parse(r.PathValue("id"))
+	if err != nil {
+		writeError(w, http.StatusNotFound, CodeNotFound, "no such party")
+		return
+	}
+	id, err := g.verifier.Authenticate(r)
+	if err != nil {
+		writeError(w, http.StatusUnauthorized, CodeUnauthorized, err.Error())
+		return
+	}
+	if !originAllowed(r, g.cfg.Origins()) {
+		writeError(w, http.StatusForbidden, CodeForbidden, "origin not allowed")
+		return
+	}
+	party, err := g.parties.get(r.Context(), partyID)
+	switch {
+	case errors.Is(err, store.ErrPartyNotFound):
+		writeError(w, http.StatusNotFound, CodeNotFound, "no such party")
+		return
+	case err != nil:
+		g.log.Error("read party for join", "party_id", partyID, "err", err)
+		writeError(w, http.StatusServiceUnavailable, CodeUnavailable, "party lookup failed; try again")
+		return
+	case party.Status != store.Ongoing:
+		writeError(w, http.StatusConflict, CodeConflict, "party is "+party.Status+", not ONGOING")
+		return
+	}
+	g.drainMu.RLock()
+	if g.draining {
+		g.drainMu.RUnlock()
+		writeError(w, http.StatusServiceUnavailable, CodeUnavailable, "server shutting down")
+		return
+	}
+	g.sessions.Add(1)
+	g.drainMu.RUnlock()
+	c := &conn{party: party, since: r.URL.Query().Get("since")}
+	keys := map[string]any{connKey: c, "identity": id}
+	if err := g.melody.HandleRequestWithKeys(w, r, keys); err != nil {
+		g.sessions.Done()
+		g.log.Debug("websocket upgrade failed", "party_id", partyID, "err", err)
+	}
+}
+
+func (g *Gateway) onConnect(s *melody.Session) {
+	c := connOf(s)
+	id := s.MustGet("identity").(auth.Identity)
+	c.viewer = room.NewViewer(s, c.party.ID, id, sendLimit, func(*room.Viewer) { g.metrics.SlowConsumers.Inc() })
+	g.metrics.Connections.Inc()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := g.rooms.Join(ctx, c.viewer, c.since); err != nil {
+		g.log.Error("join failed", "party_id", c.party.ID, "err", err)
+		c.viewer.Close(room.CloseTryAgainLater, "unavailable")
+		return
+	}
+	if !id.Expires.IsZero() {
+		c.expiry = time.AfterFunc(time.Until(id.Expires), func() { c.viewer.Close(room.ClosePolicy, "token expired") })
+	}
+	g.record(ctx, c, event.Join)
+}
+
+func (g *Gateway) onDisconnect(s *melody.Session) {
+	defer g.sessions.Done()
+	c := connOf(s)
+	if c == nil || c.viewer == nil {
+		return
+	}
+	if c.expiry != nil {
+		c.expiry.Stop()
+	}
+	g.metrics.Connections.Dec()
+	g.rooms.Leave(c.viewer)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	g.record(ctx, c, event.Leave)
+}
+
+// record appends a join or leave log event; they are not broadcast.
+func (g *Gateway) record(ctx context.Context, c *conn, t event.Type) {
+	e := g.newEvent(c, t, "")
+	if _, err := g.appender.Append(ctx, e, false); err != nil {
+		g.metrics.Events.WithLabelValues(string(t), CodeUnavailable).Inc()
+		g.log.Warn("could not record viewer event", "party_id", c.party.ID, "type", t, "err", err)
+		return
+	}
+	g.metrics.Events.WithLabelValues(string(t), resultAccepted).Inc()
+}
+
+func (g *Gateway) newEvent(c *conn, t event.Type, clientID string) event.Event {
+	id := c.viewer.Identity
+	return event.Event{Type: t, ID: event.NewID(c.party.ID, id.UserID, clientID), PartyID: c.party.ID,
+		UserID: id.UserID, Name: id.Name, CreatedAt: event.Millis(g.now())}
+}
+
+type ackFrame struct {
+	Type     string `json:"type"`
+	ID       string `json:"id,omitempty"`
+	EventID  string `json:"event_id"`
+	StreamID string `json:"stream_id,omitempty"`
+}
+
+type errorFrame struct {
+	Type    string `json:"type"`
+	ID      string `json:"id,omitempty"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// onMessage handles one client frame: validate, authorise, append, ack.
+func (g *Gateway) onMessage(s *melody.Session, raw []byte) {
+	c := connOf(s)
+	if c == nil || c.viewer == nil || c.viewer.Closed() {
+		return
+	}
+	g.drainMu.RLock()
+	if g.draining {
+		g.drainMu.RUnlock()
+		g.reply(c, errorFrame{Type: "error", Code: CodeUnavailable, Message: "server shutting down; resend elsewhere"})
+		return
+	}
+	g.inflight.Add(1)
+	g.drainMu.RUnlock()
+	defer g.inflight.Done()
+
+	in, err := event.ParseInbound(raw)
+	if err != nil {
+		if in.Type == "" || !in.Type.Broadcast() {
+			g.metrics.InvalidFrames.Inc()
+		} else {
+			g.metrics.Events.WithLabelValues(string(in.Type), CodeInvalidMessage).Inc()
+		}
+		g.reply(c, errorFrame{Type: "error", ID: in.ClientID, Code: CodeInvalidMessage, Message: err.Error()})
+		return
+	}
+	if code, msg := g.authorise(c, in); code != "" {
+		g.metrics.Events.WithLabelValues(string(in.Type), code).Inc()
+		g.reply(c, errorFrame{Type: "error", ID: in.ClientID, Code: code, Message: msg})
+		return
+	}
+	e := g.newEvent(c, in.Type, in.ClientID)
+	e.Text = in.Text
+	if in.Type.IsPlayback() {
+		pos := in.PositionMS
+		e.PositionMS = &pos
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	res, err := g.appender.Append(ctx, e, in.ClientID != "")
+	code, msg := appendOutcome(res, err)
+	if code != "" {
+		if err != nil {
+			g.log.Warn("append failed", "party_id", c.party.ID, "err", err)
+		}
+		g.metrics.Events.WithLabelValues(string(in.Type), code).Inc()
+		g.reply(c, errorFrame{Type: "error", ID: in.ClientID, Code: code, Message: msg})
+		return
+	}
+	g.metrics.Events.WithLabelValues(string(in.Type), resultAccepted).Inc()
+	g.reply(c, ackFrame{Type: "ack", ID: in.ClientID, EventID: e.ID.String(), StreamID: res.StreamID})
+}
+
+// authorise applies playback control and rate limits.
+func (g *Gateway) authorise(c *conn, in event.Inbound) (code, msg string) {
+	user := c.viewer.Identity.UserID
+	if in.Type.IsPlayback() && c.party.Control != store.ControlEveryone && user != c.party.HostUserID {
+		return CodeForbidden, "only the host controls playback in this party"
+	}
+	if !g.limits.allow(c.party.ID, user, in.Type, g.now()) {
+		return CodeRateLimited, "too many " + string(in.Type) + " events; slow down"
+	}
+	return "", ""
+}
+
+// appendOutcome maps an append result to the error code viewers see, or ""
+// when the event was accepted.
+func appendOutcome(res stream.Result, err error) (code, msg string) {
+	switch {
+	case err != nil:
+		return CodeUnavailable, "event could not be stored; resend it with the same id"
+	case res.Status == stream.Closed:
+		return CodePartyEnded, "the party has ended"
+	case res.Status == stream.Full:
+		return CodeUnavailable, "the party's buffer is full; resend it with the same id later"
+	default:
+		return "", ""
+	}
+}
+
+func (g *Gateway) reply(c *conn, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return
+	}
+	c.viewer.Send(b)
+}

@@ -1,0 +1,80 @@
+// Package rdb opens the Redis client both binaries share, standalone or
+// Redis Cluster, and checks the server is safe to keep events in. It is this
+// project's code, not a public API.
+package rdb
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Open returns a client for redisURL: a redis:// or rediss:// URL, or a
+// comma-separated list of host:port seeds, which means Redis Cluster, as does
+// cluster=true with a single address. It does not connect; use Ping for that.
+func Open(redisURL string, cluster bool) (redis.UniversalClient, error) {
+	seeds := strings.Split(redisURL, ",")
+	if len(seeds) > 1 || (cluster && !strings.Contains(redisURL, "://")) {
+		return redis.NewClusterClient(&redis.ClusterOptions{
+			Addrs:                 trimAll(seeds),
+			ContextTimeoutEnabled: true,
+			PoolSize:              64,
+		}), nil
+	}
+	opt, err := redis.ParseURL(redisURL)
+	if err != nil {
+		return nil, fmt.Errorf("parse REDIS_URL: %w", err)
+	}
+	opt.ContextTimeoutEnabled = true
+	opt.PoolSize = 64
+	if cluster {
+		return redis.NewClusterClient(&redis.ClusterOptions{
+			Addrs:                 []string{opt.Addr},
+			Username:              opt.Username,
+			Password:              opt.Password,
+			TLSConfig:             opt.TLSConfig,
+			ContextTimeoutEnabled: true,
+			PoolSize:              64,
+		}), nil
+	}
+	return redis.NewClient(opt), nil
+}
+
+// Validate checks a REDIS_URL without connecting.
+func Validate(redisURL string, cluster bool) error {
+	c, err := Open(redisURL, cluster)
+	if err != nil {
+		return err
+	}
+	return c.Close()
+}
+
+func trimAll(ss []string) []string {
+	out := make([]string, 0, len(ss))
+	for _, s := range ss {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// WarnIfEvicting logs a warning when the server may evict keys: a stream
+// evicted under memory pressure loses acknowledged events.
+func WarnIfEvicting(ctx context.Context, c redis.UniversalClient, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	res, err := c.ConfigGet(ctx, "maxmemory-policy").Result()
+	if err != nil {
+		log.Warn("cannot read redis maxmemory-policy", "err", err)
+		return
+	}
+	if p := res["maxmemory-policy"]; p != "" && p != "noeviction" {
+		log.Warn("redis may evict keys: set maxmemory-policy noeviction or acknowledged events can be lost",
+			"maxmemory_policy", p)
+	}
+}

@@ -1,0 +1,108 @@
+package room
+
+import (
+	"log/slog"
+	"sync"
+
+	"github.com/google/uuid"
+
+	"github.com/watchparty/watchparty/pkg/event"
+)
+
+// Hub is one party's viewers on this process. It is the party's
+// stream.Sink: entries arrive in stream order and each is encoded once and
+// queued to every viewer.
+type Hub struct {
+	party uuid.UUID
+	log   *slog.Logger
+	ready chan struct{} // closed once the feed follows the party
+	err   error         // set before ready closes when following failed
+
+	mu      sync.Mutex
+	viewers map[*Viewer]struct{}
+	lastID  string
+	likes   int64
+	onFrame func(event.Type)
+}
+
+func newHub(party uuid.UUID, log *slog.Logger, onFrame func(event.Type)) *Hub {
+	return &Hub{party: party, log: log, ready: make(chan struct{}),
+		viewers: make(map[*Viewer]struct{}), onFrame: onFrame}
+}
+
+// Start implements stream.Sink.
+func (h *Hub) Start(lastID string) {
+	h.mu.Lock()
+	h.lastID = lastID
+	h.mu.Unlock()
+}
+
+// Deliver implements stream.Sink.
+func (h *Hub) Deliver(e event.Event, likes int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.lastID = e.StreamID
+	if e.Type == event.Like && likes > h.likes {
+		h.likes = likes
+	}
+	if !e.Type.Broadcast() {
+		return
+	}
+	frame, err := event.BroadcastFrame(e, likes)
+	if err != nil {
+		h.log.Error("encode broadcast frame", "party_id", h.party, "err", err)
+		return
+	}
+	for v := range h.viewers {
+		v.Send(frame)
+	}
+	if h.onFrame != nil {
+		h.onFrame(e.Type)
+	}
+}
+
+// add registers v after running welcome under the hub's lock, so that no
+// entry delivered after the welcome's last_id can be missed or come first.
+func (h *Hub) add(v *Viewer, welcome func(lastID string, viewers int, likes int64)) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	welcome(h.lastID, len(h.viewers)+1, h.likes)
+	h.viewers[v] = struct{}{}
+}
+
+// remove unregisters v and reports how many viewers are left.
+func (h *Hub) remove(v *Viewer) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.viewers, v)
+	return len(h.viewers)
+}
+
+// Len is the number of the party's viewers on this process.
+func (h *Hub) Len() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.viewers)
+}
+
+// noteLikes raises the hub's like total to at least n.
+func (h *Hub) noteLikes(n int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if n > h.likes {
+		h.likes = n
+	}
+}
+
+// each calls fn for every viewer.
+func (h *Hub) each(fn func(*Viewer)) {
+	h.mu.Lock()
+	vs := make([]*Viewer, 0, len(h.viewers))
+	for v := range h.viewers {
+		vs = append(vs, v)
+	}
+	h.mu.Unlock()
+	for _, v := range vs {
+		fn(v)
+	}
+}

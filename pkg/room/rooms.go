@@ -1,0 +1,217 @@
+package room
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/watchparty/watchparty/pkg/event"
+	"github.com/watchparty/watchparty/pkg/stream"
+)
+
+// Rooms indexes this process's hubs by party, following a party's stream
+// while it has at least one viewer here. It is safe for concurrent use.
+type Rooms struct {
+	rdb     redis.UniversalClient
+	feed    *stream.Feed
+	log     *slog.Logger
+	onFrame func(event.Type)
+
+	mu   sync.Mutex
+	hubs map[uuid.UUID]*Hub
+}
+
+// NewRooms returns an empty index. onFrame, if set, is told of each
+// broadcast frame fanned out (once per process, not per viewer).
+func NewRooms(rdb redis.UniversalClient, feed *stream.Feed, log *slog.Logger, onFrame func(event.Type)) *Rooms {
+	return &Rooms{rdb: rdb, feed: feed, log: log, onFrame: onFrame, hubs: make(map[uuid.UUID]*Hub)}
+}
+
+// Playback is a party's playback state as the welcome frame carries it.
+type Playback struct {
+	State      string  `json:"state"`
+	PositionMS int64   `json:"position_ms"`
+	UpdatedAt  *string `json:"updated_at"`
+}
+
+// Welcome is the first frame a viewer receives.
+type Welcome struct {
+	Type     string   `json:"type"`
+	PartyID  string   `json:"party_id"`
+	UserID   string   `json:"user_id"`
+	Viewers  int      `json:"viewers"`
+	Likes    int64    `json:"likes"`
+	Playback Playback `json:"playback"`
+	LastID   string   `json:"last_id"`
+	Resumed  *bool    `json:"resumed,omitempty"`
+}
+
+// Join adds v to its party's hub and sends its welcome. With since (a
+// stream id the client saw last) the viewer first receives every later
+// entry still in the stream, then live entries.
+func (r *Rooms) Join(ctx context.Context, v *Viewer, since string) error {
+	keys := stream.KeysFor(v.Party)
+	likes, err := r.rdb.SCard(ctx, keys.Likers).Result()
+	if err != nil {
+		return fmt.Errorf("read likes: %w", err)
+	}
+	var resumed *bool
+	if since != "" {
+		ok, err := r.resumable(ctx, keys.Stream, since)
+		if err != nil {
+			return err
+		}
+		resumed = &ok
+	}
+	var upto string
+	welcome := func(lastID string, viewers int, likes int64) {
+		w := Welcome{Type: "welcome", PartyID: v.Party.String(), UserID: v.Identity.UserID,
+			Viewers: viewers, Likes: likes, Playback: Playback{State: "paused"}, LastID: lastID, Resumed: resumed}
+		b, _ := json.Marshal(w)
+		v.write(b)
+		if since != "" {
+			upto = lastID
+			v.startCatchUp()
+		}
+	}
+	if err := r.addViewer(ctx, v, likes, welcome); err != nil {
+		return err
+	}
+	if since != "" {
+		r.catchUp(ctx, v, keys.Stream, since, upto)
+	}
+	return nil
+}
+
+// resumable reports whether every entry after since is still in the stream.
+func (r *Rooms) resumable(ctx context.Context, key, since string) (bool, error) {
+	if _, err := stream.ParseID(since); err != nil {
+		return false, nil
+	}
+	info, err := r.rdb.XInfoStream(ctx, key).Result()
+	if err != nil {
+		if err.Error() == "ERR no such key" {
+			return true, nil
+		}
+		return false, fmt.Errorf("inspect stream: %w", err)
+	}
+	return !stream.After(info.MaxDeletedEntryID, since), nil
+}
+
+// catchUp writes the entries after since up to upto, then lets v go live.
+func (r *Rooms) catchUp(ctx context.Context, v *Viewer, key, since, upto string) {
+	defer v.endCatchUp()
+	if _, err := stream.ParseID(since); err != nil || !stream.After(upto, since) {
+		return
+	}
+	msgs, err := r.rdb.XRange(ctx, key, "("+since, upto).Result()
+	if err != nil {
+		r.log.Warn("catch-up read failed", "party_id", v.Party, "err", err)
+		return
+	}
+	likes, _ := r.rdb.SCard(ctx, stream.KeysFor(v.Party).Likers).Result()
+	for _, m := range msgs {
+		payload, _ := m.Values["e"].(string)
+		e, err := event.Decode([]byte(payload), m.ID)
+		if err != nil || !e.Type.Broadcast() {
+			continue
+		}
+		if frame, err := event.BroadcastFrame(e, likes); err == nil {
+			v.write(frame)
+		}
+	}
+}
+
+// addViewer adds v to the party's current hub; a hub that its last viewer
+// left while v was joining is not used.
+func (r *Rooms) addViewer(ctx context.Context, v *Viewer, likes int64, welcome func(string, int, int64)) error {
+	for {
+		h, err := r.hub(ctx, v.Party)
+		if err != nil {
+			return err
+		}
+		h.noteLikes(likes)
+		r.mu.Lock()
+		if r.hubs[v.Party] == h {
+			h.add(v, welcome)
+			r.mu.Unlock()
+			return nil
+		}
+		r.mu.Unlock()
+	}
+}
+
+// hub returns the party's hub, following the party first if it is new here.
+func (r *Rooms) hub(ctx context.Context, party uuid.UUID) (*Hub, error) {
+	r.mu.Lock()
+	h, ok := r.hubs[party]
+	if !ok {
+		h = newHub(party, r.log, r.onFrame)
+		r.hubs[party] = h
+	}
+	r.mu.Unlock()
+	if !ok {
+		if _, err := r.feed.Follow(ctx, party, h); err != nil {
+			h.err = err
+			r.mu.Lock()
+			delete(r.hubs, party)
+			r.mu.Unlock()
+		}
+		close(h.ready)
+	}
+	select {
+	case <-h.ready:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if h.err != nil {
+		return nil, h.err
+	}
+	return h, nil
+}
+
+// Leave removes v; the party is no longer followed once its last viewer
+// here has left.
+func (r *Rooms) Leave(v *Viewer) {
+	r.mu.Lock()
+	h, ok := r.hubs[v.Party]
+	r.mu.Unlock()
+	if !ok {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if h.remove(v) == 0 && r.hubs[v.Party] == h {
+		delete(r.hubs, v.Party)
+		r.feed.Unfollow(v.Party)
+	}
+}
+
+// Count is the number of the party's viewers on this process.
+func (r *Rooms) Count(party uuid.UUID) int {
+	r.mu.Lock()
+	h, ok := r.hubs[party]
+	r.mu.Unlock()
+	if !ok {
+		return 0
+	}
+	return h.Len()
+}
+
+// CloseAll closes every viewer with code and reason.
+func (r *Rooms) CloseAll(code int, reason string) {
+	r.mu.Lock()
+	hubs := make([]*Hub, 0, len(r.hubs))
+	for _, h := range r.hubs {
+		hubs = append(hubs, h)
+	}
+	r.mu.Unlock()
+	for _, h := range hubs {
+		h.each(func(v *Viewer) { v.Close(code, reason) })
+	}
+}

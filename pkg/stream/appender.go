@@ -1,0 +1,304 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/watchparty/watchparty/pkg/event"
+)
+
+// appendScript stores one event atomically on the party's slot: it refuses a
+// closed party, answers a resent client id with the first entry, counts a
+// like once per user, refuses a party whose unflushed backlog is full, then
+// XADDs the event and announces it on the party's sharded channel, so every
+// subscriber sees entries in stream order.
+//
+// KEYS: stream, ids, likers, closed.
+// ARGV: payload, event_id, dedup (0|1), like (0|1), user, max_buffered, channel.
+// Returns {status, stream_id, likes}.
+var appendScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[4]) == 1 then return {'closed', '', '-1'} end
+if ARGV[3] == '1' then
+  local prev = redis.call('HGET', KEYS[2], ARGV[2])
+  if prev then return {'duplicate', prev, '-1'} end
+end
+local likes = -1
+if ARGV[4] == '1' then
+  if redis.call('SADD', KEYS[3], ARGV[5]) == 0 then
+    return {'liked', '', tostring(redis.call('SCARD', KEYS[3]))}
+  end
+  likes = redis.call('SCARD', KEYS[3])
+end
+local max = tonumber(ARGV[6])
+if max > 0 and redis.call('XLEN', KEYS[1]) >= max then
+  local unflushed = redis.call('XLEN', KEYS[1])
+  local ok, groups = pcall(redis.call, 'XINFO', 'GROUPS', KEYS[1])
+  if ok then
+    for _, g in ipairs(groups) do
+      local f = {}
+      for i = 1, #g, 2 do f[g[i]] = g[i + 1] end
+      if f['name'] == 'flushers' and type(f['lag']) == 'number' then
+        unflushed = f['lag'] + f['pending']
+      end
+    end
+  end
+  if unflushed >= max then
+    if likes >= 0 then redis.call('SREM', KEYS[3], ARGV[5]) end
+    return {'full', '', '-1'}
+  end
+end
+local id = redis.call('XADD', KEYS[1], '*', 'e', ARGV[1])
+if ARGV[3] == '1' then redis.call('HSET', KEYS[2], ARGV[2], id) end
+redis.call('SPUBLISH', ARGV[7], id .. ' ' .. likes .. ' ' .. ARGV[1])
+return {'ok', id, tostring(likes)}
+`)
+
+// Status says what became of an appended event.
+type Status int
+
+// Append outcomes.
+const (
+	Stored       Status = iota // a new stream entry
+	Duplicate                  // the client id was seen: StreamID is the first entry
+	AlreadyLiked               // the user's like was counted before; nothing stored
+	Closed                     // the party no longer takes events; nothing stored
+	Full                       // the party's unflushed backlog is full; nothing stored
+)
+
+// Result is the outcome of one append.
+type Result struct {
+	Status   Status
+	StreamID string
+	Likes    int64 // the party's like total after a like, else -1
+}
+
+// ErrUnavailable wraps Redis failures: the event may or may not be stored.
+var ErrUnavailable = errors.New("redis unavailable")
+
+// AppenderConfig tunes an Appender.
+type AppenderConfig struct {
+	MaxBuffered int64 // most unflushed events per party; 0 means no limit
+	Workers     int   // concurrent pipelines; default 4
+	MaxBatch    int   // most events per pipeline; default 512
+}
+
+type appendReq struct {
+	ev    event.Event
+	dedup bool
+	ctx   context.Context
+	done  chan appendResp
+}
+
+type appendResp struct {
+	res Result
+	err error
+}
+
+// Appender writes events to party streams, batching concurrent appends from
+// all viewers of the process into pipelines so that many events share one
+// round trip. It is safe for concurrent use; Run must be running.
+type Appender struct {
+	rdb  redis.UniversalClient
+	cfg  AppenderConfig
+	reqs chan *appendReq
+
+	mu         sync.Mutex
+	registered map[uuid.UUID]time.Time
+}
+
+// NewAppender returns an Appender over rdb.
+func NewAppender(rdb redis.UniversalClient, cfg AppenderConfig) *Appender {
+	if cfg.Workers <= 0 {
+		cfg.Workers = 4
+	}
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = 512
+	}
+	return &Appender{rdb: rdb, cfg: cfg, reqs: make(chan *appendReq, cfg.MaxBatch*cfg.Workers),
+		registered: make(map[uuid.UUID]time.Time)}
+}
+
+// Append stores e in its party's stream and returns once Redis answered.
+// dedup says e.ID was derived from a client message id, so a resend must
+// return the first entry instead of a second one. An error wraps
+// ErrUnavailable or the context's error.
+func (a *Appender) Append(ctx context.Context, e event.Event, dedup bool) (Result, error) {
+	r := &appendReq{ev: e, dedup: dedup, ctx: ctx, done: make(chan appendResp, 1)}
+	select {
+	case a.reqs <- r:
+	case <-ctx.Done():
+		return Result{}, ctx.Err()
+	}
+	select {
+	case resp := <-r.done:
+		return resp.res, resp.err
+	case <-ctx.Done():
+		return Result{}, ctx.Err()
+	}
+}
+
+// Run executes queued appends until ctx ends, then answers what is queued.
+func (a *Appender) Run(ctx context.Context) error {
+	if err := appendScript.Load(ctx, a.rdb).Err(); err != nil && ctx.Err() == nil {
+		return fmt.Errorf("load append script: %w", err)
+	}
+	var wg sync.WaitGroup
+	for range a.cfg.Workers {
+		wg.Go(func() { a.work(ctx) })
+	}
+	wg.Wait()
+	return nil
+}
+
+func (a *Appender) work(ctx context.Context) {
+	batch := make([]*appendReq, 0, a.cfg.MaxBatch)
+	for {
+		batch = batch[:0]
+		select {
+		case r := <-a.reqs:
+			batch = append(batch, r)
+		case <-ctx.Done():
+			return
+		}
+	fill:
+		for len(batch) < a.cfg.MaxBatch {
+			select {
+			case r := <-a.reqs:
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		a.exec(context.WithoutCancel(ctx), batch)
+	}
+}
+
+// exec runs one pipeline. It does not stop when the server's context ends:
+// a started append finishes and is answered (graceful shutdown).
+func (a *Appender) exec(ctx context.Context, batch []*appendReq) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	cmds, err := a.pipeline(ctx, batch)
+	if isNoScript(err) {
+		_ = appendScript.Load(ctx, a.rdb).Err()
+		cmds, err = a.pipeline(ctx, batch)
+	}
+	for i, r := range batch {
+		var resp appendResp
+		if cmds == nil {
+			resp.err = fmt.Errorf("%w: %v", ErrUnavailable, err)
+		} else {
+			resp.res, resp.err = parseResult(cmds[i])
+		}
+		r.done <- resp
+	}
+}
+
+func (a *Appender) pipeline(ctx context.Context, batch []*appendReq) ([]*redis.Cmd, error) {
+	pipe := a.rdb.Pipeline()
+	cmds := make([]*redis.Cmd, len(batch))
+	for _, p := range a.needRegistration(batch) {
+		pipe.SAdd(ctx, RegistryKey, p.String())
+	}
+	for i, r := range batch {
+		cmds[i] = a.queue(ctx, pipe, r)
+	}
+	_, err := pipe.Exec(ctx)
+	if err != nil && !isScriptReply(err) {
+		a.forgetRegistrations(batch)
+		return nil, err
+	}
+	return cmds, err
+}
+
+func (a *Appender) queue(ctx context.Context, pipe redis.Pipeliner, r *appendReq) *redis.Cmd {
+	payload, err := event.Encode(r.ev)
+	if err != nil {
+		cmd := redis.NewCmd(ctx)
+		cmd.SetErr(err)
+		return cmd
+	}
+	k := KeysFor(r.ev.PartyID)
+	like := r.ev.Type == event.Like
+	return appendScript.EvalSha(ctx, pipe, []string{k.Stream, k.IDs, k.Likers, k.Closed},
+		payload, r.ev.ID.String(), flag(r.dedup), flag(like), r.ev.UserID,
+		a.cfg.MaxBuffered, k.Channel)
+}
+
+// needRegistration returns the parties of batch not registered for flushing
+// by this process in the last minute. Cleanup closes a party before it
+// unregisters it, so a cached registration never hides a stream.
+func (a *Appender) needRegistration(batch []*appendReq) []uuid.UUID {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := time.Now()
+	var out []uuid.UUID
+	for _, r := range batch {
+		p := r.ev.PartyID
+		if t, ok := a.registered[p]; ok && now.Sub(t) < time.Minute {
+			continue
+		}
+		a.registered[p] = now
+		out = append(out, p)
+	}
+	return out
+}
+
+func (a *Appender) forgetRegistrations(batch []*appendReq) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, r := range batch {
+		delete(a.registered, r.ev.PartyID)
+	}
+}
+
+func parseResult(cmd *redis.Cmd) (Result, error) {
+	vals, err := cmd.StringSlice()
+	if err != nil {
+		return Result{}, fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	if len(vals) != 3 {
+		return Result{}, fmt.Errorf("%w: unexpected append reply %q", ErrUnavailable, vals)
+	}
+	likes, _ := strconv.ParseInt(vals[2], 10, 64)
+	res := Result{StreamID: vals[1], Likes: likes}
+	switch vals[0] {
+	case "ok":
+		res.Status = Stored
+	case "duplicate":
+		res.Status = Duplicate
+	case "liked":
+		res.Status = AlreadyLiked
+	case "closed":
+		res.Status = Closed
+	case "full":
+		res.Status = Full
+	default:
+		return Result{}, fmt.Errorf("%w: unknown append status %q", ErrUnavailable, vals[0])
+	}
+	return res, nil
+}
+
+func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+func isNoScript(err error) bool { return err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") }
+
+// isScriptReply reports whether a pipeline error is a per-command Redis
+// reply (answered, so the connection is fine) rather than a transport error.
+func isScriptReply(err error) bool {
+	var re redis.Error
+	return errors.As(err, &re) && !isNoScript(err)
+}

@@ -1,0 +1,288 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/watchparty/watchparty/pkg/event"
+)
+
+// Sink receives a followed party's events, in stream order, one call at a
+// time. Its methods must not block: they run on the feed's receive loop.
+type Sink interface {
+	// Start is called once, before any Deliver, with the id of the last
+	// entry that is not delivered ("0-0" for an empty stream).
+	Start(lastID string)
+	// Deliver hands over the next entry. likes is the party's like total
+	// after a like event.
+	Deliver(e event.Event, likes int64)
+}
+
+// Feed follows party streams live for fan-out: the append script announces
+// every entry on the party's sharded pub/sub channel, and the feed hands
+// entries to each party's Sink in stream order, catching up from the stream
+// itself whenever its subscription was re-established, so a dropped
+// connection never loses or reorders an entry. It is safe for concurrent use.
+type Feed struct {
+	rdb     redis.UniversalClient
+	cluster bool
+	log     *slog.Logger
+
+	mu      sync.Mutex
+	closed  bool
+	follows map[string]*follow // by channel
+	conns   map[string]*feedConn
+	wg      sync.WaitGroup
+}
+
+type follow struct {
+	party   uuid.UUID
+	keys    Keys
+	sink    Sink
+	conn    *feedConn
+	ready   chan struct{}
+	once    sync.Once
+	mu      sync.Mutex
+	live    bool
+	lastID  string
+	pending []*redis.Message
+}
+
+type feedConn struct {
+	key string
+	ps  *redis.PubSub
+}
+
+// NewFeed returns a Feed. On Redis Cluster each party gets its own pub/sub
+// connection (its channel's slot decides the node); otherwise one connection
+// carries every party of the process.
+func NewFeed(rdb redis.UniversalClient, log *slog.Logger) *Feed {
+	_, cluster := rdb.(*redis.ClusterClient)
+	return &Feed{rdb: rdb, cluster: cluster, log: log,
+		follows: make(map[string]*follow), conns: make(map[string]*feedConn)}
+}
+
+// Follow subscribes to party's entries and returns the id of the last entry
+// before them; every entry after it goes to sink.Deliver. A party is
+// followed at most once at a time.
+func (f *Feed) Follow(ctx context.Context, party uuid.UUID, sink Sink) (string, error) {
+	keys := KeysFor(party)
+	fl := &follow{party: party, keys: keys, sink: sink, ready: make(chan struct{})}
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		return "", errors.New("feed is closed")
+	}
+	if _, dup := f.follows[keys.Channel]; dup {
+		f.mu.Unlock()
+		return "", fmt.Errorf("party %s is already followed", party)
+	}
+	f.follows[keys.Channel] = fl
+	fl.conn = f.connLocked(ctx, party)
+	f.mu.Unlock()
+
+	lastID, err := f.start(ctx, fl)
+	if err != nil {
+		f.Unfollow(party)
+		return "", fmt.Errorf("follow party %s: %w", party, err)
+	}
+	return lastID, nil
+}
+
+func (f *Feed) start(ctx context.Context, fl *follow) (string, error) {
+	if err := fl.conn.ps.SSubscribe(ctx, fl.keys.Channel); err != nil {
+		return "", err
+	}
+	select {
+	case <-fl.ready:
+	case <-ctx.Done():
+		return "", ctx.Err()
+	case <-time.After(10 * time.Second):
+		return "", errors.New("no subscription confirmation")
+	}
+	last, err := f.rdb.XRevRangeN(ctx, fl.keys.Stream, "+", "-", 1).Result()
+	if err != nil {
+		return "", err
+	}
+	lastID := "0-0"
+	if len(last) == 1 {
+		lastID = last[0].ID
+	}
+	fl.mu.Lock()
+	defer fl.mu.Unlock()
+	fl.lastID, fl.live = lastID, true
+	fl.sink.Start(lastID)
+	for _, m := range fl.pending {
+		fl.deliverLocked(m.Payload, f.log)
+	}
+	fl.pending = nil
+	return lastID, nil
+}
+
+// Unfollow stops delivering party's entries.
+func (f *Feed) Unfollow(party uuid.UUID) {
+	ch := KeysFor(party).Channel
+	f.mu.Lock()
+	fl, ok := f.follows[ch]
+	if ok {
+		delete(f.follows, ch)
+	}
+	f.mu.Unlock()
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if f.cluster {
+		f.mu.Lock()
+		delete(f.conns, fl.conn.key)
+		f.mu.Unlock()
+		_ = fl.conn.ps.Close()
+		return
+	}
+	_ = fl.conn.ps.SUnsubscribe(ctx, ch)
+}
+
+// Run keeps the feed's connections until ctx ends, then closes them.
+func (f *Feed) Run(ctx context.Context) error {
+	<-ctx.Done()
+	f.mu.Lock()
+	f.closed = true
+	for _, c := range f.conns {
+		_ = c.ps.Close()
+	}
+	f.mu.Unlock()
+	f.wg.Wait()
+	return nil
+}
+
+func (f *Feed) connLocked(ctx context.Context, party uuid.UUID) *feedConn {
+	key := ""
+	if f.cluster {
+		key = party.String()
+	}
+	if c, ok := f.conns[key]; ok {
+		return c
+	}
+	c := &feedConn{key: key, ps: f.rdb.SSubscribe(context.WithoutCancel(ctx))}
+	f.conns[key] = c
+	f.wg.Go(func() { f.receive(c) })
+	return c
+}
+
+// receive is the loop of one pub/sub connection. go-redis reconnects and
+// resubscribes by itself; each (re)subscription confirmation triggers a
+// catch-up from the stream.
+func (f *Feed) receive(c *feedConn) {
+	ctx := context.Background()
+	for {
+		msg, err := c.ps.ReceiveTimeout(ctx, 15*time.Second)
+		if errors.Is(err, redis.ErrClosed) {
+			return
+		}
+		var nerr interface{ Timeout() bool }
+		switch {
+		case err != nil && errors.As(err, &nerr) && nerr.Timeout():
+			_ = c.ps.Ping(ctx)
+		case err != nil:
+			f.log.Warn("live feed receive failed; reconnecting", "err", err)
+			time.Sleep(200 * time.Millisecond)
+		}
+		switch m := msg.(type) {
+		case *redis.Subscription:
+			if m.Kind == "ssubscribe" {
+				f.subscribed(m.Channel)
+			}
+		case *redis.Message:
+			f.message(m)
+		}
+	}
+}
+
+func (f *Feed) lookup(channel string) *follow {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.follows[channel]
+}
+
+func (f *Feed) subscribed(channel string) {
+	fl := f.lookup(channel)
+	if fl == nil {
+		return
+	}
+	first := false
+	fl.once.Do(func() { first = true; close(fl.ready) })
+	if first {
+		return
+	}
+	f.catchUp(fl)
+}
+
+// catchUp delivers the entries a re-established subscription may have missed.
+func (f *Feed) catchUp(fl *follow) {
+	fl.mu.Lock()
+	defer fl.mu.Unlock()
+	if !fl.live {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	msgs, err := f.rdb.XRange(ctx, fl.keys.Stream, "("+fl.lastID, "+").Result()
+	if err != nil {
+		f.log.Error("live feed catch-up failed", "party_id", fl.party, "err", err)
+		return
+	}
+	likes, _ := f.rdb.SCard(ctx, fl.keys.Likers).Result()
+	for _, m := range msgs {
+		payload, _ := m.Values["e"].(string)
+		fl.deliverEntryLocked(m.ID, likes, payload, f.log)
+	}
+}
+
+func (f *Feed) message(m *redis.Message) {
+	fl := f.lookup(m.Channel)
+	if fl == nil {
+		return
+	}
+	fl.mu.Lock()
+	defer fl.mu.Unlock()
+	if !fl.live {
+		fl.pending = append(fl.pending, m)
+		return
+	}
+	fl.deliverLocked(m.Payload, f.log)
+}
+
+// deliverLocked parses an announcement "<stream id> <likes> <entry>".
+func (fl *follow) deliverLocked(msg string, log *slog.Logger) {
+	id, rest, ok1 := strings.Cut(msg, " ")
+	likesStr, payload, ok2 := strings.Cut(rest, " ")
+	if !ok1 || !ok2 {
+		log.Error("malformed live announcement", "party_id", fl.party)
+		return
+	}
+	likes, _ := strconv.ParseInt(likesStr, 10, 64)
+	fl.deliverEntryLocked(id, likes, payload, log)
+}
+
+func (fl *follow) deliverEntryLocked(id string, likes int64, payload string, log *slog.Logger) {
+	if !After(id, fl.lastID) {
+		return
+	}
+	fl.lastID = id
+	e, err := event.Decode([]byte(payload), id)
+	if err != nil {
+		log.Error("undecodable stream entry", "party_id", fl.party, "stream_id", id, "err", err)
+		return
+	}
+	fl.sink.Deliver(e, likes)
+}
