@@ -19,6 +19,7 @@ type servers struct {
 	owned    atomic.Bool // Main runs and will call close
 	redis    lazy[sharedRedis]
 	postgres lazy[sharedPostgres]
+	bins     lazy[string] // folder of the project's built binaries
 }
 
 type sharedRedis struct {
@@ -148,6 +149,9 @@ func (s *servers) cluster(envURL string) (*cluster, error) {
 // close stops the servers it started and drops the template it made on a
 // server it did not start.
 func (s *servers) close() error {
+	if dir, ok := s.bins.peek(); ok {
+		_ = os.RemoveAll(dir)
+	}
 	if r, ok := s.redis.peek(); ok && r.server != nil {
 		r.server.Kill()
 		_ = os.RemoveAll(r.server.dir)

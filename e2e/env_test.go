@@ -1,0 +1,168 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/watchparty/watchparty/pkg/store"
+	"github.com/watchparty/watchparty/pkg/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// system is one test's servers and processes: Redis, a fresh database and
+// the binaries pointed at them.
+type system struct {
+	t        testing.TB
+	redisURL string
+	dbURL    string
+	db       *pgxpool.Pool
+	rdb      *redis.Client
+}
+
+func newSystem(t testing.TB, redisURL, dbURL string) *system {
+	t.Helper()
+	ctx := context.Background()
+	db, err := pgxpool.New(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	opt, err := redis.ParseURL(redisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opt)
+	t.Cleanup(func() { _ = rdb.Close() })
+	return &system{t: t, redisURL: redisURL, dbURL: dbURL, db: db, rdb: rdb}
+}
+
+// sharedSystem uses the package's shared Redis and a fresh database.
+func sharedSystem(t testing.TB) *system {
+	return newSystem(t, testenv.SharedRedisURL(t), testenv.NewDatabase(t, store.Migrate))
+}
+
+func (s *system) env(extra ...string) []string {
+	return append([]string{
+		"REDIS_URL=" + s.redisURL,
+		"DATABASE_URL=" + s.dbURL,
+		"LOG_FORMAT=json",
+		"LOG_LEVEL=info",
+	}, extra...)
+}
+
+// gateway starts a gateway process with dev auth and no rate limits and
+// returns its address once it is ready.
+func (s *system) gateway(extra ...string) (string, *testenv.Proc) {
+	s.t.Helper()
+	port, err := testenv.FreePort()
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	env := s.env(append([]string{"GATEWAY_ADDR=" + addr, "WATCH_PARTY_DEV_AUTH=true",
+		"WATCH_PARTY_CHAT_RATE=0", "WATCH_PARTY_LIKE_RATE=0"}, extra...)...)
+	p := testenv.StartProc(s.t, "gateway", env)
+	p.WaitHTTP(s.t, "http://"+addr+"/readyz", 20*time.Second)
+	return addr, p
+}
+
+// flusher starts `flusher run` with the given extra settings.
+func (s *system) flusher(extra ...string) (string, *testenv.Proc) {
+	s.t.Helper()
+	port, err := testenv.FreePort()
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	p := testenv.StartProc(s.t, "flusher", s.env(append([]string{"FLUSHER_METRICS_ADDR=" + addr}, extra...)...), "run")
+	p.WaitHTTP(s.t, "http://"+addr+"/healthz", 20*time.Second)
+	return addr, p
+}
+
+// flushOnce runs `flusher run --once` and fails the test unless it exits 0.
+func (s *system) flushOnce(extra ...string) {
+	s.t.Helper()
+	p := testenv.StartProc(s.t, "flusher", s.env(append([]string{"FLUSHER_METRICS_ADDR=127.0.0.1:0"}, extra...)...), "run", "--once")
+	code, err := p.Wait(60 * time.Second)
+	if err != nil || code != 0 {
+		s.t.Fatalf("flusher run --once: exit %d, %v\n%s", code, err, p.Output())
+	}
+}
+
+// party inserts a party with status, hosted by host, and returns its id.
+func (s *system) party(status, host string) string {
+	s.t.Helper()
+	id := uuid.New()
+	now := time.Now()
+	_, err := s.db.Exec(context.Background(), `INSERT INTO watch_parties
+		(id, title, video_url, host_user_id, start_time, end_time, status)
+		VALUES ($1, 'test party', 'https://example.com/v.mp4', $2, $3, $4, $5)`,
+		id, host, now.Add(-time.Minute), now.Add(time.Hour), status)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return id.String()
+}
+
+// rows runs query and returns each row's values formatted as strings.
+func (s *system) rows(query string, args ...any) [][]string {
+	s.t.Helper()
+	rows, err := s.db.Query(context.Background(), query, args...)
+	if err != nil {
+		s.t.Fatalf("%s: %v", query, err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) ([]string, error) {
+		vals, err := r.Values()
+		if err != nil {
+			return nil, err
+		}
+		row := make([]string, len(vals))
+		for i, v := range vals {
+			switch v := v.(type) {
+			case time.Time:
+				row[i] = v.UTC().Format("2006-01-02T15:04:05.000Z07:00")
+			case [16]byte:
+				row[i] = uuid.UUID(v).String()
+			default:
+				row[i] = fmt.Sprint(v)
+			}
+		}
+		return row, nil
+	})
+	if err != nil {
+		s.t.Fatalf("%s: %v", query, err)
+	}
+	return out
+}
+
+func (s *system) count(query string, args ...any) int {
+	s.t.Helper()
+	var n int
+	if err := s.db.QueryRow(context.Background(), query, args...).Scan(&n); err != nil {
+		s.t.Fatalf("%s: %v", query, err)
+	}
+	return n
+}
+
+// eventually polls cond every 20 ms until it holds or timeout passes.
+func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func streamKey(party string) string { return "wp:{" + party + "}:events" }

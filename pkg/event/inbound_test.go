@@ -1,0 +1,111 @@
+package event
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/uuid"
+)
+
+func TestParseInbound(t *testing.T) {
+	long := strings.Repeat("é", MaxChatLen)
+	tests := []struct {
+		name    string
+		raw     string
+		want    Inbound
+		invalid bool
+	}{
+		{name: "chat", raw: `{"type":"chat","id":"c1","text":"hello"}`, want: Inbound{Type: Chat, ClientID: "c1", Text: "hello"}},
+		{name: "chat without id", raw: `{"type":"chat","text":"hi"}`, want: Inbound{Type: Chat, Text: "hi"}},
+		{name: "chat of 500 code points", raw: `{"type":"chat","text":"` + long + `"}`, want: Inbound{Type: Chat, Text: long}},
+		{name: "chat with newline and tab", raw: `{"type":"chat","text":"a\nb\tc"}`, want: Inbound{Type: Chat, Text: "a\nb\tc"}},
+		{name: "unknown fields ignored", raw: `{"type":"like","id":"x","extra":[1,2]}`, want: Inbound{Type: Like, ClientID: "x"}},
+		{name: "play", raw: `{"type":"play","position_ms":120000}`, want: Inbound{Type: Play, PositionMS: 120000}},
+		{name: "seek to zero", raw: `{"type":"seek","position_ms":0}`, want: Inbound{Type: Seek}},
+		{name: "pause at the maximum", raw: `{"type":"pause","position_ms":604800000}`, want: Inbound{Type: Pause, PositionMS: MaxPositionMS}},
+		{name: "malformed json", raw: `{"type":"chat"`, invalid: true},
+		{name: "not an object", raw: `[1]`, invalid: true},
+		{name: "two values", raw: `{"type":"like"} {"type":"like"}`, invalid: true},
+		{name: "empty type", raw: `{"type":"","text":"x"}`, invalid: true},
+		{name: "missing type", raw: `{"text":"x"}`, invalid: true},
+		{name: "unknown type", raw: `{"type":"dance"}`, invalid: true},
+		{name: "server-only type", raw: `{"type":"join"}`, invalid: true},
+		{name: "numeric id", raw: `{"type":"like","id":7}`, invalid: true},
+		{name: "empty id", raw: `{"type":"like","id":""}`, invalid: true},
+		{name: "id of 65 characters", raw: `{"type":"like","id":"` + strings.Repeat("a", 65) + `"}`, invalid: true},
+		{name: "empty chat", raw: `{"type":"chat","text":""}`, invalid: true},
+		{name: "white-space chat", raw: `{"type":"chat","text":" \n\t "}`, invalid: true},
+		{name: "chat of 501 code points", raw: `{"type":"chat","text":"` + long + `a"}`, invalid: true},
+		{name: "chat without text", raw: `{"type":"chat"}`, invalid: true},
+		{name: "chat with numeric text", raw: `{"type":"chat","text":5}`, invalid: true},
+		{name: "control character", raw: `{"type":"chat","text":"a\u0007b"}`, invalid: true},
+		{name: "NUL", raw: `{"type":"chat","text":"a\u0000b"}`, invalid: true},
+		{name: "invalid UTF-8", raw: "{\"type\":\"chat\",\"text\":\"a\xffb\"}", invalid: true},
+		{name: "play without position", raw: `{"type":"play"}`, invalid: true},
+		{name: "negative position", raw: `{"type":"seek","position_ms":-1}`, invalid: true},
+		{name: "position too large", raw: `{"type":"seek","position_ms":604800001}`, invalid: true},
+		{name: "fractional position", raw: `{"type":"seek","position_ms":1.5}`, invalid: true},
+		{name: "string position", raw: `{"type":"seek","position_ms":"100"}`, invalid: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseInbound([]byte(tt.raw))
+			var inv *InvalidError
+			if tt.invalid {
+				if !errors.As(err, &inv) {
+					t.Fatalf("ParseInbound(%q) error = %v, want *InvalidError", tt.raw, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("ParseInbound(%q) error = %v", tt.raw, err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("ParseInbound(%q) (-want +got):\n%s", tt.raw, diff)
+			}
+		})
+	}
+}
+
+func TestInvalidKeepsClientID(t *testing.T) {
+	got, err := ParseInbound([]byte(`{"type":"chat","id":"c9","text":""}`))
+	if err == nil || got.ClientID != "c9" {
+		t.Fatalf("got id %q, err %v; want id c9 and an error", got.ClientID, err)
+	}
+}
+
+func TestNewIDIsStablePerClientID(t *testing.T) {
+	p := uuid.New()
+	if NewID(p, "u", "c1") != NewID(p, "u", "c1") {
+		t.Error("same party, user and client id gave two event ids")
+	}
+	if NewID(p, "u", "c1") == NewID(p, "v", "c1") || NewID(p, "u", "c1") == NewID(uuid.New(), "u", "c1") {
+		t.Error("different users or parties share an event id")
+	}
+	if NewID(p, "u", "") == NewID(p, "u", "") {
+		t.Error("events without client id share an event id")
+	}
+}
+
+func TestEncodeDecodeRoundTrip(t *testing.T) {
+	pos := int64(42)
+	e := Event{Type: Seek, ID: uuid.New(), PartyID: uuid.New(), UserID: "u", Name: "U",
+		CreatedAt: Millis(uuidTime()), PositionMS: &pos}
+	b, err := Encode(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Decode(b, "1-0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.StreamID = "1-0"
+	if diff := cmp.Diff(e, got); diff != "" {
+		t.Errorf("round trip (-want +got):\n%s", diff)
+	}
+	if _, err := Decode([]byte(`{"type":"seek","event_id":"`+e.ID.String()+`","user_id":"u","created_at":"2026-01-01T00:00:00Z"}`), "1-1"); err == nil {
+		t.Error("seek without position decoded")
+	}
+}
