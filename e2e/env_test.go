@@ -146,11 +146,18 @@ func (s *system) rows(query string, args ...any) [][]string {
 
 func (s *system) count(query string, args ...any) int {
 	s.t.Helper()
-	var n int
-	if err := s.db.QueryRow(context.Background(), query, args...).Scan(&n); err != nil {
+	n, err := s.tryCount(query, args...)
+	if err != nil {
 		s.t.Fatalf("%s: %v", query, err)
 	}
 	return n
+}
+
+// tryCount is count for polling while a server may be down.
+func (s *system) tryCount(query string, args ...any) (int, error) {
+	var n int
+	err := s.db.QueryRow(context.Background(), query, args...).Scan(&n)
+	return n, err
 }
 
 // eventually polls cond every 20 ms until it holds or timeout passes.
