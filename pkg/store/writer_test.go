@@ -1,0 +1,121 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/watchparty/watchparty/pkg/event"
+	"github.com/watchparty/watchparty/pkg/store"
+	"github.com/watchparty/watchparty/pkg/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+func newDB(t *testing.T) *pgxpool.Pool {
+	t.Helper()
+	db, err := store.Open(context.Background(), testenv.NewDatabase(t, store.Migrate))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	return db
+}
+
+func newParty(t *testing.T, db *pgxpool.Pool) uuid.UUID {
+	t.Helper()
+	id := uuid.New()
+	now := time.Now()
+	err := store.NewParties(db).Insert(context.Background(), store.Party{ID: id, Title: "t", VideoURL: "v",
+		HostUserID: "host", StartTime: now, EndTime: now.Add(time.Hour), Status: store.Ongoing, Control: store.ControlHost})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func ev(party uuid.UUID, typ event.Type, user string, at time.Time) event.Event {
+	e := event.Event{Type: typ, ID: uuid.New(), PartyID: party, UserID: user, CreatedAt: event.Millis(at)}
+	switch typ {
+	case event.Chat:
+		e.Text = "hi from " + user
+	case event.Play, event.Pause, event.Seek:
+		pos := int64(1234)
+		e.PositionMS = &pos
+	case event.Viewers:
+		n := 7
+		e.Viewers = &n
+	}
+	return e
+}
+
+func count(t *testing.T, db *pgxpool.Pool, table string) int {
+	t.Helper()
+	var n int
+	if err := db.QueryRow(context.Background(), "SELECT count(*) FROM "+table).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestWriteIsIdempotentAndNeverChangesTheFirstRow(t *testing.T) {
+	db := newDB(t)
+	party := newParty(t, db)
+	w := store.NewWriter(db)
+	ctx := context.Background()
+	at := time.Date(2026, 11, 27, 10, 0, 0, 123_456_000, time.UTC)
+	first := []event.Event{
+		ev(party, event.Chat, "a", at), ev(party, event.Like, "a", at),
+		ev(party, event.Seek, "a", at), ev(party, event.Join, "b", at), ev(party, event.Viewers, "", at),
+	}
+	if err := w.Write(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	// A redelivered batch mixed with new events: the COPY fast path meets
+	// duplicates and the fallback must store only the new ones.
+	secondLike := ev(party, event.Like, "a", at.Add(time.Second)) // same user likes again
+	newChat := ev(party, event.Chat, "c", at.Add(time.Second))
+	changed := first[0]
+	changed.Text = "rewritten"
+	batch := append([]event.Event{changed, secondLike, newChat}, first[1:]...)
+	if err := w.Write(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	for table, want := range map[string]int{"watch_party_chats": 2, "watch_party_likes": 1,
+		"watch_party_logs": 2, "watch_party_viewer_counts": 1} {
+		if got := count(t, db, table); got != want {
+			t.Errorf("%s: %d rows, want %d", table, got, want)
+		}
+	}
+	var body string
+	var created time.Time
+	if err := db.QueryRow(ctx, `SELECT body, created_at FROM watch_party_chats WHERE event_id = $1`, first[0].ID).Scan(&body, &created); err != nil {
+		t.Fatal(err)
+	}
+	if body != first[0].Text || !created.Equal(event.Millis(at)) {
+		t.Errorf("first chat is now %q at %v; want it unchanged (%q at %v)", body, created, first[0].Text, event.Millis(at))
+	}
+	var likeID uuid.UUID
+	if err := db.QueryRow(ctx, `SELECT event_id FROM watch_party_likes WHERE party_id = $1`, party).Scan(&likeID); err != nil {
+		t.Fatal(err)
+	}
+	if likeID != first[1].ID {
+		t.Errorf("like row now belongs to event %s, want the first like %s", likeID, first[1].ID)
+	}
+}
+
+func TestWriteIsAllOrNothing(t *testing.T) {
+	db := newDB(t)
+	party := newParty(t, db)
+	good := ev(party, event.Chat, "a", time.Now())
+	orphan := ev(uuid.New(), event.Chat, "b", time.Now()) // no such party: FK violation
+	if err := store.NewWriter(db).Write(context.Background(), []event.Event{good, orphan}); err == nil {
+		t.Fatal("batch with an FK violation was written")
+	}
+	if n := count(t, db, "watch_party_chats"); n != 0 {
+		t.Fatalf("%d chats committed from a failed batch", n)
+	}
+}
