@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -45,9 +46,30 @@ func newSystem(t testing.TB, redisURL, dbURL string) *system {
 	return &system{t: t, redisURL: redisURL, dbURL: dbURL, db: db, rdb: rdb}
 }
 
-// sharedSystem uses the package's shared Redis and a fresh database.
+// sharedSystem uses a Redis database of its own on the package's shared
+// server (the flusher works on every registered party, so tests must not
+// see each other's registrations) and a fresh PostgreSQL database.
 func sharedSystem(t testing.TB) *system {
-	return newSystem(t, testenv.SharedRedisURL(t), testenv.NewDatabase(t, store.Migrate))
+	return newSystem(t, ownRedisDB(t, testenv.SharedRedisURL(t)), testenv.NewDatabase(t, store.Migrate))
+}
+
+var redisDBs atomic.Int32
+
+// ownRedisDB returns serverURL with a database number no other test of this
+// binary is using, emptied first.
+func ownRedisDB(t testing.TB, serverURL string) string {
+	t.Helper()
+	opt, err := redis.ParseURL(serverURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt.DB = 1 + int(redisDBs.Add(1)-1)%15
+	c := redis.NewClient(opt)
+	defer c.Close()
+	if err := c.FlushDB(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("redis://%s/%d", opt.Addr, opt.DB)
 }
 
 func (s *system) env(extra ...string) []string {

@@ -19,7 +19,7 @@ import (
 // they are written once PostgreSQL is back.
 func TestNothingAckedThatIsNotCommitted(t *testing.T) {
 	pg := testenv.StartPostgres(t)
-	s := newSystem(t, testenv.SharedRedisURL(t), pg.NewDatabase(t, store.Migrate))
+	s := newSystem(t, ownRedisDB(t, testenv.SharedRedisURL(t)), pg.NewDatabase(t, store.Migrate))
 	party := s.party("ONGOING", "host")
 	addr, _ := s.gateway()
 	_, fl := s.flusher("WATCH_PARTY_FLUSH_INTERVAL=200ms")

@@ -18,6 +18,7 @@ import (
 	"github.com/watchparty/watchparty/pkg/auth"
 	"github.com/watchparty/watchparty/pkg/event"
 	"github.com/watchparty/watchparty/pkg/health"
+	"github.com/watchparty/watchparty/pkg/presence"
 	"github.com/watchparty/watchparty/pkg/room"
 	"github.com/watchparty/watchparty/pkg/store"
 	"github.com/watchparty/watchparty/pkg/stream"
@@ -41,6 +42,7 @@ type Gateway struct {
 	parties  *partyCache
 	appender *stream.Appender
 	feed     *stream.Feed
+	presence *presence.Presence
 	rooms    *room.Rooms
 	melody   *melody.Melody
 	probes   *health.Probes
@@ -68,10 +70,11 @@ func New(cfg Config, rdb redis.UniversalClient, db *pgxpool.Pool, log *slog.Logg
 		parties:  newPartyCache(store.NewParties(db), 2*time.Second),
 		appender: stream.NewAppender(rdb, stream.AppenderConfig{MaxBuffered: cfg.MaxBufferedEvents}),
 		feed:     stream.NewFeed(rdb, log.With("component", "feed")),
+		presence: presence.New(rdb),
 		limits:   newLimiters(cfg),
 		now:      time.Now,
 	}
-	g.rooms = room.NewRooms(rdb, g.feed, g.log, func(t event.Type) {
+	g.rooms = room.NewRooms(rdb, g.feed, g.presence, g.log, func(t event.Type) {
 		g.metrics.Broadcasts.WithLabelValues(string(t)).Inc()
 	})
 	g.probes = health.NewProbes(map[string]health.Check{
@@ -89,6 +92,7 @@ func (g *Gateway) Metrics() *Metrics { return g.metrics }
 func (g *Gateway) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /ws/parties/{id}", g.serveWS)
+	g.registerAPI(mux)
 	g.probes.Register(mux, g.metrics.Registry)
 	return accessLog(g.log, mux)
 }
@@ -114,6 +118,8 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 	var parts errgroup.Group
 	parts.Go(func() error { return g.appender.Run(bg) })
 	parts.Go(func() error { return g.feed.Run(bg) })
+	parts.Go(func() error { return g.presence.Run(bg) })
+	parts.Go(func() error { return g.rooms.Run(bg) })
 
 	srv := &http.Server{Handler: g.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)

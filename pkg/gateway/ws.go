@@ -22,6 +22,7 @@ const connKey = "conn"
 // conn is the gateway's state of one viewer connection.
 type conn struct {
 	viewer *room.Viewer
+	joined bool
 	party  store.Party
 	since  string
 	expiry *time.Timer
@@ -87,6 +88,14 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusConflict, CodeConflict, "party is "+party.Status+", not ONGOING")
 		return
 	}
+	if closed, err := stream.IsClosed(r.Context(), g.rdb, partyID); err != nil || closed {
+		if err != nil {
+			writeError(w, http.StatusServiceUnavailable, CodeUnavailable, "redis unavailable; try again")
+			return
+		}
+		writeError(w, http.StatusConflict, CodeConflict, "party has ended")
+		return
+	}
 	g.drainMu.RLock()
 	if g.draining {
 		g.drainMu.RUnlock()
@@ -115,6 +124,7 @@ func (g *Gateway) onConnect(s *melody.Session) {
 		c.viewer.Close(room.CloseTryAgainLater, "unavailable")
 		return
 	}
+	c.joined = true
 	if !id.Expires.IsZero() {
 		c.expiry = time.AfterFunc(time.Until(id.Expires), func() { c.viewer.Close(room.ClosePolicy, "token expired") })
 	}
@@ -131,21 +141,27 @@ func (g *Gateway) onDisconnect(s *melody.Session) {
 		c.expiry.Stop()
 	}
 	g.metrics.Connections.Dec()
-	g.rooms.Leave(c.viewer)
+	if !c.joined {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	g.rooms.Leave(ctx, c.viewer)
 	g.record(ctx, c, event.Leave)
 }
 
 // record appends a join or leave log event; they are not broadcast.
 func (g *Gateway) record(ctx context.Context, c *conn, t event.Type) {
 	e := g.newEvent(c, t, "")
-	if _, err := g.appender.Append(ctx, e, false); err != nil {
-		g.metrics.Events.WithLabelValues(string(t), CodeUnavailable).Inc()
-		g.log.Warn("could not record viewer event", "party_id", c.party.ID, "type", t, "err", err)
-		return
+	res, err := g.appender.Append(ctx, e, false)
+	code, _ := appendOutcome(res, err)
+	switch {
+	case code == "":
+		code = resultAccepted
+	case code != CodePartyEnded: // after the end nothing is recorded
+		g.log.Warn("could not record viewer event", "party_id", c.party.ID, "type", t, "code", code, "err", err)
 	}
-	g.metrics.Events.WithLabelValues(string(t), resultAccepted).Inc()
+	g.metrics.Events.WithLabelValues(string(t), code).Inc()
 }
 
 func (g *Gateway) newEvent(c *conn, t event.Type, clientID string) event.Event {

@@ -2,6 +2,7 @@ package room
 
 import (
 	"log/slog"
+	"strconv"
 	"sync"
 
 	"github.com/google/uuid"
@@ -18,16 +19,61 @@ type Hub struct {
 	ready chan struct{} // closed once the feed follows the party
 	err   error         // set before ready closes when following failed
 
-	mu      sync.Mutex
-	viewers map[*Viewer]struct{}
-	lastID  string
-	likes   int64
-	onFrame func(event.Type)
+	mu          sync.Mutex
+	viewers     map[*Viewer]struct{}
+	lastID      string
+	likes       int64
+	playback    Playback
+	ended       bool
+	sentViewers int // the count last pushed to viewers
+	onFrame     func(event.Type)
 }
 
 func newHub(party uuid.UUID, log *slog.Logger, onFrame func(event.Type)) *Hub {
 	return &Hub{party: party, log: log, ready: make(chan struct{}),
-		viewers: make(map[*Viewer]struct{}), onFrame: onFrame}
+		viewers: make(map[*Viewer]struct{}), onFrame: onFrame, playback: Playback{State: "paused"}, sentViewers: -1}
+}
+
+var partyEndedFrame = []byte(`{"type":"party_ended"}`)
+
+// Ended implements stream.Sink: every viewer gets party_ended, then a
+// normal close.
+func (h *Hub) Ended() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.ended {
+		return
+	}
+	h.ended = true
+	for v := range h.viewers {
+		endViewer(v)
+	}
+}
+
+func endViewer(v *Viewer) {
+	v.Send(partyEndedFrame)
+	v.Close(CloseNormal, "party ended")
+}
+
+// setPlayback records the playback state read when the hub started.
+func (h *Hub) setPlayback(p Playback) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.playback = p
+}
+
+// pushViewers sends the viewer count to every viewer when it changed.
+func (h *Hub) pushViewers(n int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if n == h.sentViewers || h.ended {
+		return
+	}
+	h.sentViewers = n
+	frame := []byte(`{"type":"viewers","count":` + strconv.Itoa(n) + `}`)
+	for v := range h.viewers {
+		v.Send(frame)
+	}
 }
 
 // Start implements stream.Sink.
@@ -44,6 +90,16 @@ func (h *Hub) Deliver(e event.Event, likes int64) {
 	h.lastID = e.StreamID
 	if e.Type == event.Like && likes > h.likes {
 		h.likes = likes
+	}
+	if e.Type.IsPlayback() && e.PositionMS != nil {
+		ts := event.FormatTime(e.CreatedAt)
+		h.playback.PositionMS, h.playback.UpdatedAt = *e.PositionMS, &ts
+		switch e.Type {
+		case event.Play:
+			h.playback.State = "playing"
+		case event.Pause:
+			h.playback.State = "paused"
+		}
 	}
 	if !e.Type.Broadcast() {
 		return
@@ -63,11 +119,14 @@ func (h *Hub) Deliver(e event.Event, likes int64) {
 
 // add registers v after running welcome under the hub's lock, so that no
 // entry delivered after the welcome's last_id can be missed or come first.
-func (h *Hub) add(v *Viewer, welcome func(lastID string, viewers int, likes int64)) {
+func (h *Hub) add(v *Viewer, welcome func(lastID string, likes int64, playback Playback)) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	welcome(h.lastID, len(h.viewers)+1, h.likes)
+	welcome(h.lastID, h.likes, h.playback)
 	h.viewers[v] = struct{}{}
+	if h.ended {
+		endViewer(v)
+	}
 }
 
 // remove unregisters v and reports how many viewers are left.

@@ -6,19 +6,22 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/watchparty/watchparty/pkg/event"
+	"github.com/watchparty/watchparty/pkg/presence"
 	"github.com/watchparty/watchparty/pkg/stream"
 )
 
 // Rooms indexes this process's hubs by party, following a party's stream
 // while it has at least one viewer here. It is safe for concurrent use.
 type Rooms struct {
-	rdb     redis.UniversalClient
-	feed    *stream.Feed
+	rdb      redis.UniversalClient
+	feed     *stream.Feed
+	presence *presence.Presence
 	log     *slog.Logger
 	onFrame func(event.Type)
 
@@ -28,8 +31,39 @@ type Rooms struct {
 
 // NewRooms returns an empty index. onFrame, if set, is told of each
 // broadcast frame fanned out (once per process, not per viewer).
-func NewRooms(rdb redis.UniversalClient, feed *stream.Feed, log *slog.Logger, onFrame func(event.Type)) *Rooms {
-	return &Rooms{rdb: rdb, feed: feed, log: log, onFrame: onFrame, hubs: make(map[uuid.UUID]*Hub)}
+func NewRooms(rdb redis.UniversalClient, feed *stream.Feed, pres *presence.Presence, log *slog.Logger, onFrame func(event.Type)) *Rooms {
+	return &Rooms{rdb: rdb, feed: feed, presence: pres, log: log, onFrame: onFrame, hubs: make(map[uuid.UUID]*Hub)}
+}
+
+// Run pushes each party's viewer count to its viewers at most once a
+// second, when it changed, until ctx ends.
+func (r *Rooms) Run(ctx context.Context) error {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		for _, h := range r.snapshot() {
+			n, err := r.presence.Total(ctx, h.party)
+			if err != nil {
+				continue
+			}
+			h.pushViewers(n)
+		}
+	}
+}
+
+func (r *Rooms) snapshot() []*Hub {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	hubs := make([]*Hub, 0, len(r.hubs))
+	for _, h := range r.hubs {
+		hubs = append(hubs, h)
+	}
+	return hubs
 }
 
 // Playback is a party's playback state as the welcome frame carries it.
@@ -68,10 +102,14 @@ func (r *Rooms) Join(ctx context.Context, v *Viewer, since string) error {
 		}
 		resumed = &ok
 	}
+	viewers, err := r.presence.Add(ctx, v.Party, 1)
+	if err != nil {
+		return err
+	}
 	var upto string
-	welcome := func(lastID string, viewers int, likes int64) {
+	welcome := func(lastID string, likes int64, playback Playback) {
 		w := Welcome{Type: "welcome", PartyID: v.Party.String(), UserID: v.Identity.UserID,
-			Viewers: viewers, Likes: likes, Playback: Playback{State: "paused"}, LastID: lastID, Resumed: resumed}
+			Viewers: viewers, Likes: likes, Playback: playback, LastID: lastID, Resumed: resumed}
 		b, _ := json.Marshal(w)
 		v.write(b)
 		if since != "" {
@@ -80,6 +118,7 @@ func (r *Rooms) Join(ctx context.Context, v *Viewer, since string) error {
 		}
 	}
 	if err := r.addViewer(ctx, v, likes, welcome); err != nil {
+		_, _ = r.presence.Add(context.WithoutCancel(ctx), v.Party, -1)
 		return err
 	}
 	if since != "" {
@@ -129,7 +168,7 @@ func (r *Rooms) catchUp(ctx context.Context, v *Viewer, key, since, upto string)
 
 // addViewer adds v to the party's current hub; a hub that its last viewer
 // left while v was joining is not used.
-func (r *Rooms) addViewer(ctx context.Context, v *Viewer, likes int64, welcome func(string, int, int64)) error {
+func (r *Rooms) addViewer(ctx context.Context, v *Viewer, likes int64, welcome func(string, int64, Playback)) error {
 	for {
 		h, err := r.hub(ctx, v.Party)
 		if err != nil {
@@ -156,8 +195,8 @@ func (r *Rooms) hub(ctx context.Context, party uuid.UUID) (*Hub, error) {
 	}
 	r.mu.Unlock()
 	if !ok {
-		if _, err := r.feed.Follow(ctx, party, h); err != nil {
-			h.err = err
+		h.err = r.start(ctx, h)
+		if h.err != nil {
 			r.mu.Lock()
 			delete(r.hubs, party)
 			r.mu.Unlock()
@@ -175,9 +214,29 @@ func (r *Rooms) hub(ctx context.Context, party uuid.UUID) (*Hub, error) {
 	return h, nil
 }
 
+// start reads the party's playback state and follows its stream. A
+// playback event landing in between is applied again by the feed, which
+// leaves the same state.
+func (r *Rooms) start(ctx context.Context, h *Hub) error {
+	state, pos, updated, err := stream.PlaybackOf(ctx, r.rdb, h.party)
+	if err != nil {
+		return err
+	}
+	p := Playback{State: state, PositionMS: pos}
+	if updated != "" {
+		p.UpdatedAt = &updated
+	}
+	h.setPlayback(p)
+	_, err = r.feed.Follow(ctx, h.party, h)
+	return err
+}
+
 // Leave removes v; the party is no longer followed once its last viewer
 // here has left.
-func (r *Rooms) Leave(v *Viewer) {
+func (r *Rooms) Leave(ctx context.Context, v *Viewer) {
+	if _, err := r.presence.Add(ctx, v.Party, -1); err != nil {
+		r.log.Warn("could not update viewer count", "party_id", v.Party, "err", err)
+	}
 	r.mu.Lock()
 	h, ok := r.hubs[v.Party]
 	r.mu.Unlock()

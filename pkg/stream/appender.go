@@ -21,8 +21,9 @@ import (
 // XADDs the event and announces it on the party's sharded channel, so every
 // subscriber sees entries in stream order.
 //
-// KEYS: stream, ids, likers, closed.
-// ARGV: payload, event_id, dedup (0|1), like (0|1), user, max_buffered, channel.
+// KEYS: stream, ids, likers, ended, playback.
+// ARGV: payload, event_id, dedup (0|1), like (0|1), user, max_buffered,
+// channel, playback type ("" unless play/pause/seek), position_ms, ts.
 // Returns {status, stream_id, likes}.
 var appendScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[4]) == 1 then return {'closed', '', '-1'} end
@@ -57,6 +58,12 @@ if max > 0 and redis.call('XLEN', KEYS[1]) >= max then
 end
 local id = redis.call('XADD', KEYS[1], '*', 'e', ARGV[1])
 if ARGV[3] == '1' then redis.call('HSET', KEYS[2], ARGV[2], id) end
+if ARGV[8] ~= '' then
+  redis.call('HSET', KEYS[5], 'position_ms', ARGV[9], 'updated_at', ARGV[10])
+  if ARGV[8] == 'play' then redis.call('HSET', KEYS[5], 'state', 'playing')
+  elseif ARGV[8] == 'pause' then redis.call('HSET', KEYS[5], 'state', 'paused')
+  else redis.call('HSETNX', KEYS[5], 'state', 'paused') end
+end
 redis.call('SPUBLISH', ARGV[7], id .. ' ' .. likes .. ' ' .. ARGV[1])
 return {'ok', id, tostring(likes)}
 `)
@@ -228,9 +235,13 @@ func (a *Appender) queue(ctx context.Context, pipe redis.Pipeliner, r *appendReq
 	}
 	k := KeysFor(r.ev.PartyID)
 	like := r.ev.Type == event.Like
-	return appendScript.EvalSha(ctx, pipe, []string{k.Stream, k.IDs, k.Likers, k.Closed},
+	playback, pos := "", int64(0)
+	if r.ev.Type.IsPlayback() && r.ev.PositionMS != nil {
+		playback, pos = string(r.ev.Type), *r.ev.PositionMS
+	}
+	return appendScript.EvalSha(ctx, pipe, []string{k.Stream, k.IDs, k.Likers, k.Ended, k.Playback},
 		payload, r.ev.ID.String(), flag(r.dedup), flag(like), r.ev.UserID,
-		a.cfg.MaxBuffered, k.Channel)
+		a.cfg.MaxBuffered, k.Channel, playback, pos, event.FormatTime(r.ev.CreatedAt))
 }
 
 // needRegistration returns the parties of batch not registered for flushing

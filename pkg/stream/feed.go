@@ -25,6 +25,9 @@ type Sink interface {
 	// Deliver hands over the next entry. likes is the party's like total
 	// after a like event.
 	Deliver(e event.Event, likes int64)
+	// Ended says the party was closed; it comes after every entry. It may
+	// be called more than once.
+	Ended()
 }
 
 // Feed follows party streams live for fan-out: the append script announces
@@ -125,6 +128,9 @@ func (f *Feed) start(ctx context.Context, fl *follow) (string, error) {
 		fl.deliverLocked(m.Payload, f.log)
 	}
 	fl.pending = nil
+	if closed, err := IsClosed(ctx, f.rdb, fl.party); err == nil && closed {
+		fl.sink.Ended()
+	}
 	return lastID, nil
 }
 
@@ -246,6 +252,9 @@ func (f *Feed) catchUp(fl *follow) {
 		payload, _ := m.Values["e"].(string)
 		fl.deliverEntryLocked(m.ID, likes, payload, f.log)
 	}
+	if closed, err := IsClosed(ctx, f.rdb, fl.party); err == nil && closed {
+		fl.sink.Ended()
+	}
 }
 
 func (f *Feed) message(m *redis.Message) {
@@ -262,8 +271,13 @@ func (f *Feed) message(m *redis.Message) {
 	fl.deliverLocked(m.Payload, f.log)
 }
 
-// deliverLocked parses an announcement "<stream id> <likes> <entry>".
+// deliverLocked parses an announcement "<stream id> <likes> <entry>", or
+// the end of the party.
 func (fl *follow) deliverLocked(msg string, log *slog.Logger) {
+	if msg == EndedMessage {
+		fl.sink.Ended()
+		return
+	}
 	id, rest, ok1 := strings.Cut(msg, " ")
 	likesStr, payload, ok2 := strings.Cut(rest, " ")
 	if !ok1 || !ok2 {

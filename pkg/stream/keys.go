@@ -17,23 +17,37 @@ const (
 	RegistryKey = "wp:streams"
 )
 
-// Keys names the Redis keys of one party.
+// Keys names the Redis keys of one party. All share the party's hash tag.
 type Keys struct {
-	Stream  string // the party's event stream
-	IDs     string // hash: event_id -> stream id, for resends of a client id
-	Likers  string // set of users who liked the party
-	Closed  string // present once the party is closed to writes
-	Channel string // sharded pub/sub channel announcing new entries
+	Stream   string // the party's event stream
+	IDs      string // hash: event_id -> stream id, for resends of a client id
+	Likers   string // set of users who liked the party
+	Playback string // hash: state, position_ms, updated_at of the last play/pause/seek
+	Viewers  string // hash: gateway pod -> "count:expiry_ms"
+	Peak     string // highest viewer count seen
+	Channel  string // sharded pub/sub channel announcing new entries
+	// Ended marks a party closed to writes. It deliberately lies outside
+	// wp:{<party>}:* so that removing the party's keys keeps it, and a late
+	// write can never recreate a removed stream; it expires after a week.
+	Ended string
 }
 
 // KeysFor returns the keys of party p.
 func KeysFor(p uuid.UUID) Keys {
-	tag := "wp:{" + p.String() + "}:"
+	tag := "{" + p.String() + "}"
 	return Keys{
-		Stream:  tag + "events",
-		IDs:     tag + "ids",
-		Likers:  tag + "likers",
-		Closed:  tag + "closed",
-		Channel: tag + "live",
+		Stream:   "wp:" + tag + ":events",
+		IDs:      "wp:" + tag + ":ids",
+		Likers:   "wp:" + tag + ":likers",
+		Playback: "wp:" + tag + ":playback",
+		Viewers:  "wp:" + tag + ":viewers",
+		Peak:     "wp:" + tag + ":peak",
+		Channel:  "wp:" + tag + ":live",
+		Ended:    "wp:ended:" + tag,
 	}
+}
+
+// Data lists the party's keys that cleanup removes (all but Ended).
+func (k Keys) Data() []string {
+	return []string{k.Stream, k.IDs, k.Likers, k.Playback, k.Viewers, k.Peak}
 }

@@ -72,7 +72,7 @@ func TestAppendOutcomes(t *testing.T) {
 	if ok, _ := rdb.SIsMember(ctx, stream.RegistryKey, party.String()).Result(); !ok {
 		t.Fatal("party not registered for flushing by its write")
 	}
-	rdb.Set(ctx, stream.KeysFor(party).Closed, "1", 0)
+	rdb.Set(ctx, stream.KeysFor(party).Ended, "1", 0)
 	if r, _ := a.Append(ctx, chat(party, "u", "c2"), true); r.Status != stream.Closed {
 		t.Fatalf("append to a closed party: %+v", r)
 	}
@@ -225,6 +225,7 @@ type recorder struct {
 }
 
 func (r *recorder) Start(lastID string) { r.start = lastID }
+func (r *recorder) Ended()              {}
 func (r *recorder) Deliver(e event.Event, _ int64) {
 	if r.first == "" {
 		r.first = e.StreamID

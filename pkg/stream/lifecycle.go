@@ -1,0 +1,74 @@
+package stream
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
+)
+
+// EndedMessage is the announcement on a party's channel that it ended.
+const EndedMessage = "!ended"
+
+// endedTTL is how long a party stays closed to writes after its end.
+const endedTTL = 7 * 24 * time.Hour
+
+// closeScript closes a party to writes and tells every pod following it,
+// in one step on the party's slot, so that no event can be appended after
+// viewers were told the party ended.
+// KEYS: ended. ARGV: channel, ttl_seconds.
+var closeScript = redis.NewScript(`
+redis.call('SET', KEYS[1], '1', 'EX', ARGV[2])
+redis.call('SPUBLISH', ARGV[1], '` + EndedMessage + `')
+return 1
+`)
+
+// Close closes party to writes: every later append answers Closed, and the
+// pods following it hand its viewers the end. Closing twice is harmless.
+func Close(ctx context.Context, rdb redis.UniversalClient, party uuid.UUID) error {
+	k := KeysFor(party)
+	if err := closeScript.Run(ctx, rdb, []string{k.Ended}, k.Channel, int(endedTTL.Seconds())).Err(); err != nil {
+		return fmt.Errorf("close party %s: %w", party, err)
+	}
+	return nil
+}
+
+// IsClosed reports whether party was closed to writes.
+func IsClosed(ctx context.Context, rdb redis.UniversalClient, party uuid.UUID) (bool, error) {
+	n, err := rdb.Exists(ctx, KeysFor(party).Ended).Result()
+	if err != nil {
+		return false, fmt.Errorf("check party %s closed: %w", party, err)
+	}
+	return n == 1, nil
+}
+
+// Remove deletes every key of a closed party and its registration for
+// flushing. Call it only once nothing is left unflushed; the Ended marker
+// stays, so a late write is refused instead of recreating the stream.
+func Remove(ctx context.Context, rdb redis.UniversalClient, party uuid.UUID) error {
+	k := KeysFor(party)
+	if err := rdb.Del(ctx, k.Data()...).Err(); err != nil {
+		return fmt.Errorf("remove keys of party %s: %w", party, err)
+	}
+	if err := rdb.SRem(ctx, RegistryKey, party.String()).Err(); err != nil {
+		return fmt.Errorf("unregister party %s: %w", party, err)
+	}
+	return nil
+}
+
+// PlaybackOf returns the party's playback state as the append script keeps
+// it: state, position and time of the last play/pause/seek.
+func PlaybackOf(ctx context.Context, rdb redis.UniversalClient, party uuid.UUID) (state string, positionMS int64, updatedAt string, err error) {
+	vals, err := rdb.HGetAll(ctx, KeysFor(party).Playback).Result()
+	if err != nil {
+		return "", 0, "", fmt.Errorf("read playback of party %s: %w", party, err)
+	}
+	state = vals["state"]
+	if state == "" {
+		state = "paused"
+	}
+	fmt.Sscan(vals["position_ms"], &positionMS) //nolint:errcheck // absent means 0
+	return state, positionMS, vals["updated_at"], nil
+}
