@@ -18,6 +18,7 @@ import (
 	"github.com/watchparty/watchparty/pkg/logging"
 	"github.com/watchparty/watchparty/pkg/rdb"
 	"github.com/watchparty/watchparty/pkg/store"
+	"github.com/watchparty/watchparty/pkg/stream"
 )
 
 func newRunCmd() *cobra.Command {
@@ -68,8 +69,12 @@ func run(ctx context.Context, cfg flusher.Config, once bool) error {
 		"redis":    func(ctx context.Context) error { return rc.Ping(ctx).Err() },
 		"postgres": func(ctx context.Context) error { return db.Ping(ctx) },
 	})
+	appender := stream.NewAppender(rc, stream.AppenderConfig{Workers: 1})
+	sched := flusher.NewScheduler(cfg, rc, store.NewParties(db), f, appender, log)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return f.Run(gctx) })
+	g.Go(func() error { return sched.Run(gctx) })
+	g.Go(func() error { return appender.Run(gctx) })
 	g.Go(func() error { return serveProbes(gctx, cfg.MetricsAddr, probes, metrics, log) })
 	err = g.Wait()
 	log.Info("flusher stopped")

@@ -4,24 +4,39 @@ import (
 	"context"
 
 	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
 
+	"github.com/watchparty/watchparty/pkg/presence"
 	"github.com/watchparty/watchparty/pkg/store"
+	"github.com/watchparty/watchparty/pkg/stream"
 )
 
 // liveStats returns where the REST API reads a party's live numbers.
-//
-// For now it is PostgreSQL: likes as flushed so far and no viewers. It is
-// meant to be replaced by Redis-backed live values (viewers across all pods,
-// likes including those not yet flushed).
-func (g *Gateway) liveStats() LiveStats { return storeLiveStats{parties: g.parties.parties} }
-
-// storeLiveStats reads live numbers from PostgreSQL only.
-type storeLiveStats struct {
-	parties *store.Parties
+func (g *Gateway) liveStats() LiveStats {
+	return redisLiveStats{rdb: g.rdb, presence: g.presence, parties: g.parties.parties}
 }
 
-func (storeLiveStats) Viewers(context.Context, uuid.UUID) (int, error) { return 0, nil }
+// redisLiveStats counts viewers across pods from presence, and likes as
+// the larger of the live set in Redis (complete while the party runs) and
+// the flushed rows (complete once its keys are removed).
+type redisLiveStats struct {
+	rdb      redis.UniversalClient
+	presence *presence.Presence
+	parties  *store.Parties
+}
 
-func (s storeLiveStats) Likes(ctx context.Context, party uuid.UUID) (int64, error) {
-	return s.parties.Likes(ctx, party)
+func (s redisLiveStats) Viewers(ctx context.Context, party uuid.UUID) (int, error) {
+	return s.presence.Total(ctx, party)
+}
+
+func (s redisLiveStats) Likes(ctx context.Context, party uuid.UUID) (int64, error) {
+	live, err := s.rdb.SCard(ctx, stream.KeysFor(party).Likers).Result()
+	if err != nil {
+		return 0, err
+	}
+	stored, err := s.parties.Likes(ctx, party)
+	if err != nil {
+		return 0, err
+	}
+	return max(live, stored), nil
 }

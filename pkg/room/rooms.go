@@ -22,8 +22,8 @@ type Rooms struct {
 	rdb      redis.UniversalClient
 	feed     *stream.Feed
 	presence *presence.Presence
-	log     *slog.Logger
-	onFrame func(event.Type)
+	log      *slog.Logger
+	onFrame  func(event.Type)
 
 	mu   sync.Mutex
 	hubs map[uuid.UUID]*Hub
