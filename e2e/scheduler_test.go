@@ -42,7 +42,6 @@ func TestOneSchedulerAndTakeover(t *testing.T) {
 	s := sharedSystem(t)
 	settings := []string{"WATCH_PARTY_SCHEDULER_INTERVAL=200ms", "WATCH_PARTY_SCHEDULER_LEASE_TTL=1s",
 		"WATCH_PARTY_FLUSH_INTERVAL=1h"}
-	t.Log("start", time.Now().Format("05.000"))
 	_, a := s.flusher(append(settings, "WATCH_PARTY_CONSUMER_NAME=flusher-a")...)
 	_, b := s.flusher(append(settings, "WATCH_PARTY_CONSUMER_NAME=flusher-b")...)
 	eventually(t, 10*time.Second, "a scheduler", func() bool { return leaseHeld(a) || leaseHeld(b) })
@@ -61,7 +60,6 @@ func TestOneSchedulerAndTakeover(t *testing.T) {
 			return err == nil && n == len(ids)
 		})
 	}
-	t.Log("elected", time.Now().Format("05.000"))
 	first := due(5)
 	waitOngoing(first, 10*time.Second)
 	leader, other := a, b
@@ -75,7 +73,6 @@ func TestOneSchedulerAndTakeover(t *testing.T) {
 		t.Fatalf("the non-leader transitioned parties: %v", transitions(other))
 	}
 
-	t.Log("first ongoing", time.Now().Format("05.000"))
 	leader.Signal(syscall.SIGKILL)
 	killed := time.Now()
 	second := due(5)
@@ -103,4 +100,3 @@ func toUUIDs(ids []string) []uuid.UUID {
 	}
 	return out
 }
-

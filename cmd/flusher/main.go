@@ -28,6 +28,6 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	cmd.AddCommand(newRunCmd(), newMigrateCmd())
+	cmd.AddCommand(newRunCmd(), newMigrateCmd(), newReplayDLQCmd(), newDLQCmd())
 	return cmd
 }
