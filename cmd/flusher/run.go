@@ -68,6 +68,7 @@ func run(ctx context.Context, cfg flusher.Config, once bool) error {
 	probes := health.NewProbes(map[string]health.Check{
 		"redis":    func(ctx context.Context) error { return rc.Ping(ctx).Err() },
 		"postgres": func(ctx context.Context) error { return db.Ping(ctx) },
+		"writes":   f.Ready,
 	})
 	appender := stream.NewAppender(rc, stream.AppenderConfig{Workers: 1})
 	sched := flusher.NewScheduler(cfg, rc, store.NewParties(db), f, appender, log)

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/watchparty/watchparty/pkg/dlq"
 	"github.com/watchparty/watchparty/pkg/event"
 	"github.com/watchparty/watchparty/pkg/store"
 	"github.com/watchparty/watchparty/pkg/stream"
@@ -19,12 +21,14 @@ import (
 // Flusher flushes every registered party stream to PostgreSQL. Its methods
 // may be called concurrently for different parties.
 type Flusher struct {
-	cfg      Config
-	consumer *stream.Consumer
-	writer   *store.Writer
-	metrics  *Metrics
-	log      *slog.Logger
-	now      func() time.Time
+	cfg       Config
+	rdb       redis.UniversalClient
+	deployErr atomic.Pointer[error]
+	consumer  *stream.Consumer
+	writer    *store.Writer
+	metrics   *Metrics
+	log       *slog.Logger
+	now       func() time.Time
 }
 
 // New returns a Flusher reading as consumer cfg.ConsumerName.
@@ -34,6 +38,7 @@ func New(cfg Config, rdb redis.UniversalClient, db *pgxpool.Pool, metrics *Metri
 	}
 	return &Flusher{
 		cfg:      cfg,
+		rdb:      rdb,
 		consumer: stream.NewConsumer(rdb, cfg.ConsumerName),
 		writer:   store.NewWriter(db),
 		metrics:  metrics,
@@ -57,18 +62,35 @@ func (f *Flusher) Run(ctx context.Context) error {
 	})
 	defer stop()
 
-	ticker := time.NewTicker(f.cfg.Interval())
-	defer ticker.Stop()
+	wait := f.cfg.Interval()
 	for {
-		if _, err := f.flushAll(ctx, work); err != nil {
-			f.log.Error("flush cycle incomplete", "err", err)
+		_, err := f.flushAll(ctx, work)
+		wait = f.nextWait(wait, err)
+		if err != nil {
+			f.log.Error("flush cycle incomplete; retrying", "err", err, "retry_in", wait)
 		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-ticker.C:
+		case <-time.After(wait):
 		}
 	}
+}
+
+// nextWait is the pause before the next cycle: the flush interval, or after
+// a failed cycle a backoff that doubles from it up to a minute (or the
+// interval, if longer), so an outage is retried without hammering the
+// database.
+func (f *Flusher) nextWait(prev time.Duration, err error) time.Duration {
+	interval := f.cfg.Interval()
+	if err == nil {
+		return interval
+	}
+	ceiling := max(interval, time.Minute)
+	if prev < interval {
+		prev = interval
+	}
+	return min(2*prev, ceiling)
 }
 
 // FlushOnce flushes every stream with events once, to the end, and reports
@@ -114,6 +136,9 @@ func (f *Flusher) flushAll(stop, work context.Context) (Report, error) {
 			buffered += b
 		}
 	}
+	if n, err := dlq.Len(work, f.rdb); err == nil {
+		f.metrics.DLQLength.Set(float64(n))
+	}
 	f.metrics.Buffered.Set(float64(buffered))
 	f.metrics.ActiveInstances.Set(float64(active))
 	return rep, errors.Join(errs...)
@@ -129,6 +154,11 @@ func (f *Flusher) FlushParty(stop, work context.Context, party uuid.UUID) (int, 
 		return 0, err
 	}
 	start := f.now()
+	if n, err := f.consumer.ClaimIdle(work, party, f.cfg.ClaimMinIdle, f.cfg.BatchSize); err != nil {
+		log.Warn("claim entries of dead flushers", "err", err)
+	} else if n > 0 {
+		log.Info("claimed entries pending on a dead flusher", "entries", n, "min_idle", f.cfg.ClaimMinIdle)
+	}
 	written := 0
 	after := "0"
 	for stop.Err() == nil {
@@ -153,6 +183,9 @@ func (f *Flusher) FlushParty(stop, work context.Context, party uuid.UUID) (int, 
 	}
 	if err := f.consumer.Trim(work, party, f.cfg.Retention, f.now()); err != nil {
 		log.Warn("trim failed", "err", err)
+	}
+	if n, err := f.consumer.PruneConsumers(work, party, max(2*f.cfg.Interval(), f.cfg.ClaimMinIdle)); err == nil && n > 0 {
+		log.Info("removed idle consumers without pending entries", "consumers", n)
 	}
 	if written > 0 {
 		log.Info("flushed party", "events", written, "duration_ms", f.now().Sub(start).Milliseconds())
@@ -205,40 +238,74 @@ func (f *Flusher) flushNew(stop, work context.Context, log *slog.Logger, party u
 	return written, nil
 }
 
-// writeBatch writes the decodable entries of one batch in one transaction
-// and acknowledges them after the commit. Undecodable entries stay pending.
+// writeBatch writes one batch: the good entries in one transaction,
+// acknowledged after the commit, with permanently failing entries isolated
+// and counted toward the dead-letter list. A transient or deployment error
+// leaves everything not yet written pending.
 func (f *Flusher) writeBatch(ctx context.Context, log *slog.Logger, party uuid.UUID, entries []stream.Entry) (int, error) {
 	start := f.now()
-	events := make([]event.Event, 0, len(entries))
-	ids := make([]string, 0, len(entries))
+	good := make([]stream.Entry, 0, len(entries))
+	var bad []failure
 	for _, e := range entries {
 		if e.Err != nil {
-			log.Error("undecodable stream entry left pending", "stream_id", e.ID, "err", e.Err)
+			bad = append(bad, failure{e, e.Err})
 			continue
 		}
-		events = append(events, e.Event)
-		ids = append(ids, e.ID)
+		good = append(good, e)
 	}
-	if len(events) > 0 {
-		log.Debug("flush start", "events", len(events))
-		if err := f.writer.Write(ctx, events); err != nil {
-			return 0, f.failed(log, err, len(events))
-		}
+	log.Debug("flush start", "events", len(good))
+	written, failed, err := f.isolate(ctx, party, good)
+	f.countFlushed(good, written, failed)
+	if err != nil {
+		return written, f.failed(log, err, len(good)-written)
 	}
-	if err := f.consumer.Ack(ctx, party, ids); err != nil {
-		// Committed but not acknowledged: the entries are redelivered and
-		// the idempotent write skips them.
-		return 0, f.failed(log, err, len(events))
-	}
+	f.deployErr.Store(nil)
+	f.deadLetter(ctx, log, party, append(bad, failed...))
 	f.metrics.FlushDuration.Observe(float64(f.now().Sub(start).Microseconds()) / 1000)
-	for _, e := range events {
-		f.metrics.Flushed.WithLabelValues(string(e.Type)).Inc()
-	}
-	return len(events), nil
+	return written, nil
 }
 
+// countFlushed adds the written events to the per-type counter.
+func (f *Flusher) countFlushed(good []stream.Entry, written int, failed []failure) {
+	if written == 0 {
+		return
+	}
+	skip := make(map[string]bool, len(failed))
+	for _, fl := range failed {
+		skip[fl.entry.ID] = true
+	}
+	counts := map[event.Type]int{}
+	for _, e := range good {
+		if !skip[e.ID] {
+			counts[e.Event.Type]++
+		}
+	}
+	for t, n := range counts {
+		f.metrics.Flushed.WithLabelValues(string(t)).Add(float64(n))
+	}
+}
+
+// failed records a batch that could not be written: a transient error is
+// retried on later cycles; a deployment error (missing table, bad
+// credentials) is retried too but turns the flusher not ready.
 func (f *Flusher) failed(log *slog.Logger, err error, events int) error {
 	f.metrics.FailedFlushes.Inc()
-	log.Error("flush failed; entries stay pending", "events", events, "err", err)
+	class := store.Classify(err)
+	if class == store.Deployment {
+		f.deployErr.Store(&err)
+		log.Error("flush failed: the deployment looks wrong (schema, permissions or credentials), not the data; "+
+			"entries stay pending and are retried", "events", events, "sqlstate", store.SQLState(err), "err", err)
+	} else {
+		log.Error("flush failed; entries stay pending", "class", class.String(), "events", events, "err", err)
+	}
 	return fmt.Errorf("flush: %w", err)
+}
+
+// Ready reports a deployment error seen on the last write, if any: the
+// flusher is not ready until a write succeeds again.
+func (f *Flusher) Ready(context.Context) error {
+	if p := f.deployErr.Load(); p != nil {
+		return fmt.Errorf("writes fail: %w", *p)
+	}
+	return nil
 }

@@ -15,6 +15,7 @@ type Metrics struct {
 	ActiveInstances prometheus.Gauge
 	Flushed         *prometheus.CounterVec
 	DLQEvents       prometheus.Counter
+	DLQLength       prometheus.Gauge
 }
 
 // NewMetrics registers the flusher's series on a fresh registry.
@@ -34,8 +35,10 @@ func NewMetrics() *Metrics {
 			Help: "Events written to PostgreSQL and acknowledged."}, []string{"type"}),
 		DLQEvents: prometheus.NewCounter(prometheus.CounterOpts{Name: "watch_party_dlq_events_total",
 			Help: "Events routed to the dead-letter list."}),
+		DLQLength: prometheus.NewGauge(prometheus.GaugeOpts{Name: "watch_party_dlq_length",
+			Help: "Batches waiting in the dead-letter list wp:dlq."}),
 	}
-	m.Registry.MustRegister(m.Buffered, m.FlushDuration, m.FailedFlushes, m.ActiveInstances, m.Flushed, m.DLQEvents,
+	m.Registry.MustRegister(m.Buffered, m.FlushDuration, m.FailedFlushes, m.ActiveInstances, m.Flushed, m.DLQEvents, m.DLQLength,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	for _, t := range event.Types {
 		m.Flushed.WithLabelValues(string(t))

@@ -25,6 +25,7 @@ type Keys struct {
 	Playback string // hash: state, position_ms, updated_at of the last play/pause/seek
 	Viewers  string // hash: gateway pod -> "count:expiry_ms"
 	Peak     string // highest viewer count seen
+	Failures string // hash: stream id -> permanent write failures so far
 	Channel  string // sharded pub/sub channel announcing new entries
 	// Ended marks a party closed to writes. It deliberately lies outside
 	// wp:{<party>}:* so that removing the party's keys keeps it, and a late
@@ -42,6 +43,7 @@ func KeysFor(p uuid.UUID) Keys {
 		Playback: "wp:" + tag + ":playback",
 		Viewers:  "wp:" + tag + ":viewers",
 		Peak:     "wp:" + tag + ":peak",
+		Failures: "wp:" + tag + ":failures",
 		Channel:  "wp:" + tag + ":live",
 		Ended:    "wp:ended:" + tag,
 	}
@@ -49,5 +51,5 @@ func KeysFor(p uuid.UUID) Keys {
 
 // Data lists the party's keys that cleanup removes (all but Ended).
 func (k Keys) Data() []string {
-	return []string{k.Stream, k.IDs, k.Likers, k.Playback, k.Viewers, k.Peak}
+	return []string{k.Stream, k.IDs, k.Likers, k.Playback, k.Viewers, k.Peak, k.Failures}
 }

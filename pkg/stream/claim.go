@@ -1,0 +1,73 @@
+package stream
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
+)
+
+// ClaimIdle moves to this consumer the party's entries that another
+// consumer has held unacknowledged for at least minIdle (a flusher that
+// died), and returns how many it took. They are then read as this
+// consumer's own pending entries.
+func (c *Consumer) ClaimIdle(ctx context.Context, party uuid.UUID, minIdle time.Duration, count int) (int, error) {
+	key := KeysFor(party).Stream
+	start, claimed := "0-0", 0
+	for {
+		msgs, next, err := c.rdb.XAutoClaimJustID(ctx, &redis.XAutoClaimArgs{
+			Stream: key, Group: Group, Consumer: c.name, MinIdle: minIdle, Start: start, Count: int64(count),
+		}).Result()
+		if err != nil {
+			return claimed, fmt.Errorf("claim idle entries of party %s: %w", party, err)
+		}
+		claimed += len(msgs)
+		if next == "0-0" || next == "" {
+			return claimed, nil
+		}
+		start = next
+	}
+}
+
+// PruneConsumers removes from the party's group the consumers other than
+// this one that hold nothing pending and were idle longer than idle: gone
+// flushers with unstable names would otherwise pile up.
+func (c *Consumer) PruneConsumers(ctx context.Context, party uuid.UUID, idle time.Duration) (int, error) {
+	key := KeysFor(party).Stream
+	consumers, err := c.rdb.XInfoConsumers(ctx, key, Group).Result()
+	if err != nil {
+		return 0, fmt.Errorf("list consumers of party %s: %w", party, err)
+	}
+	removed := 0
+	for _, cons := range consumers {
+		if cons.Name == c.name || cons.Pending > 0 || cons.Idle < idle {
+			continue
+		}
+		if err := c.rdb.XGroupDelConsumer(ctx, key, Group, cons.Name).Err(); err != nil {
+			return removed, fmt.Errorf("remove consumer %s of party %s: %w", cons.Name, party, err)
+		}
+		removed++
+	}
+	return removed, nil
+}
+
+// CountFailure records one more permanent write failure of entry id and
+// returns the count so far.
+func (c *Consumer) CountFailure(ctx context.Context, party uuid.UUID, id string) (int, error) {
+	n, err := c.rdb.HIncrBy(ctx, KeysFor(party).Failures, id, 1).Result()
+	if err != nil {
+		return 0, fmt.Errorf("count failure of entry %s: %w", id, err)
+	}
+	return int(n), nil
+}
+
+// ForgetFailures drops the failure counts of ids (after they were
+// acknowledged).
+func (c *Consumer) ForgetFailures(ctx context.Context, party uuid.UUID, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	return c.rdb.HDel(ctx, KeysFor(party).Failures, ids...).Err()
+}
