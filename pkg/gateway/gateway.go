@@ -49,6 +49,8 @@ type Gateway struct {
 	limits   *limiters
 	now      func() time.Time
 
+	fullParties fullLog
+
 	drainMu  sync.RWMutex
 	draining bool
 	inflight sync.WaitGroup // frames being handled

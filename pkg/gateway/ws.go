@@ -226,8 +226,11 @@ func (g *Gateway) onMessage(s *melody.Session, raw []byte) {
 	res, err := g.appender.Append(ctx, e, in.ClientID != "")
 	code, msg := appendOutcome(res, err)
 	if code != "" {
-		if err != nil {
+		switch {
+		case err != nil:
 			g.log.Warn("append failed", "party_id", c.party.ID, "err", err)
+		case res.Status == stream.Full:
+			g.fullParties.warn(c.party.ID, g.now(), g.log)
 		}
 		g.metrics.Events.WithLabelValues(string(in.Type), code).Inc()
 		g.reply(c, errorFrame{Type: "error", ID: in.ClientID, Code: code, Message: msg})
