@@ -21,14 +21,16 @@ import (
 // XADDs the event and announces it on the party's sharded channel, so every
 // subscriber sees entries in stream order.
 //
-// KEYS: stream, ids, likers, ended, playback.
+// KEYS: stream, ids (current generation), likers, ended, playback, ids
+// (previous generation).
 // ARGV: payload, event_id, dedup (0|1), like (0|1), user, max_buffered,
-// channel, playback type ("" unless play/pause/seek), position_ms, ts.
+// channel, playback type ("" unless play/pause/seek), position_ms, ts,
+// ids ttl seconds.
 // Returns {status, stream_id, likes}.
 var appendScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[4]) == 1 then return {'closed', '', '-1'} end
 if ARGV[3] == '1' then
-  local prev = redis.call('HGET', KEYS[2], ARGV[2])
+  local prev = redis.call('HGET', KEYS[2], ARGV[2]) or redis.call('HGET', KEYS[6], ARGV[2])
   if prev then return {'duplicate', prev, '-1'} end
 end
 local likes = -1
@@ -57,7 +59,10 @@ if max > 0 and redis.call('XLEN', KEYS[1]) >= max then
   end
 end
 local id = redis.call('XADD', KEYS[1], '*', 'e', ARGV[1])
-if ARGV[3] == '1' then redis.call('HSET', KEYS[2], ARGV[2], id) end
+if ARGV[3] == '1' then
+  redis.call('HSET', KEYS[2], ARGV[2], id)
+  if redis.call('TTL', KEYS[2]) < 0 then redis.call('EXPIRE', KEYS[2], ARGV[11]) end
+end
 if ARGV[8] ~= '' then
   redis.call('HSET', KEYS[5], 'position_ms', ARGV[9], 'updated_at', ARGV[10])
   if ARGV[8] == 'play' then redis.call('HSET', KEYS[5], 'state', 'playing')
@@ -239,9 +244,11 @@ func (a *Appender) queue(ctx context.Context, pipe redis.Pipeliner, r *appendReq
 	if r.ev.Type.IsPlayback() && r.ev.PositionMS != nil {
 		playback, pos = string(r.ev.Type), *r.ev.PositionMS
 	}
-	return appendScript.EvalSha(ctx, pipe, []string{k.Stream, k.IDs, k.Likers, k.Ended, k.Playback},
+	now := time.Now()
+	keys := []string{k.Stream, k.IDsAt(now), k.Likers, k.Ended, k.Playback, k.IDsAt(now.Add(-IDGeneration))}
+	return appendScript.EvalSha(ctx, pipe, keys,
 		payload, r.ev.ID.String(), flag(r.dedup), flag(like), r.ev.UserID,
-		a.cfg.MaxBuffered, k.Channel, playback, pos, event.FormatTime(r.ev.CreatedAt))
+		a.cfg.MaxBuffered, k.Channel, playback, pos, event.FormatTime(r.ev.CreatedAt), int(IDTTL.Seconds()))
 }
 
 // needRegistration returns the parties of batch not registered for flushing

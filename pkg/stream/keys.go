@@ -6,7 +6,12 @@
 // Cluster a party lives on one slot and no command mixes parties.
 package stream
 
-import "github.com/google/uuid"
+import (
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+)
 
 // Names operators and other programs rely on (SPEC §6).
 const (
@@ -20,7 +25,7 @@ const (
 // Keys names the Redis keys of one party. All share the party's hash tag.
 type Keys struct {
 	Stream   string // the party's event stream
-	IDs      string // hash: event_id -> stream id, for resends of a client id
+	IDs      string // prefix of the client-id index generations (see IDsAt)
 	Likers   string // set of users who liked the party
 	Playback string // hash: state, position_ms, updated_at of the last play/pause/seek
 	Viewers  string // hash: gateway pod -> "count:expiry_ms"
@@ -49,7 +54,28 @@ func KeysFor(p uuid.UUID) Keys {
 	}
 }
 
-// Data lists the party's keys that cleanup removes (all but Ended).
-func (k Keys) Data() []string {
-	return []string{k.Stream, k.IDs, k.Likers, k.Playback, k.Viewers, k.Peak, k.Failures}
+// The client-id index (event_id -> stream id, to answer a resent client
+// id with its first entry) is kept in generations of IDGeneration: appends
+// look in the current and the previous one and write the current one, which
+// expires IDTTL after it was created. Resends are thus recognised for at
+// least IDGeneration, and the index holds at most about IDTTL of events
+// instead of the whole party.
+const (
+	IDGeneration = 10 * time.Minute
+	IDTTL        = 25 * time.Minute
+)
+
+// IDsAt names the client-id index generation that holds time t.
+func (k Keys) IDsAt(t time.Time) string {
+	return k.IDs + ":" + strconv.FormatInt(t.UnixMilli()/IDGeneration.Milliseconds(), 10)
+}
+
+// Data lists the party's keys that cleanup removes at time now (all but
+// Ended; older client-id generations have expired).
+func (k Keys) Data(now time.Time) []string {
+	keys := []string{k.Stream, k.Likers, k.Playback, k.Viewers, k.Peak, k.Failures}
+	for g := time.Duration(0); g <= IDTTL+IDGeneration; g += IDGeneration {
+		keys = append(keys, k.IDsAt(now.Add(-g)))
+	}
+	return keys
 }

@@ -49,7 +49,7 @@ func IsClosed(ctx context.Context, rdb redis.UniversalClient, party uuid.UUID) (
 // stays, so a late write is refused instead of recreating the stream.
 func Remove(ctx context.Context, rdb redis.UniversalClient, party uuid.UUID) error {
 	k := KeysFor(party)
-	if err := rdb.Del(ctx, k.Data()...).Err(); err != nil {
+	if err := rdb.Del(ctx, k.Data(time.Now())...).Err(); err != nil {
 		return fmt.Errorf("remove keys of party %s: %w", party, err)
 	}
 	if err := rdb.SRem(ctx, RegistryKey, party.String()).Err(); err != nil {
