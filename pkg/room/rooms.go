@@ -139,7 +139,31 @@ func (r *Rooms) resumable(ctx context.Context, key, since string) (bool, error) 
 		}
 		return false, fmt.Errorf("inspect stream: %w", err)
 	}
-	return !stream.After(info.MaxDeletedEntryID, since), nil
+	return !lostAfter(info, since), nil
+}
+
+// lostAfter reports whether entries after since were trimmed. Entries are
+// only ever trimmed as a prefix (never deleted one by one), so when any
+// were removed, every one before the first remaining entry is gone.
+func lostAfter(info *redis.XInfoStream, since string) bool {
+	if info.EntriesAdded <= info.Length {
+		return false // nothing was ever removed
+	}
+	first := info.FirstEntry.ID
+	if first == "" { // everything was trimmed
+		return stream.After(info.LastGeneratedID, since)
+	}
+	return stream.After(first, since) && first != nextID(since)
+}
+
+// nextID is the smallest stream id after id.
+func nextID(id string) string {
+	p, err := stream.ParseID(id)
+	if err != nil {
+		return ""
+	}
+	p.Seq++
+	return p.String()
 }
 
 // catchUp writes the entries after since up to upto, then lets v go live.
