@@ -157,4 +157,3 @@ func TestEveryoneControlsPlayback(t *testing.T) {
 		t.Fatalf("seek broadcast %s", f.Raw)
 	}
 }
-
