@@ -223,6 +223,13 @@ func (f *Flusher) flushNew(stop, work context.Context, log *slog.Logger, party u
 	}()
 	written := 0
 	for b := range batches {
+		if stop.Err() != nil {
+			// Read ahead but not written: stays pending. Wait for the reader.
+			cancelRead()
+			for range batches { //nolint:revive // drain so the reader exits
+			}
+			break
+		}
 		if b.err != nil {
 			return written, f.failed(log, b.err, 0)
 		}

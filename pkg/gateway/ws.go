@@ -193,7 +193,9 @@ func (g *Gateway) onMessage(s *melody.Session, raw []byte) {
 	g.drainMu.RLock()
 	if g.draining {
 		g.drainMu.RUnlock()
-		g.reply(c, errorFrame{Type: "error", Code: CodeUnavailable, Message: "server shutting down; resend elsewhere"})
+		in, _ := event.ParseInbound(raw) // for the id the client must resend
+		g.reply(c, errorFrame{Type: "error", ID: in.ClientID, Code: CodeUnavailable,
+			Message: "server shutting down; resend it with the same id"})
 		return
 	}
 	g.inflight.Add(1)

@@ -199,6 +199,8 @@ func (f *Feed) receive(c *feedConn) {
 		switch {
 		case err != nil && errors.As(err, &nerr) && nerr.Timeout():
 			_ = c.ps.Ping(ctx)
+		case err != nil && f.isClosed():
+			return
 		case err != nil:
 			f.log.Warn("live feed receive failed; reconnecting", "err", err)
 			time.Sleep(200 * time.Millisecond)
@@ -212,6 +214,12 @@ func (f *Feed) receive(c *feedConn) {
 			f.message(m)
 		}
 	}
+}
+
+func (f *Feed) isClosed() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.closed
 }
 
 func (f *Feed) lookup(channel string) *follow {
