@@ -31,6 +31,16 @@ func (c *Consumer) ClaimIdle(ctx context.Context, party uuid.UUID, minIdle time.
 	}
 }
 
+// delIdleConsumer deletes a consumer only if it holds nothing pending, in
+// one step: deleting a consumer drops its pending entries, and one that
+// read between a check and a separate delete would lose them.
+// KEYS: stream. ARGV: group, consumer. Returns 1 when deleted.
+var delIdleConsumer = redis.NewScript(`
+if #redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2]) > 0 then return 0 end
+redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
+return 1
+`)
+
 // PruneConsumers removes from the party's group the consumers other than
 // this one that hold nothing pending and were idle longer than idle: gone
 // flushers with unstable names would otherwise pile up.
@@ -45,10 +55,11 @@ func (c *Consumer) PruneConsumers(ctx context.Context, party uuid.UUID, idle tim
 		if cons.Name == c.name || cons.Pending > 0 || cons.Idle < idle {
 			continue
 		}
-		if err := c.rdb.XGroupDelConsumer(ctx, key, Group, cons.Name).Err(); err != nil {
+		n, err := delIdleConsumer.Run(ctx, c.rdb, []string{key}, Group, cons.Name).Int()
+		if err != nil {
 			return removed, fmt.Errorf("remove consumer %s of party %s: %w", cons.Name, party, err)
 		}
-		removed++
+		removed += n
 	}
 	return removed, nil
 }

@@ -40,6 +40,7 @@ type Feed struct {
 	cluster bool
 	log     *slog.Logger
 
+	done    chan struct{} // closed when Run ends
 	mu      sync.Mutex
 	closed  bool
 	follows map[string]*follow // by channel
@@ -70,7 +71,7 @@ type feedConn struct {
 // carries every party of the process.
 func NewFeed(rdb redis.UniversalClient, log *slog.Logger) *Feed {
 	_, cluster := rdb.(*redis.ClusterClient)
-	return &Feed{rdb: rdb, cluster: cluster, log: log,
+	return &Feed{rdb: rdb, cluster: cluster, log: log, done: make(chan struct{}),
 		follows: make(map[string]*follow), conns: make(map[string]*feedConn)}
 }
 
@@ -161,6 +162,7 @@ func (f *Feed) Unfollow(party uuid.UUID) {
 // Run keeps the feed's connections until ctx ends, then closes them.
 func (f *Feed) Run(ctx context.Context) error {
 	<-ctx.Done()
+	close(f.done)
 	f.mu.Lock()
 	f.closed = true
 	for _, c := range f.conns {
@@ -241,19 +243,57 @@ func (f *Feed) subscribed(channel string) {
 	f.catchUp(fl)
 }
 
-// catchUp delivers the entries a re-established subscription may have missed.
+// catchUp delivers the entries a re-established subscription may have
+// missed. Until that read succeeds, live announcements are held back (as
+// before the first start) and the read is retried with backoff, so a
+// viewer never sees an entry after one it missed.
 func (f *Feed) catchUp(fl *follow) {
 	fl.mu.Lock()
 	defer fl.mu.Unlock()
 	if !fl.live {
-		return
+		return // a retry is already running
 	}
+	if err := f.catchUpLocked(fl); err != nil {
+		f.log.Warn("live feed catch-up failed; holding live entries and retrying", "party_id", fl.party, "err", err)
+		fl.live = false
+		f.wg.Go(func() { f.retryCatchUp(fl) })
+	}
+}
+
+func (f *Feed) retryCatchUp(fl *follow) {
+	wait := 50 * time.Millisecond
+	for {
+		select {
+		case <-f.done:
+			return
+		case <-time.After(wait):
+		}
+		if f.lookup(fl.keys.Channel) != fl {
+			return
+		}
+		fl.mu.Lock()
+		err := f.catchUpLocked(fl)
+		if err == nil {
+			for _, m := range fl.pending {
+				fl.deliverLocked(m.Payload, f.log)
+			}
+			fl.pending, fl.live = nil, true
+		}
+		fl.mu.Unlock()
+		if err == nil {
+			f.log.Info("live feed caught up after a retry", "party_id", fl.party)
+			return
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
+}
+
+func (f *Feed) catchUpLocked(fl *follow) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	msgs, err := f.rdb.XRange(ctx, fl.keys.Stream, "("+fl.lastID, "+").Result()
 	if err != nil {
-		f.log.Error("live feed catch-up failed", "party_id", fl.party, "err", err)
-		return
+		return err
 	}
 	likes, _ := f.rdb.SCard(ctx, fl.keys.Likers).Result()
 	for _, m := range msgs {
@@ -263,6 +303,7 @@ func (f *Feed) catchUp(fl *follow) {
 	if closed, err := IsClosed(ctx, f.rdb, fl.party); err == nil && closed {
 		fl.sink.Ended()
 	}
+	return nil
 }
 
 func (f *Feed) message(m *redis.Message) {
