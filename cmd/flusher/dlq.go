@@ -102,16 +102,11 @@ func replayDLQ(ctx context.Context, cfg dlqConfig, opts dlq.ReplayOptions, out, 
 	if err != nil {
 		return err
 	}
-	rc, err := rdb.Open(cfg.RedisURL, cfg.RedisCluster)
+	rc, db, closeAll, err := connect(ctx, cfg.RedisURL, cfg.RedisCluster, cfg.DatabaseURL)
 	if err != nil {
 		return err
 	}
-	defer rc.Close()
-	db, err := store.Open(ctx, cfg.DatabaseURL)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
+	defer closeAll()
 	opts.Log = log
 	rep, err := dlq.Replay(ctx, rc, store.NewWriter(db).Write, opts)
 	for _, r := range rep.Results {

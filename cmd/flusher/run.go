@@ -44,16 +44,11 @@ func run(ctx context.Context, cfg flusher.Config, once bool) error {
 	if err != nil {
 		return err
 	}
-	rc, err := rdb.Open(cfg.RedisURL, cfg.RedisCluster)
+	rc, db, closeAll, err := connect(ctx, cfg.RedisURL, cfg.RedisCluster, cfg.DatabaseURL)
 	if err != nil {
 		return err
 	}
-	defer rc.Close()
-	db, err := store.Open(ctx, cfg.DatabaseURL)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
+	defer closeAll()
 	rdb.WarnIfEvicting(ctx, rc, log)
 	metrics := flusher.NewMetrics()
 	f, err := flusher.New(cfg, rc, db, metrics, log)
