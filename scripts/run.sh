@@ -294,6 +294,9 @@ main() {
 
   local done_pid="" rc=0
   wait -n -p done_pid "${pids[@]}" || rc=$?
+  # A Ctrl-C reaches the children too; one that shut down cleanly (status 0)
+  # may be noticed before the INT trap runs: that is a normal stop.
+  [[ $rc -eq 0 ]] && { echo "run: ${names[$done_pid]:-a process} stopped; stopping the rest"; exit 0; }
   die "${names[$done_pid]:-a process} exited (status $rc); stopping the rest"
 }
 
