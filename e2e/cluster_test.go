@@ -31,16 +31,16 @@ func startCluster(t *testing.T) string {
 	if out, err := exec.Command("redis-cli", args...).CombinedOutput(); err != nil {
 		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
 	}
-	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
-	defer c.Close()
 	eventually(t, 20*time.Second, "cluster state ok on every node", func() bool {
-		ok := true
-		_ = c.ForEachShard(context.Background(), func(ctx context.Context, n *redis.Client) error {
-			info, err := n.ClusterInfo(ctx).Result()
-			ok = ok && err == nil && strings.Contains(info, "cluster_state:ok")
-			return nil
-		})
-		return ok
+		for _, addr := range addrs {
+			n := redis.NewClient(&redis.Options{Addr: addr})
+			info, err := n.ClusterInfo(context.Background()).Result()
+			_ = n.Close()
+			if err != nil || !strings.Contains(info, "cluster_state:ok") {
+				return false
+			}
+		}
+		return true
 	})
 	return strings.Join(addrs, ",")
 }

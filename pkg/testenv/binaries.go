@@ -18,7 +18,8 @@ import (
 
 // Binary returns the path of the project's command name (for example
 // "gateway" for ./cmd/gateway), built once per test binary into a folder
-// Main removes. It calls t.Fatal when the build fails.
+// Main removes, with the race detector when the test binary has it. It
+// calls t.Fatal when the build fails.
 func Binary(t testing.TB, name string) string {
 	t.Helper()
 	s := ownedShared()
@@ -46,7 +47,11 @@ func buildAll() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	cmd := exec.Command("go", "build", "-o", dir+string(filepath.Separator), "./cmd/...")
+	args := []string{"build", "-o", dir + string(filepath.Separator)}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	cmd := exec.Command("go", append(args, "./cmd/...")...)
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		_ = os.RemoveAll(dir)
@@ -66,7 +71,8 @@ type Proc struct {
 }
 
 // StartProc runs the project's command name with args and the given extra
-// environment ("KEY=value"), and stops it (SIGKILL) when t ends.
+// environment ("KEY=value"), and stops it (SIGKILL) when t ends; the test
+// fails if the process reported a data race.
 func StartProc(t testing.TB, name string, env []string, args ...string) *Proc {
 	t.Helper()
 	cmd := exec.Command(Binary(t, name), args...)
@@ -79,6 +85,9 @@ func StartProc(t testing.TB, name string, env []string, args ...string) *Proc {
 	go func() { p.err = cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() {
 		p.Kill()
+		if strings.Contains(p.Output(), "WARNING: DATA RACE") {
+			t.Errorf("%s %v reported a data race", name, args)
+		}
 		if t.Failed() {
 			t.Logf("--- %s %v output ---\n%s", name, args, p.Output())
 		}
