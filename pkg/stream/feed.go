@@ -64,6 +64,9 @@ type follow struct {
 type feedConn struct {
 	key string
 	ps  *redis.PubSub
+	// subscribed says the connection was opened already subscribed to its
+	// one party's channel (Redis Cluster: the channel picks the node).
+	subscribed bool
 }
 
 // NewFeed returns a Feed. On Redis Cluster each party gets its own pub/sub
@@ -103,8 +106,10 @@ func (f *Feed) Follow(ctx context.Context, party uuid.UUID, sink Sink) (string, 
 }
 
 func (f *Feed) start(ctx context.Context, fl *follow) (string, error) {
-	if err := fl.conn.ps.SSubscribe(ctx, fl.keys.Channel); err != nil {
-		return "", err
+	if !fl.conn.subscribed {
+		if err := fl.conn.ps.SSubscribe(ctx, fl.keys.Channel); err != nil {
+			return "", err
+		}
 	}
 	select {
 	case <-fl.ready:
@@ -181,7 +186,13 @@ func (f *Feed) connLocked(ctx context.Context, party uuid.UUID) *feedConn {
 	if c, ok := f.conns[key]; ok {
 		return c
 	}
-	c := &feedConn{key: key, ps: f.rdb.SSubscribe(context.WithoutCancel(ctx))}
+	var c *feedConn
+	if f.cluster {
+		ch := KeysFor(party).Channel
+		c = &feedConn{key: key, ps: f.rdb.SSubscribe(context.WithoutCancel(ctx), ch), subscribed: true}
+	} else {
+		c = &feedConn{key: key, ps: f.rdb.SSubscribe(context.WithoutCancel(ctx))}
+	}
 	f.conns[key] = c
 	f.wg.Go(func() { f.receive(c) })
 	return c
