@@ -5,18 +5,23 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/watchparty/watchparty/pkg/dlq"
 	"github.com/watchparty/watchparty/pkg/event"
 	"github.com/watchparty/watchparty/pkg/store"
 	"github.com/watchparty/watchparty/pkg/stream"
 )
+
+// flushWorkers is how many parties one flusher writes at once.
+const flushWorkers = 2
 
 // Flusher flushes every registered party stream to PostgreSQL. Its methods
 // may be called concurrently for different parties.
@@ -113,29 +118,44 @@ func (f *Flusher) flushAll(stop, work context.Context) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
-	var rep Report
-	var errs []error
-	var buffered int64
-	active := 0
+	var (
+		mu       sync.Mutex
+		rep      Report
+		errs     []error
+		buffered int64
+		active   int
+		g        errgroup.Group
+	)
+	// Parties are flushed flushWorkers at a time: one party's Redis reads
+	// and JSON decoding overlap another's COPY.
+	g.SetLimit(flushWorkers)
 	for _, p := range parties {
 		if stop.Err() != nil {
 			break
 		}
-		n, err := f.FlushParty(stop, work, p)
-		rep.Parties++
-		rep.Events += n
-		if errors.Is(err, stream.ErrNoStream) {
-			continue
-		}
-		active++
-		if err != nil {
-			rep.Failed++
-			errs = append(errs, err)
-		}
-		if b, err := f.consumer.Backlog(work, p); err == nil {
-			buffered += b
-		}
+		g.Go(func() error {
+			n, err := f.FlushParty(stop, work, p)
+			var backlog int64
+			if err == nil || !errors.Is(err, stream.ErrNoStream) {
+				backlog, _ = f.consumer.Backlog(work, p)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			rep.Parties++
+			rep.Events += n
+			if errors.Is(err, stream.ErrNoStream) {
+				return nil
+			}
+			active++
+			buffered += backlog
+			if err != nil {
+				rep.Failed++
+				errs = append(errs, err)
+			}
+			return nil
+		})
 	}
+	_ = g.Wait()
 	if n, err := dlq.Len(work, f.rdb); err == nil {
 		f.metrics.DLQLength.Set(float64(n))
 	}

@@ -18,7 +18,8 @@ import (
 
 // Writer writes batches of events to the four event tables.
 type Writer struct {
-	db *pgxpool.Pool
+	db   *pgxpool.Pool
+	role replicaRole
 }
 
 // NewWriter returns a Writer over db.
@@ -30,6 +31,15 @@ func NewWriter(db *pgxpool.Pool) *Writer { return &Writer{db: db} }
 func (w *Writer) Write(ctx context.Context, events []event.Event) error {
 	r := split(events)
 	return inTx(ctx, w.db, func(tx pgx.Tx) error {
+		fast, err := w.role.enter(ctx, tx)
+		if err != nil {
+			return fmt.Errorf("begin write: %w", err)
+		}
+		if fast {
+			if err := lockParties(ctx, tx, events); err != nil {
+				return err
+			}
+		}
 		for _, t := range r.tables() {
 			if len(t.rows) == 0 {
 				continue
@@ -103,8 +113,8 @@ func (t table) arrays() []any {
 	cols := make([]any, len(t.columns))
 	for c := range t.columns {
 		switch t.rows[0][c].(type) {
-		case uuid.UUID:
-			cols[c] = column[uuid.UUID](t.rows, c)
+		case [16]byte:
+			cols[c] = column[[16]byte](t.rows, c)
 		case string:
 			cols[c] = column[string](t.rows, c)
 		case time.Time:
@@ -151,6 +161,11 @@ func (r batchRows) tables() []table {
 	return []table{chatTable(r.chats), likeTable(r.likes), logTable(r.logs), viewerTable(r.viewers)}
 }
 
+// raw hands pgx a uuid as [16]byte, which it encodes directly; a
+// uuid.UUID is a driver.Valuer that pgx formats to text and parses back,
+// about 5 µs a row (measured in bench).
+func raw(id uuid.UUID) [16]byte { return id }
+
 func byEventID(a, b event.Event) int { return bytes.Compare(a.ID[:], b.ID[:]) }
 
 func chatTable(es []event.Event) table {
@@ -161,7 +176,7 @@ func chatTable(es []event.Event) table {
 			SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::timestamptz[])
 			ON CONFLICT DO NOTHING`}
 	for _, e := range es {
-		t.rows = append(t.rows, []any{e.ID, e.PartyID, e.UserID, e.Text, event.Millis(e.CreatedAt)})
+		t.rows = append(t.rows, []any{raw(e.ID), raw(e.PartyID), e.UserID, e.Text, event.Millis(e.CreatedAt)})
 	}
 	return t
 }
@@ -174,7 +189,7 @@ func logTable(es []event.Event) table {
 			SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::bigint[], $6::timestamptz[])
 			ON CONFLICT DO NOTHING`}
 	for _, e := range es {
-		t.rows = append(t.rows, []any{e.ID, e.PartyID, e.UserID, string(e.Type), e.PositionMS, event.Millis(e.CreatedAt)})
+		t.rows = append(t.rows, []any{raw(e.ID), raw(e.PartyID), e.UserID, string(e.Type), e.PositionMS, event.Millis(e.CreatedAt)})
 	}
 	return t
 }
@@ -200,7 +215,7 @@ func likeTable(es []event.Event) table {
 			SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::timestamptz[])
 			ON CONFLICT DO NOTHING`}
 	for _, e := range es {
-		t.rows = append(t.rows, []any{e.PartyID, e.UserID, e.ID, event.Millis(e.CreatedAt)})
+		t.rows = append(t.rows, []any{raw(e.PartyID), e.UserID, raw(e.ID), event.Millis(e.CreatedAt)})
 	}
 	return t
 }
@@ -226,7 +241,7 @@ func viewerTable(es []event.Event) table {
 		if e.Viewers != nil {
 			n = int32(*e.Viewers)
 		}
-		t.rows = append(t.rows, []any{e.PartyID, event.Millis(e.CreatedAt), n})
+		t.rows = append(t.rows, []any{raw(e.PartyID), event.Millis(e.CreatedAt), n})
 	}
 	return t
 }

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -117,5 +118,42 @@ func TestWriteIsAllOrNothing(t *testing.T) {
 	}
 	if n := count(t, db, "watch_party_chats"); n != 0 {
 		t.Fatalf("%d chats committed from a failed batch", n)
+	}
+}
+
+// TestWriteWithoutReplicaRolePermission: a role that may not turn FK
+// triggers off still writes, and the real FK still refuses an orphan.
+func TestWriteWithoutReplicaRolePermission(t *testing.T) {
+	admin := newDB(t)
+	ctx := context.Background()
+	role := "wp_writer_" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
+	for _, q := range []string{
+		"CREATE ROLE " + role + " LOGIN",
+		"GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO " + role,
+	} {
+		if _, err := admin.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		_, _ = admin.Exec(context.Background(), "DROP OWNED BY "+role)
+		_, _ = admin.Exec(context.Background(), "DROP ROLE "+role)
+	})
+	db, err := pgxpool.New(ctx, strings.Replace(admin.Config().ConnString(), "postgres@", role+"@", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	party := newParty(t, admin)
+	w := store.NewWriter(db)
+	if err := w.Write(ctx, []event.Event{ev(party, event.Chat, "a", time.Now())}); err != nil {
+		t.Fatalf("write as %s: %v", role, err)
+	}
+	err = w.Write(ctx, []event.Event{ev(uuid.New(), event.Chat, "b", time.Now())})
+	if store.SQLState(err) != "23503" || !strings.Contains(err.Error(), "watch_party_chats_party_id_fkey") {
+		t.Fatalf("orphan written as %s: %v, want the table's own FK to refuse it", role, err)
+	}
+	if n := count(t, admin, "watch_party_chats"); n != 1 {
+		t.Fatalf("%d chats, want 1", n)
 	}
 }
