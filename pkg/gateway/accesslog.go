@@ -8,15 +8,16 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 )
 
 // accessLog logs each request with its query's token redacted; probes and
 // scrapes log at debug level.
-func accessLog(log *slog.Logger, next http.Handler) http.Handler {
+func accessLog(log *slog.Logger, next http.Handler, lingering *sync.WaitGroup) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK, lingering: lingering}
 		next.ServeHTTP(rec, r)
 		level := slog.LevelInfo
 		switch r.URL.Path {
@@ -48,7 +49,8 @@ func redactQuery(raw string) string {
 
 type statusRecorder struct {
 	http.ResponseWriter
-	status int
+	status    int
+	lingering *sync.WaitGroup
 }
 
 func (r *statusRecorder) WriteHeader(code int) {
@@ -66,5 +68,9 @@ func (r *statusRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, errors.New("response writer cannot hijack")
 	}
 	r.status = http.StatusSwitchingProtocols
-	return h.Hijack()
+	conn, rw, err := h.Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	return &lingerConn{Conn: conn, wg: r.lingering}, rw, nil
 }

@@ -55,6 +55,8 @@ type Gateway struct {
 	draining bool
 	inflight sync.WaitGroup // frames being handled
 	sessions sync.WaitGroup // open connections, until their leave is recorded
+	// lingering counts closed connections still draining (see lingerConn).
+	lingering sync.WaitGroup
 }
 
 // New wires a gateway over rdb and db.
@@ -97,7 +99,7 @@ func (g *Gateway) Handler() http.Handler {
 	mux.HandleFunc("GET /ws/parties/{id}", g.serveWS)
 	g.registerAPI(mux)
 	g.probes.Register(mux, g.metrics.Registry)
-	return accessLog(g.log, mux)
+	return accessLog(g.log, mux, &g.lingering)
 }
 
 // Run listens on cfg.Addr and serves until ctx ends.
@@ -113,7 +115,8 @@ func (g *Gateway) Run(ctx context.Context) error {
 // readiness turns false; the listener closes and no new frame is taken
 // (frames get "unavailable"); in-flight appends finish and their acks are
 // sent; viewers are closed with 1001 so they reconnect elsewhere; their
-// leave events are appended; then the background parts stop. The whole
+// leave events are appended; their sockets finish closing (lingerConn);
+// then the background parts stop. The whole
 // shutdown is bounded by cfg.ShutdownTimeout.
 func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
@@ -151,6 +154,9 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 		g.log.Warn("shutdown timeout reached with connections still open")
 	}
 	_ = g.melody.Close()
+	if !waitFor(deadline, &g.lingering) {
+		g.log.Warn("shutdown timeout reached with connections still closing")
+	}
 	stopBG()
 	err := parts.Wait()
 	g.log.Info("gateway stopped")
