@@ -26,9 +26,12 @@ func Encode(e Event) ([]byte, error) {
 // Decode parses a stream entry written by Encode and checks the fields every
 // event must have. streamID is the entry's id.
 func Decode(b []byte, streamID string) (Event, error) {
-	var e Event
-	if err := json.Unmarshal(b, &e); err != nil {
-		return Event{}, fmt.Errorf("decode stream entry %s: %w", streamID, err)
+	e, ok := fastDecode(b)
+	if !ok {
+		e = Event{}
+		if err := json.Unmarshal(b, &e); err != nil {
+			return Event{}, fmt.Errorf("decode stream entry %s: %w", streamID, err)
+		}
 	}
 	e.StreamID = streamID
 	if err := e.check(); err != nil {
