@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -115,8 +114,8 @@ func TestPoisonEventsAreIsolatedAndReplayed(t *testing.T) {
 	metricsAddr, fl := s.flusher(flusherEnv...)
 	eventually(t, 20*time.Second, "5 batches in wp:dlq", func() bool { return s.rdb.LLen(ctx, "wp:dlq").Val() >= 5 })
 	eventually(t, 10*time.Second, "nothing pending for the party", func() bool { return pendingCount(t, s, party) == 0 })
-	if got := metricValue(t, metricsAddr, "watch_party_dlq_events_total"); got != "5" {
-		t.Fatalf("watch_party_dlq_events_total = %s, want 5", got)
+	if got := scrapeMetric(t, metricsAddr, "watch_party_dlq_events_total", nil); got != 5 {
+		t.Fatalf("watch_party_dlq_events_total = %v, want 5", got)
 	}
 	if n := len(fl.Lines("event routed to the dead-letter list")); n != 5 {
 		t.Fatalf("%d dead-letter log lines, want 5", n)
@@ -260,23 +259,4 @@ func nonLogLines(out string) []string {
 		}
 	}
 	return lines
-}
-
-// metricValue returns the value of the unlabelled series name on the
-// /metrics page at addr.
-func metricValue(t testing.TB, addr, name string) string {
-	t.Helper()
-	resp, err := http.Get("http://" + addr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
-			return v
-		}
-	}
-	t.Fatalf("no series %s on %s/metrics", name, addr)
-	return ""
 }
