@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/watchparty/watchparty/pkg/event"
+	"github.com/watchparty/watchparty/pkg/stream"
 )
 
 // Hub is one party's viewers on this process. It is the party's
@@ -110,7 +111,7 @@ func (h *Hub) Deliver(e event.Event, likes int64) {
 		return
 	}
 	for v := range h.viewers {
-		v.Send(frame)
+		v.deliver(frame, e.StreamID)
 	}
 	if h.onFrame != nil {
 		h.onFrame(e.Type)
@@ -127,6 +128,18 @@ func (h *Hub) add(v *Viewer, welcome func(lastID string, likes int64, playback P
 	if h.ended {
 		endViewer(v)
 	}
+}
+
+// goLive ends v's catch-up if cursor has reached every entry delivered to
+// the hub; otherwise the catch-up must read further.
+func (h *Hub) goLive(v *Viewer, cursor string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if stream.After(h.lastID, cursor) {
+		return false
+	}
+	v.goLive(cursor)
+	return true
 }
 
 // remove unregisters v and reports how many viewers are left.

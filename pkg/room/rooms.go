@@ -27,6 +27,7 @@ type Rooms struct {
 
 	mu   sync.Mutex
 	hubs map[uuid.UUID]*Hub
+	wg   sync.WaitGroup // catch-ups
 }
 
 // NewRooms returns an empty index. onFrame, if set, is told of each
@@ -36,13 +37,15 @@ func NewRooms(rdb redis.UniversalClient, feed *stream.Feed, pres *presence.Prese
 }
 
 // Run pushes each party's viewer count to its viewers at most once a
-// second, when it changed, until ctx ends.
+// second, when it changed, until ctx ends; then it waits for the catch-ups
+// of viewers, which end when their viewers are closed.
 func (r *Rooms) Run(ctx context.Context) error {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
+			r.wg.Wait()
 			return nil
 		case <-t.C:
 		}
@@ -86,8 +89,11 @@ type Welcome struct {
 }
 
 // Join adds v to its party's hub and sends its welcome. With since (a
-// stream id the client saw last) the viewer first receives every later
-// entry still in the stream, then live entries.
+// stream id the client saw last) the viewer then receives every later
+// entry still in the stream, in order, and goes live once it has reached
+// the party's live position. That catch-up runs on its own goroutine,
+// because the socket's writer only starts after Join returns; it reads the
+// stream a page at a time as the socket drains (see catchUp).
 func (r *Rooms) Join(ctx context.Context, v *Viewer, since string) error {
 	keys := stream.KeysFor(v.Party)
 	likes, err := r.rdb.SCard(ctx, keys.Likers).Result()
@@ -106,23 +112,23 @@ func (r *Rooms) Join(ctx context.Context, v *Viewer, since string) error {
 	if err != nil {
 		return err
 	}
-	var upto string
 	welcome := func(lastID string, likes int64, playback Playback) {
 		w := Welcome{Type: "welcome", PartyID: v.Party.String(), UserID: v.Identity.UserID,
 			Viewers: viewers, Likes: likes, Playback: playback, LastID: lastID, Resumed: resumed}
 		b, _ := json.Marshal(w)
 		v.write(b)
 		if since != "" {
-			upto = lastID
-			v.startCatchUp()
+			v.startCatchUp(since)
 		}
 	}
-	if err := r.addViewer(ctx, v, likes, welcome); err != nil {
+	h, err := r.addViewer(ctx, v, likes, welcome)
+	if err != nil {
 		_, _ = r.presence.Add(context.WithoutCancel(ctx), v.Party, -1)
 		return err
 	}
 	if since != "" {
-		r.catchUp(ctx, v, keys.Stream, since, upto)
+		gapKnown := !*resumed
+		r.wg.Go(func() { r.catchUp(h, v, keys, since, gapKnown) })
 	}
 	return nil
 }
@@ -134,76 +140,107 @@ func (r *Rooms) resumable(ctx context.Context, key, since string) (bool, error) 
 	}
 	info, err := r.rdb.XInfoStream(ctx, key).Result()
 	if err != nil {
-		if err.Error() == "ERR no such key" {
+		if stream.IsNoSuchKey(err) {
 			return true, nil
 		}
 		return false, fmt.Errorf("inspect stream: %w", err)
 	}
-	return !lostAfter(info, since), nil
+	return !stream.TrimmedAfter(info, since), nil
 }
 
-// lostAfter reports whether entries after since were trimmed. Entries are
-// only ever trimmed as a prefix (never deleted one by one), so when any
-// were removed, every one before the first remaining entry is gone.
-func lostAfter(info *redis.XInfoStream, since string) bool {
-	if info.EntriesAdded <= info.Length {
-		return false // nothing was ever removed
-	}
-	first := info.FirstEntry.ID
-	if first == "" { // everything was trimmed
-		return stream.After(info.LastGeneratedID, since)
-	}
-	return stream.After(first, since) && first != nextID(since)
-}
+// Catch-up pacing: a page is read only once it fits in the viewer's queue
+// (catchUpPage frames below its limit), and a failed read is retried
+// catchUpAttempts times, doubling the wait from catchUpRetry.
+const (
+	catchUpPage     = 200
+	catchUpAttempts = 5
+	catchUpRetry    = 200 * time.Millisecond
+)
 
-// nextID is the smallest stream id after id.
-func nextID(id string) string {
-	p, err := stream.ParseID(id)
-	if err != nil {
-		return ""
-	}
-	p.Seq++
-	return p.String()
-}
+// CatchUpFailed is the close reason (with 1013) of a viewer whose catch-up
+// could not be completed without a gap: the stream could not be read, or
+// entries it was about to send were trimmed meanwhile. The client
+// reconnects with the same since and is told what was lost, if anything.
+const CatchUpFailed = "catch_up_failed"
 
-// catchUp writes the entries after since up to upto, then lets v go live.
-func (r *Rooms) catchUp(ctx context.Context, v *Viewer, key, since, upto string) {
-	defer v.endCatchUp()
-	if _, err := stream.ParseID(since); err != nil || !stream.After(upto, since) {
+// catchUp sends v the entries after since, page by page as its socket
+// drains, then lets it go live. gapKnown says the welcome already told the
+// client that entries right after since are gone.
+func (r *Rooms) catchUp(h *Hub, v *Viewer, keys stream.Keys, since string, gapKnown bool) {
+	if _, err := stream.ParseID(since); err != nil {
+		v.goLive("")
 		return
 	}
-	msgs, err := r.rdb.XRange(ctx, key, "("+since, upto).Result()
-	if err != nil {
-		r.log.Warn("catch-up read failed", "party_id", v.Party, "err", err)
-		return
-	}
-	likes, _ := r.rdb.SCard(ctx, stream.KeysFor(v.Party).Likers).Result()
-	for _, m := range msgs {
-		payload, _ := m.Values["e"].(string)
-		e, err := event.Decode([]byte(payload), m.ID)
-		if err != nil || !e.Type.Broadcast() {
+	cursor := since
+	for {
+		if !v.waitRoom(catchUpPage) {
+			return
+		}
+		page, err := r.readPage(v, keys, cursor)
+		if err != nil || (page.Lost && !gapKnown) {
+			r.log.Warn("catch-up could not complete; closing so the viewer resumes", "party_id", v.Party,
+				"since", cursor, "trimmed", page.Lost, "err", err)
+			v.Close(CloseTryAgainLater, CatchUpFailed)
+			return
+		}
+		gapKnown = false
+		for _, en := range page.Entries {
+			cursor = en.ID
+			if en.Err != nil || !en.Event.Type.Broadcast() {
+				continue
+			}
+			if frame, err := event.BroadcastFrame(en.Event, page.Likes); err == nil {
+				v.write(frame)
+			}
+		}
+		if len(page.Entries) == catchUpPage {
 			continue
 		}
-		if frame, err := event.BroadcastFrame(e, likes); err == nil {
-			v.write(frame)
+		if h.goLive(v, cursor) {
+			return
 		}
+		if len(page.Entries) == 0 { // the hub saw entries the stream no longer has
+			r.log.Warn("catch-up found the stream behind the live feed; closing so the viewer resumes", "party_id", v.Party)
+			v.Close(CloseTryAgainLater, CatchUpFailed)
+			return
+		}
+	}
+}
+
+// readPage reads the page after cursor, retrying failed reads.
+func (r *Rooms) readPage(v *Viewer, keys stream.Keys, cursor string) (stream.Page, error) {
+	wait := catchUpRetry
+	for attempt := 1; ; attempt++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		page, err := stream.ReadAfter(ctx, r.rdb, keys, cursor, catchUpPage)
+		cancel()
+		if err == nil || attempt == catchUpAttempts {
+			return page, err
+		}
+		r.log.Warn("catch-up read failed; retrying", "party_id", v.Party, "attempt", attempt, "err", err)
+		select {
+		case <-time.After(wait):
+		case <-v.done:
+			return page, err
+		}
+		wait *= 2
 	}
 }
 
 // addViewer adds v to the party's current hub; a hub that its last viewer
 // left while v was joining is not used.
-func (r *Rooms) addViewer(ctx context.Context, v *Viewer, likes int64, welcome func(string, int64, Playback)) error {
+func (r *Rooms) addViewer(ctx context.Context, v *Viewer, likes int64, welcome func(string, int64, Playback)) (*Hub, error) {
 	for {
 		h, err := r.hub(ctx, v.Party)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		h.noteLikes(likes)
 		r.mu.Lock()
 		if r.hubs[v.Party] == h {
 			h.add(v, welcome)
 			r.mu.Unlock()
-			return nil
+			return h, nil
 		}
 		r.mu.Unlock()
 	}
@@ -258,6 +295,7 @@ func (r *Rooms) start(ctx context.Context, h *Hub) error {
 // Leave removes v; the party is no longer followed once its last viewer
 // here has left.
 func (r *Rooms) Leave(ctx context.Context, v *Viewer) {
+	v.Detach()
 	if _, err := r.presence.Add(ctx, v.Party, -1); err != nil {
 		r.log.Warn("could not update viewer count", "party_id", v.Party, "err", err)
 	}

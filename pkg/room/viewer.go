@@ -11,6 +11,7 @@ import (
 	"github.com/olahol/melody"
 
 	"github.com/watchparty/watchparty/pkg/auth"
+	"github.com/watchparty/watchparty/pkg/stream"
 )
 
 // Close codes the gateway uses.
@@ -25,45 +26,60 @@ const (
 // which never blocks: a viewer whose queue of unwritten frames reaches the
 // limit is closed with 1013 "slow_consumer" rather than silently missing
 // frames (melody drops frames on a full buffer).
+//
+// A viewer resuming with since is "catching up" until it has been sent
+// every entry up to the party's live position: meanwhile live entries are
+// not queued for it (the catch-up reads them from the stream, page by page
+// as the socket drains), so a long catch-up costs no memory and never
+// counts as slow.
 type Viewer struct {
 	Session  *melody.Session
 	Party    uuid.UUID
 	Identity auth.Identity
 
-	limit  int64
-	onSlow func(*Viewer)
-	queued atomic.Int64 // frames handed to melody and not yet written
-	closed atomic.Bool
+	limit   int64
+	onSlow  func(*Viewer)
+	queued  atomic.Int64  // frames handed to melody and not yet written
+	drained chan struct{} // signalled when a frame was written during a catch-up
+	closed  atomic.Bool
+	done    chan struct{} // closed by Close or Detach
+	stop    sync.Once
 
 	mu         sync.Mutex
 	catchingUp bool
-	backlog    [][]byte
+	cursor     string // the last stream id sent by the catch-up
 }
 
 // NewViewer returns a viewer whose queue holds at most limit frames; limit
 // must stay below melody's MessageBufferSize so the close frame still fits.
 func NewViewer(s *melody.Session, party uuid.UUID, id auth.Identity, limit int, onSlow func(*Viewer)) *Viewer {
-	return &Viewer{Session: s, Party: party, Identity: id, limit: int64(limit), onSlow: onSlow}
+	return &Viewer{Session: s, Party: party, Identity: id, limit: int64(limit), onSlow: onSlow,
+		drained: make(chan struct{}, 1), done: make(chan struct{})}
 }
 
 // Sent records that melody wrote one of the viewer's frames (call it from
 // melody's HandleSentMessage).
-func (v *Viewer) Sent() { v.queued.Add(-1) }
-
-// Send queues frame for the viewer, behind any catch-up in progress.
-func (v *Viewer) Send(frame []byte) {
-	v.mu.Lock()
-	if v.catchingUp {
-		v.backlog = append(v.backlog, frame)
-		over := int64(len(v.backlog)) > 4*v.limit
-		v.mu.Unlock()
-		if over {
-			v.slow()
-		}
-		return
+func (v *Viewer) Sent() {
+	v.queued.Add(-1)
+	select {
+	case v.drained <- struct{}{}:
+	default:
 	}
+}
+
+// Send queues a frame that is not a stream entry (ack, error, viewers,
+// party_ended): it goes out at once, even during a catch-up.
+func (v *Viewer) Send(frame []byte) { v.write(frame) }
+
+// deliver queues the broadcast frame of stream entry id, unless the viewer
+// is catching up or its catch-up already sent that entry.
+func (v *Viewer) deliver(frame []byte, id string) {
+	v.mu.Lock()
+	skip := v.catchingUp || (v.cursor != "" && !stream.After(id, v.cursor))
 	v.mu.Unlock()
-	v.write(frame)
+	if !skip {
+		v.write(frame)
+	}
 }
 
 // write hands frame to melody unless the viewer is closing.
@@ -93,25 +109,46 @@ func (v *Viewer) Close(code int, reason string) bool {
 	if !v.closed.CompareAndSwap(false, true) {
 		return false
 	}
+	v.Detach()
 	_ = v.Session.CloseWithMsg(melody.FormatCloseMessage(code, reason))
 	return true
 }
 
+// Detach stops the viewer's catch-up, if any (its connection is gone).
+func (v *Viewer) Detach() { v.stop.Do(func() { close(v.done) }) }
+
 // Closed reports whether Close was called.
 func (v *Viewer) Closed() bool { return v.closed.Load() }
 
-func (v *Viewer) startCatchUp() {
+// startCatchUp holds live entries back until goLive; since is the last
+// entry the client saw.
+func (v *Viewer) startCatchUp(since string) {
 	v.mu.Lock()
-	v.catchingUp = true
+	v.catchingUp, v.cursor = true, since
 	v.mu.Unlock()
 }
 
-// endCatchUp writes what arrived live during the catch-up and goes live.
-func (v *Viewer) endCatchUp() {
+// goLive ends the catch-up: cursor is the last entry it sent.
+func (v *Viewer) goLive(cursor string) {
 	v.mu.Lock()
-	defer v.mu.Unlock()
-	for _, f := range v.backlog {
-		v.write(f)
+	v.catchingUp, v.cursor = false, cursor
+	v.mu.Unlock()
+}
+
+// waitRoom waits until n more frames fit in the viewer's queue. It reports
+// false when the viewer was closed or detached first.
+func (v *Viewer) waitRoom(n int) bool {
+	for v.queued.Load()+int64(n) > v.limit {
+		select {
+		case <-v.drained:
+		case <-v.done:
+			return false
+		}
 	}
-	v.backlog, v.catchingUp = nil, false
+	select {
+	case <-v.done:
+		return false
+	default:
+		return true
+	}
 }

@@ -299,17 +299,24 @@ func (f *Feed) retryCatchUp(fl *follow) {
 	}
 }
 
+// catchUpLocked delivers every entry after fl.lastID, MaxPage at a time.
 func (f *Feed) catchUpLocked(fl *follow) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	msgs, err := f.rdb.XRange(ctx, fl.keys.Stream, "("+fl.lastID, "+").Result()
-	if err != nil {
-		return err
-	}
-	likes, _ := f.rdb.SCard(ctx, fl.keys.Likers).Result()
-	for _, m := range msgs {
-		payload, _ := m.Values["e"].(string)
-		fl.deliverEntryLocked(m.ID, likes, payload, f.log)
+	for {
+		page, err := ReadAfter(ctx, f.rdb, fl.keys, fl.lastID, MaxPage)
+		if err != nil {
+			return err
+		}
+		if page.Lost {
+			f.log.Error("live feed missed entries that were trimmed before it caught up", "party_id", fl.party, "after", fl.lastID)
+		}
+		for _, en := range page.Entries {
+			fl.deliverDecodedLocked(en, page.Likes, f.log)
+		}
+		if len(page.Entries) < MaxPage {
+			break
+		}
 	}
 	if closed, err := IsClosed(ctx, f.rdb, fl.party); err == nil && closed {
 		fl.sink.Ended()
@@ -352,11 +359,18 @@ func (fl *follow) deliverEntryLocked(id string, likes int64, payload string, log
 	if !After(id, fl.lastID) {
 		return
 	}
-	fl.lastID = id
 	e, err := event.Decode([]byte(payload), id)
-	if err != nil {
-		log.Error("undecodable stream entry", "party_id", fl.party, "stream_id", id, "err", err)
+	fl.deliverDecodedLocked(Entry{ID: id, Event: e, Err: err}, likes, log)
+}
+
+func (fl *follow) deliverDecodedLocked(en Entry, likes int64, log *slog.Logger) {
+	if !After(en.ID, fl.lastID) {
 		return
 	}
-	fl.sink.Deliver(e, likes)
+	fl.lastID = en.ID
+	if en.Err != nil {
+		log.Error("undecodable stream entry", "party_id", fl.party, "stream_id", en.ID, "err", en.Err)
+		return
+	}
+	fl.sink.Deliver(en.Event, likes)
 }
