@@ -56,13 +56,6 @@ func endViewer(v *Viewer) {
 	v.Close(CloseNormal, "party ended")
 }
 
-// setPlayback records the playback state read when the hub started.
-func (h *Hub) setPlayback(p Playback) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.playback = p
-}
-
 // pushViewers sends the viewer count to every viewer when it changed.
 func (h *Hub) pushViewers(n int) {
 	h.mu.Lock()
@@ -77,11 +70,17 @@ func (h *Hub) pushViewers(n int) {
 	}
 }
 
-// Start implements stream.Sink.
-func (h *Hub) Start(lastID string) {
+// Start implements stream.Sink: the playback state comes with the last
+// id, read together, so no play/pause/seek can fall between them.
+func (h *Hub) Start(snap stream.Snapshot) {
 	h.mu.Lock()
-	h.lastID = lastID
-	h.mu.Unlock()
+	defer h.mu.Unlock()
+	h.lastID = snap.LastID
+	h.playback = Playback{State: snap.Playback.State, PositionMS: snap.Playback.PositionMS}
+	if snap.Playback.UpdatedAt != "" {
+		updated := snap.Playback.UpdatedAt
+		h.playback.UpdatedAt = &updated
+	}
 }
 
 // Deliver implements stream.Sink.

@@ -28,6 +28,8 @@ type Rooms struct {
 	mu   sync.Mutex
 	hubs map[uuid.UUID]*Hub
 	wg   sync.WaitGroup // catch-ups
+
+	beforeFollow func() // test hook: runs as a new hub starts following
 }
 
 // NewRooms returns an empty index. onFrame, if set, is told of each
@@ -275,20 +277,13 @@ func (r *Rooms) hub(ctx context.Context, party uuid.UUID) (*Hub, error) {
 	return h, nil
 }
 
-// start reads the party's playback state and follows its stream. A
-// playback event landing in between is applied again by the feed, which
-// leaves the same state.
+// start follows the party's stream; the feed hands the hub the playback
+// state together with the stream position it belongs to (Hub.Start).
 func (r *Rooms) start(ctx context.Context, h *Hub) error {
-	state, pos, updated, err := stream.PlaybackOf(ctx, r.rdb, h.party)
-	if err != nil {
-		return err
+	if r.beforeFollow != nil {
+		r.beforeFollow()
 	}
-	p := Playback{State: state, PositionMS: pos}
-	if updated != "" {
-		p.UpdatedAt = &updated
-	}
-	h.setPlayback(p)
-	_, err = r.feed.Follow(ctx, h.party, h)
+	_, err := r.feed.Follow(ctx, h.party, h)
 	return err
 }
 

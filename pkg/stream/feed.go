@@ -19,9 +19,9 @@ import (
 // Sink receives a followed party's events, in stream order, one call at a
 // time. Its methods must not block: they run on the feed's receive loop.
 type Sink interface {
-	// Start is called once, before any Deliver, with the id of the last
-	// entry that is not delivered ("0-0" for an empty stream).
-	Start(lastID string)
+	// Start is called once, before any Deliver, with the stream's state
+	// just before the first entry that will be delivered.
+	Start(snap Snapshot)
 	// Deliver hands over the next entry. likes is the party's like total
 	// after a like event.
 	Deliver(e event.Event, likes int64)
@@ -46,6 +46,8 @@ type Feed struct {
 	follows map[string]*follow // by channel
 	conns   map[string]*feedConn
 	wg      sync.WaitGroup
+
+	beforeSnapshot func() // test hook
 }
 
 type follow struct {
@@ -118,18 +120,18 @@ func (f *Feed) start(ctx context.Context, fl *follow) (string, error) {
 	case <-time.After(10 * time.Second):
 		return "", errors.New("no subscription confirmation")
 	}
-	last, err := f.rdb.XRevRangeN(ctx, fl.keys.Stream, "+", "-", 1).Result()
+	if f.beforeSnapshot != nil {
+		f.beforeSnapshot()
+	}
+	snap, err := SnapshotOf(ctx, f.rdb, fl.party)
 	if err != nil {
 		return "", err
 	}
-	lastID := "0-0"
-	if len(last) == 1 {
-		lastID = last[0].ID
-	}
+	lastID := snap.LastID
 	fl.mu.Lock()
 	defer fl.mu.Unlock()
 	fl.lastID, fl.live = lastID, true
-	fl.sink.Start(lastID)
+	fl.sink.Start(snap)
 	for _, m := range fl.pending {
 		fl.deliverLocked(m.Payload, f.log)
 	}

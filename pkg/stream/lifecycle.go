@@ -57,18 +57,3 @@ func Remove(ctx context.Context, rdb redis.UniversalClient, party uuid.UUID) err
 	}
 	return nil
 }
-
-// PlaybackOf returns the party's playback state as the append script keeps
-// it: state, position and time of the last play/pause/seek.
-func PlaybackOf(ctx context.Context, rdb redis.UniversalClient, party uuid.UUID) (state string, positionMS int64, updatedAt string, err error) {
-	vals, err := rdb.HGetAll(ctx, KeysFor(party).Playback).Result()
-	if err != nil {
-		return "", 0, "", fmt.Errorf("read playback of party %s: %w", party, err)
-	}
-	state = vals["state"]
-	if state == "" {
-		state = "paused"
-	}
-	fmt.Sscan(vals["position_ms"], &positionMS) //nolint:errcheck // absent means 0
-	return state, positionMS, vals["updated_at"], nil
-}

@@ -219,16 +219,62 @@ func TestFeedDeliversInOrderAndCatchesUp(t *testing.T) {
 }
 
 type recorder struct {
-	got   chan event.Event
-	start string
-	first string
+	got      chan event.Event
+	start    string
+	playback stream.Playback
+	first    string
 }
 
-func (r *recorder) Start(lastID string) { r.start = lastID }
-func (r *recorder) Ended()              {}
+func (r *recorder) Start(s stream.Snapshot) { r.start, r.playback = s.LastID, s.Playback }
+func (r *recorder) Ended()                  {}
 func (r *recorder) Deliver(e event.Event, _ int64) {
 	if r.first == "" {
 		r.first = e.StreamID
 	}
 	r.got <- e
+}
+
+// TestFeedSnapshotHoldsPlaybackAppendedWhileSubscribing: a seek appended
+// after the feed subscribed and before it read where the stream stands is
+// in the playback state handed to Start, and is not delivered again.
+func TestFeedSnapshotHoldsPlaybackAppendedWhileSubscribing(t *testing.T) {
+	rdb := newClient(t)
+	a := startAppender(t, rdb, 0)
+	ctx := context.Background()
+	party := uuid.New()
+	feed := stream.NewFeed(rdb, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	fctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { _ = feed.Run(fctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	pos := int64(42000)
+	var seekID string
+	stream.SetBeforeSnapshot(feed, func() {
+		e := event.Event{Type: event.Seek, ID: uuid.New(), PartyID: party, UserID: "host",
+			CreatedAt: event.Millis(time.Now()), PositionMS: &pos}
+		res, err := a.Append(ctx, e, false)
+		if err != nil {
+			t.Error(err)
+		}
+		seekID = res.StreamID
+	})
+	sink := &recorder{got: make(chan event.Event, 10)}
+	if _, err := feed.Follow(ctx, party, sink); err != nil {
+		t.Fatal(err)
+	}
+	if sink.start != seekID || sink.playback.PositionMS != pos || sink.playback.UpdatedAt == "" {
+		t.Fatalf("start at %s with %+v, want the seek %s to %d", sink.start, sink.playback, seekID, pos)
+	}
+	next, err := a.Append(ctx, chat(party, "u", "after"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case e := <-sink.got:
+		if e.StreamID != next.StreamID {
+			t.Fatalf("first delivery %s (%s), want the chat %s", e.StreamID, e.Type, next.StreamID)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("chat not delivered")
+	}
 }

@@ -1,0 +1,77 @@
+package room
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/watchparty/watchparty/pkg/event"
+	"github.com/watchparty/watchparty/pkg/presence"
+	"github.com/watchparty/watchparty/pkg/stream"
+	"github.com/watchparty/watchparty/pkg/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// running starts part.Run until the test ends.
+func running(t *testing.T, run func(context.Context) error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+func newRooms(t *testing.T) (*Rooms, redis.UniversalClient, *stream.Appender) {
+	t.Helper()
+	opt, err := redis.ParseURL(testenv.SharedRedisURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opt)
+	t.Cleanup(func() { _ = rdb.Close() })
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	app := stream.NewAppender(rdb, stream.AppenderConfig{})
+	running(t, app.Run)
+	feed := stream.NewFeed(rdb, log)
+	running(t, feed.Run)
+	return NewRooms(rdb, feed, presence.New(rdb), log, nil), rdb, app
+}
+
+// TestNewHubSeesPlaybackAppendedWhileItStarts: a seek appended while a pod
+// starts following a party (after one read, before the other) is in the
+// playback state its hub hands to new viewers.
+func TestNewHubSeesPlaybackAppendedWhileItStarts(t *testing.T) {
+	r, _, app := newRooms(t)
+	party := uuid.New()
+	ctx := context.Background()
+	pos := int64(30000)
+	var seekID string
+	r.beforeFollow = func() {
+		e := event.Event{Type: event.Seek, ID: uuid.New(), PartyID: party, UserID: "host",
+			CreatedAt: event.Millis(time.Now()), PositionMS: &pos}
+		res, err := app.Append(ctx, e, false)
+		if err != nil || res.Status != stream.Stored {
+			t.Errorf("append seek: %+v %v", res, err)
+		}
+		seekID = res.StreamID
+	}
+	h, err := r.hub(ctx, party)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.mu.Lock()
+	got, lastID := h.playback, h.lastID
+	h.mu.Unlock()
+	if got.PositionMS != pos || got.UpdatedAt == nil {
+		t.Fatalf("hub playback %+v (last id %s), want the seek to %d (stream id %s)", got, lastID, pos, seekID)
+	}
+	if lastID != seekID {
+		t.Fatalf("hub last id %s, want the seek's %s", lastID, seekID)
+	}
+}

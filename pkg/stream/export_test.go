@@ -1,0 +1,5 @@
+package stream
+
+// SetBeforeSnapshot makes f call fn after subscribing to a party and
+// before reading where its stream stands.
+func SetBeforeSnapshot(f *Feed, fn func()) { f.beforeSnapshot = fn }
