@@ -25,12 +25,26 @@ const (
 
 // countScript sets this pod's count for a party (unless ARGV[1] is empty),
 // drops entries of pods that stopped refreshing, raises the party's peak and
-// returns the total, all in one step on the party's slot.
-// KEYS: viewers hash, peak. ARGV: pod, count, expires_ms, now_ms.
+// returns the total, all in one step on the party's slot. A closed party is
+// only read: a late leave must not recreate keys that cleanup removed. The
+// viewers hash expires with its newest entry.
+// KEYS[1] -> wp:{<party>}:viewers (hash: pod -> "count:expires_ms")
+// KEYS[2] -> wp:{<party>}:peak
+// KEYS[3] -> wp:ended:{<party>}
+// ARGV[1] -> this pod's name, or "" to only read
+// ARGV[2] -> this pod's count
+// ARGV[3] -> when this pod's entry expires (unix ms)
+// ARGV[4] -> now (unix ms)
 var countScript = redis.NewScript(`
+if ARGV[1] ~= '' and redis.call('EXISTS', KEYS[3]) == 1 then
+  ARGV[1] = ''
+end
 if ARGV[1] ~= '' then
   if tonumber(ARGV[2]) > 0 then
     redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. ARGV[3])
+    if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[3]) - tonumber(ARGV[4]) then
+      redis.call('PEXPIREAT', KEYS[1], ARGV[3])
+    end
   else
     redis.call('HDEL', KEYS[1], ARGV[1])
   end
@@ -92,7 +106,7 @@ func (p *Presence) Add(ctx context.Context, party uuid.UUID, delta int) (int, er
 func (p *Presence) set(ctx context.Context, party uuid.UUID, n int) (int, error) {
 	k := stream.KeysFor(party)
 	now := p.now()
-	total, err := countScript.Run(ctx, p.rdb, []string{k.Viewers, k.Peak},
+	total, err := countScript.Run(ctx, p.rdb, []string{k.Viewers, k.Peak, k.Ended},
 		p.pod, n, now.Add(TTL).UnixMilli(), now.UnixMilli()).Int()
 	if err != nil {
 		return 0, fmt.Errorf("count viewers of party %s: %w", party, err)
@@ -103,7 +117,7 @@ func (p *Presence) set(ctx context.Context, party uuid.UUID, n int) (int, error)
 // Total returns party's viewer count across live pods.
 func (p *Presence) Total(ctx context.Context, party uuid.UUID) (int, error) {
 	k := stream.KeysFor(party)
-	total, err := countScript.Run(ctx, p.rdb, []string{k.Viewers, k.Peak}, "", 0, 0, p.now().UnixMilli()).Int()
+	total, err := countScript.Run(ctx, p.rdb, []string{k.Viewers, k.Peak, k.Ended}, "", 0, 0, p.now().UnixMilli()).Int()
 	if err != nil {
 		return 0, fmt.Errorf("count viewers of party %s: %w", party, err)
 	}

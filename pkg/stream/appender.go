@@ -124,6 +124,7 @@ type Appender struct {
 
 	mu         sync.Mutex
 	registered map[uuid.UUID]time.Time
+	closed     map[uuid.UUID]time.Time // parties answered Closed, never registered again
 }
 
 // NewAppender returns an Appender over rdb.
@@ -135,7 +136,7 @@ func NewAppender(rdb redis.UniversalClient, cfg AppenderConfig) *Appender {
 		cfg.MaxBatch = 512
 	}
 	return &Appender{rdb: rdb, cfg: cfg, reqs: make(chan *appendReq, cfg.MaxBatch*cfg.Workers),
-		registered: make(map[uuid.UUID]time.Time)}
+		registered: make(map[uuid.UUID]time.Time), closed: make(map[uuid.UUID]time.Time)}
 }
 
 // Append stores e in its party's stream and returns once Redis answered.
@@ -203,14 +204,54 @@ func (a *Appender) exec(ctx context.Context, batch []*appendReq) {
 		_ = appendScript.Load(ctx, a.rdb).Err()
 		cmds, err = a.pipeline(ctx, batch)
 	}
+	resps := make([]appendResp, len(batch))
+	var closed []uuid.UUID
 	for i, r := range batch {
-		var resp appendResp
 		if cmds == nil {
-			resp.err = fmt.Errorf("%w: %v", ErrUnavailable, err)
+			resps[i].err = fmt.Errorf("%w: %v", ErrUnavailable, err)
 		} else {
-			resp.res, resp.err = parseResult(cmds[i])
+			resps[i].res, resps[i].err = parseResult(cmds[i])
 		}
-		r.done <- resp
+		if resps[i].err == nil && resps[i].res.Status == Closed {
+			closed = append(closed, r.ev.PartyID)
+		}
+	}
+	a.noteClosed(ctx, closed)
+	for i, r := range batch {
+		r.done <- resps[i]
+	}
+}
+
+// noteClosed stops registering parties that answered Closed and undoes a
+// registration this pod may have just added for a party already cleaned
+// up: a closed party whose stream is gone can never get a new entry, so
+// nothing is left for a flusher to find.
+func (a *Appender) noteClosed(ctx context.Context, parties []uuid.UUID) {
+	if len(parties) == 0 {
+		return
+	}
+	now := time.Now()
+	a.mu.Lock()
+	var fresh []uuid.UUID
+	for _, p := range parties {
+		if _, seen := a.closed[p]; !seen {
+			fresh = append(fresh, p)
+		}
+		a.closed[p] = now
+		delete(a.registered, p)
+	}
+	if len(a.closed) > 4096 {
+		for p, t := range a.closed {
+			if now.Sub(t) > time.Hour {
+				delete(a.closed, p)
+			}
+		}
+	}
+	a.mu.Unlock()
+	for _, p := range fresh {
+		if n, err := a.rdb.Exists(ctx, KeysFor(p).Stream).Result(); err == nil && n == 0 {
+			_ = a.rdb.SRem(ctx, RegistryKey, p.String()).Err()
+		}
 	}
 }
 
@@ -262,6 +303,9 @@ func (a *Appender) needRegistration(batch []*appendReq) []uuid.UUID {
 	for _, r := range batch {
 		p := r.ev.PartyID
 		if t, ok := a.registered[p]; ok && now.Sub(t) < time.Minute {
+			continue
+		}
+		if t, ok := a.closed[p]; ok && now.Sub(t) < time.Hour {
 			continue
 		}
 		a.registered[p] = now

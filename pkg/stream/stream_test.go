@@ -278,3 +278,33 @@ func TestFeedSnapshotHoldsPlaybackAppendedWhileSubscribing(t *testing.T) {
 		t.Fatal("chat not delivered")
 	}
 }
+
+// TestAppendAfterCleanupRegistersNothing: a pod that never saw the party
+// end (a fresh appender: no cached registration) appends to a party that was
+// closed and cleaned up; it is refused and leaves neither a key nor a
+// registration behind.
+func TestAppendAfterCleanupRegistersNothing(t *testing.T) {
+	rdb := newClient(t)
+	ctx := context.Background()
+	party := uuid.New()
+	if _, err := startAppender(t, rdb, 0).Append(ctx, chat(party, "u", "1"), true); err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Close(ctx, rdb, party); err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Remove(ctx, rdb, party); err != nil {
+		t.Fatal(err)
+	}
+	res, err := startAppender(t, rdb, 0).Append(ctx, chat(party, "u", "2"), true)
+	if err != nil || res.Status != stream.Closed {
+		t.Fatalf("late append: %+v, %v; want Closed", res, err)
+	}
+	if ok, err := rdb.SIsMember(ctx, stream.RegistryKey, party.String()).Result(); err != nil || ok {
+		t.Fatalf("party registered after cleanup: %v, %v", ok, err)
+	}
+	k := stream.KeysFor(party)
+	if n, err := rdb.Exists(ctx, k.Data(time.Now())...).Result(); err != nil || n != 0 {
+		t.Fatalf("%d keys of the party exist after cleanup (%v)", n, err)
+	}
+}
