@@ -19,6 +19,10 @@ type Hub struct {
 	log   *slog.Logger
 	ready chan struct{} // closed once the feed follows the party
 	err   error         // set before ready closes when following failed
+	// retiring (guarded by Rooms.mu) says the last viewer left and the
+	// party is being unfollowed; retired is closed once it was.
+	retiring bool
+	retired  chan struct{}
 
 	mu          sync.Mutex
 	viewers     map[*Viewer]struct{}
@@ -31,7 +35,7 @@ type Hub struct {
 }
 
 func newHub(party uuid.UUID, log *slog.Logger, onFrame func(event.Type)) *Hub {
-	return &Hub{party: party, log: log, ready: make(chan struct{}),
+	return &Hub{party: party, log: log, ready: make(chan struct{}), retired: make(chan struct{}),
 		viewers: make(map[*Viewer]struct{}), onFrame: onFrame, playback: Playback{State: "paused"}, sentViewers: -1}
 }
 

@@ -29,13 +29,15 @@ type Rooms struct {
 	hubs map[uuid.UUID]*Hub
 	wg   sync.WaitGroup // catch-ups
 
-	beforeFollow func() // test hook: runs as a new hub starts following
+	beforeFollow func()          // test hook: runs as a new hub starts following
+	unfollow     func(uuid.UUID) // feed.Unfollow; a test may slow it down
 }
 
 // NewRooms returns an empty index. onFrame, if set, is told of each
 // broadcast frame fanned out (once per process, not per viewer).
 func NewRooms(rdb redis.UniversalClient, feed *stream.Feed, pres *presence.Presence, log *slog.Logger, onFrame func(event.Type)) *Rooms {
-	return &Rooms{rdb: rdb, feed: feed, presence: pres, log: log, onFrame: onFrame, hubs: make(map[uuid.UUID]*Hub)}
+	return &Rooms{rdb: rdb, feed: feed, presence: pres, log: log, onFrame: onFrame, hubs: make(map[uuid.UUID]*Hub),
+		unfollow: feed.Unfollow}
 }
 
 // Run pushes each party's viewer count to its viewers at most once a
@@ -239,7 +241,7 @@ func (r *Rooms) addViewer(ctx context.Context, v *Viewer, likes int64, welcome f
 		}
 		h.noteLikes(likes)
 		r.mu.Lock()
-		if r.hubs[v.Party] == h {
+		if r.hubs[v.Party] == h && !h.retiring {
 			h.add(v, welcome)
 			r.mu.Unlock()
 			return h, nil
@@ -252,6 +254,18 @@ func (r *Rooms) addViewer(ctx context.Context, v *Viewer, likes int64, welcome f
 func (r *Rooms) hub(ctx context.Context, party uuid.UUID) (*Hub, error) {
 	r.mu.Lock()
 	h, ok := r.hubs[party]
+	for ok && h.retiring {
+		// Its last viewer left and the pod is unfollowing the party: wait
+		// for that, then start afresh.
+		r.mu.Unlock()
+		select {
+		case <-h.retired:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		r.mu.Lock()
+		h, ok = r.hubs[party]
+	}
 	if !ok {
 		h = newHub(party, r.log, r.onFrame)
 		r.hubs[party] = h
@@ -296,16 +310,23 @@ func (r *Rooms) Leave(ctx context.Context, v *Viewer) {
 	}
 	r.mu.Lock()
 	h, ok := r.hubs[v.Party]
+	retire := ok && h.remove(v) == 0 && !h.retiring
+	if retire {
+		h.retiring = true // no viewer joins it any more
+	}
 	r.mu.Unlock()
-	if !ok {
+	if !retire {
 		return
 	}
+	// Unfollowing is a Redis round trip: not under the lock every join of
+	// every party takes.
+	r.unfollow(v.Party)
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if h.remove(v) == 0 && r.hubs[v.Party] == h {
+	if r.hubs[v.Party] == h {
 		delete(r.hubs, v.Party)
-		r.feed.Unfollow(v.Party)
 	}
+	r.mu.Unlock()
+	close(h.retired)
 }
 
 // Count is the number of the party's viewers on this process.

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/watchparty/watchparty/pkg/auth"
 	"github.com/watchparty/watchparty/pkg/event"
 	"github.com/watchparty/watchparty/pkg/presence"
 	"github.com/watchparty/watchparty/pkg/stream"
@@ -73,5 +74,49 @@ func TestNewHubSeesPlaybackAppendedWhileItStarts(t *testing.T) {
 	}
 	if lastID != seekID {
 		t.Fatalf("hub last id %s, want the seek's %s", lastID, seekID)
+	}
+}
+
+// TestLeavingDoesNotHoldUpOtherParties: while the last viewer of one party
+// leaves and the pod stops following it (a Redis round trip), viewers of
+// other parties are not held up.
+func TestLeavingDoesNotHoldUpOtherParties(t *testing.T) {
+	r, _, _ := newRooms(t)
+	ctx := context.Background()
+	quiet, busy := uuid.New(), uuid.New()
+	unfollowing, release := make(chan struct{}), make(chan struct{})
+	feedUnfollow := r.unfollow
+	r.unfollow = func(p uuid.UUID) {
+		close(unfollowing)
+		<-release
+		feedUnfollow(p)
+	}
+	v := NewViewer(nil, quiet, auth.Identity{UserID: "v"}, 10, nil)
+	if _, err := r.addViewer(ctx, v, 0, func(string, int64, Playback) {}); err != nil {
+		t.Fatal(err)
+	}
+	left := make(chan struct{})
+	go func() { r.Leave(ctx, v); close(left) }()
+	<-unfollowing
+
+	joined := make(chan error, 1)
+	go func() {
+		w := NewViewer(nil, busy, auth.Identity{UserID: "w"}, 10, nil)
+		_, err := r.addViewer(ctx, w, 0, func(string, int64, Playback) {})
+		joined <- err
+	}()
+	select {
+	case err := <-joined:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		close(release)
+		t.Fatal("a join to another party waited for the unfollow")
+	}
+	close(release)
+	<-left
+	if n := r.Count(busy); n != 1 {
+		t.Fatalf("busy party has %d viewers here, want 1", n)
 	}
 }
