@@ -407,13 +407,13 @@ func TestCancelParty(t *testing.T) {
 
 func TestAPIRequiresAnIdentity(t *testing.T) {
 	t.Parallel()
-	const secret = "test-secret"
+	const secret = "test-secret-of-at-least-32-bytes!"
 	e := newAPIEnv(t, gateway.Config{AuthSecret: secret})
 	id := e.insert("host", store.Ongoing).String()
 	routes := [][2]string{{"POST", "/api/parties"}, {"GET", "/api/parties"}, {"GET", "/api/parties/" + id},
 		{"POST", "/api/parties/" + id + "/end"}, {"POST", "/api/parties/" + id + "/cancel"}}
 	expired, _ := auth.Sign(secret, "alice", "", time.Now().Add(-time.Minute))
-	forged, _ := auth.Sign("other-secret", "alice", "", time.Now().Add(time.Hour))
+	forged, _ := auth.Sign("another-secret-of-at-least-32-bytes", "alice", "", time.Now().Add(time.Hour))
 	for _, r := range routes {
 		for name, headers := range map[string][]string{
 			"no identity":   nil,
