@@ -51,7 +51,7 @@ type partyAPI struct {
 // registerAPI adds the REST API under /api/ to mux, behind CORS and, except
 // for preflights, authentication as for WebSockets.
 func (g *Gateway) registerAPI(mux *http.ServeMux) {
-	a := &partyAPI{parties: g.parties.parties, live: g.liveStats(), verifier: g.verifier,
+	a := &partyAPI{parties: g.store, live: g.liveStats(), verifier: g.verifier,
 		log: g.log.With("component", "api"), now: g.now}
 	api := http.NewServeMux()
 	api.HandleFunc("POST /api/parties", a.authed(a.create))

@@ -40,6 +40,7 @@ type Gateway struct {
 	metrics  *Metrics
 	verifier *auth.Verifier
 	parties  *partyCache
+	store    *store.Parties
 	appender *stream.Appender
 	feed     *stream.Feed
 	presence *presence.Presence
@@ -65,13 +66,15 @@ func New(cfg Config, rdb redis.UniversalClient, db *pgxpool.Pool, log *slog.Logg
 	if err != nil {
 		return nil, err
 	}
+	parties := store.NewParties(db)
 	g := &Gateway{
 		cfg:      cfg,
 		rdb:      rdb,
 		log:      log.With("component", "gateway"),
 		metrics:  NewMetrics(),
 		verifier: verifier,
-		parties:  newPartyCache(store.NewParties(db), 2*time.Second),
+		parties:  newPartyCache(parties, 2*time.Second, cfg.PartyCacheSize),
+		store:    parties,
 		appender: stream.NewAppender(rdb, stream.AppenderConfig{MaxBuffered: cfg.MaxBufferedEvents}),
 		feed:     stream.NewFeed(rdb, log.With("component", "feed")),
 		presence: presence.New(rdb),
