@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -48,6 +49,8 @@ type Gateway struct {
 	melody   *melody.Melody
 	probes   *health.Probes
 	limits   *limiters
+	conns    *conns
+	trusted  []netip.Prefix
 	now      func() time.Time
 
 	fullParties fullLog
@@ -66,6 +69,10 @@ func New(cfg Config, rdb redis.UniversalClient, db *pgxpool.Pool, log *slog.Logg
 	if err != nil {
 		return nil, err
 	}
+	trusted, err := ParseCIDRs(cfg.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("WATCH_PARTY_TRUSTED_PROXIES: %w", err)
+	}
 	parties := store.NewParties(db)
 	g := &Gateway{
 		cfg:      cfg,
@@ -79,6 +86,8 @@ func New(cfg Config, rdb redis.UniversalClient, db *pgxpool.Pool, log *slog.Logg
 		feed:     stream.NewFeed(rdb, log.With("component", "feed")),
 		presence: presence.New(rdb),
 		limits:   newLimiters(cfg),
+		conns:    newConns(cfg),
+		trusted:  trusted,
 		now:      time.Now,
 	}
 	g.rooms = room.NewRooms(rdb, g.feed, g.presence, g.log, func(t event.Type) {
