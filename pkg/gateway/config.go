@@ -171,3 +171,26 @@ func (c Config) Origins() []string {
 	}
 	return out
 }
+
+// withDefaults fills the settings whose zero value means nothing sensible
+// (sizes, durations, timeouts) for configurations built in code rather than
+// by cmd/gateway. Zero rates and caps stay zero: those limits are off.
+func (c Config) withDefaults() Config {
+	def := func(p *time.Duration, d time.Duration) {
+		if *p <= 0 {
+			*p = d
+		}
+	}
+	def(&c.MaxPartyDuration, DefaultMaxPartyDuration)
+	def(&c.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	def(&c.ReadTimeout, DefaultReadTimeout)
+	def(&c.WriteTimeout, DefaultWriteTimeout)
+	def(&c.IdleTimeout, DefaultIdleTimeout)
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.PartyCacheSize <= 0 {
+		c.PartyCacheSize = DefaultPartyCacheSize
+	}
+	return c
+}

@@ -65,6 +65,7 @@ type Gateway struct {
 
 // New wires a gateway over rdb and db.
 func New(cfg Config, rdb redis.UniversalClient, db *pgxpool.Pool, log *slog.Logger) (*Gateway, error) {
+	cfg = cfg.withDefaults()
 	verifier, err := auth.NewVerifier(cfg.AuthSecret, cfg.DevAuth)
 	if err != nil {
 		return nil, err
