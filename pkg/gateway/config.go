@@ -79,7 +79,7 @@ const (
 	DefaultMaxActivePartiesPerHost = 200
 	DefaultMaxPartyDuration        = 7 * 24 * time.Hour
 	DefaultReadHeaderTimeout       = 10 * time.Second
-	DefaultReadTimeout             = 30 * time.Second
+	DefaultReadTimeout             = 15 * time.Second
 	DefaultWriteTimeout            = 30 * time.Second
 	DefaultIdleTimeout             = 2 * time.Minute
 	DefaultMaxBodyBytes            = 64 << 10

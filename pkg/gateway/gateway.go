@@ -112,7 +112,7 @@ func (g *Gateway) Handler() http.Handler {
 	mux.HandleFunc("GET /ws/parties/{id}", g.serveWS)
 	g.registerAPI(mux)
 	g.probes.Register(mux, g.metrics.Registry)
-	return accessLog(g.log, mux, &g.lingering)
+	return accessLog(g.log, restDeadlines(g.cfg.ReadTimeout, g.cfg.WriteTimeout, mux), &g.lingering)
 }
 
 // Run listens on cfg.Addr and serves until ctx ends.
@@ -140,7 +140,11 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 	parts.Go(func() error { return g.presence.Run(bg) })
 	parts.Go(func() error { return g.rooms.Run(bg) })
 
-	srv := &http.Server{Handler: g.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	// No ReadTimeout or WriteTimeout here: they would be armed on the
+	// connection of a WebSocket upgrade too. REST requests get them per
+	// request (restDeadlines); upgraded connections have none.
+	srv := &http.Server{Handler: g.Handler(), ReadHeaderTimeout: g.cfg.ReadHeaderTimeout,
+		IdleTimeout: g.cfg.IdleTimeout}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	g.log.Info("gateway listening", "addr", ln.Addr().String())
