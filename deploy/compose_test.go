@@ -52,24 +52,50 @@ var appCommands = map[string][]string{
 	"flusher":   {"flusher", "run"},
 }
 
+// testSecret is the only shell variable the tests set: compose has no
+// default for it on purpose.
+const testSecret = "a-secret-of-at-least-thirty-two-bytes-for-tests"
+
 // loadCompose parses docker-compose.yml with the Compose Specification loader
-// (interpolation with no shell variables set, so every ${VAR:-default} takes
-// its default) and fails on anything the spec rejects.
+// (interpolation with only WATCH_PARTY_AUTH_SECRET set in the shell, so every
+// other ${VAR:-default} takes its default) and fails on anything the spec
+// rejects.
 func loadCompose(t *testing.T) *types.Project {
 	t.Helper()
-	opts, err := cli.NewProjectOptions([]string{composeFile},
-		cli.WithWorkingDirectory(".."),
-		cli.WithName("watchparty"),
-		cli.WithEnv(nil),
-	)
-	if err != nil {
-		t.Fatalf("compose options: %v", err)
-	}
-	p, err := opts.LoadProject(context.Background())
+	p, err := loadComposeEnv([]string{"WATCH_PARTY_AUTH_SECRET=" + testSecret})
 	if err != nil {
 		t.Fatalf("load %s: %v", composeFile, err)
 	}
 	return p
+}
+
+func loadComposeEnv(env []string) (*types.Project, error) {
+	opts, err := cli.NewProjectOptions([]string{composeFile},
+		cli.WithWorkingDirectory(".."),
+		cli.WithName("watchparty"),
+		cli.WithEnv(env),
+	)
+	if err != nil {
+		return nil, err
+	}
+	return opts.LoadProject(context.Background())
+}
+
+// TestComposeNeedsAuthSecret checks that the stack cannot start with a
+// secret everyone knows: without WATCH_PARTY_AUTH_SECRET in the shell (or
+// .env) compose refuses to load, naming the variable, and the gateways
+// get exactly the secret given.
+func TestComposeNeedsAuthSecret(t *testing.T) {
+	_, err := loadComposeEnv(nil)
+	if err == nil || !strings.Contains(err.Error(), "WATCH_PARTY_AUTH_SECRET") {
+		t.Fatalf("load without WATCH_PARTY_AUTH_SECRET: %v; want an error naming the variable", err)
+	}
+	p := loadCompose(t)
+	for _, name := range []string{"gateway-1", "gateway-2"} {
+		if got := service(t, p, name).Environment["WATCH_PARTY_AUTH_SECRET"]; got == nil || *got != testSecret {
+			t.Errorf("%s: WATCH_PARTY_AUTH_SECRET = %v, want the shell's value", name, got)
+		}
+	}
 }
 
 func service(t *testing.T, p *types.Project, name string) types.ServiceConfig {

@@ -13,7 +13,7 @@ import (
 // connection is closed with 1008; ?user= is refused without dev auth.
 func TestExpiredTokenClosesTheConnection(t *testing.T) {
 	s := sharedSystem(t)
-	const secret = "expiry-secret"
+	const secret = "expiry-secret-of-at-least-32-bytes"
 	addr, _ := s.gateway("WATCH_PARTY_AUTH_SECRET="+secret, "WATCH_PARTY_DEV_AUTH=false")
 	party := s.party("ONGOING", "host")
 

@@ -17,7 +17,7 @@ import (
 // party's events throughout.
 func TestBadInputIsRefusedAndChangesNothingElse(t *testing.T) {
 	s := sharedSystem(t)
-	const secret = "test-secret"
+	const secret = "test-secret-of-at-least-32-bytes!"
 	addr, _ := s.gateway("WATCH_PARTY_AUTH_SECRET=" + secret)
 	party := s.party("ONGOING", "host")
 
@@ -89,7 +89,7 @@ func TestBadInputIsRefusedAndChangesNothingElse(t *testing.T) {
 		t.Fatal(err)
 	}
 	expired, _ := auth.Sign(secret, "tokenuser", "", time.Now().Add(-time.Minute))
-	wrongKey, _ := auth.Sign("other-secret", "tokenuser", "", time.Now().Add(time.Hour))
+	wrongKey, _ := auth.Sign("another-secret-of-at-least-32-bytes", "tokenuser", "", time.Now().Add(time.Hour))
 	refusals := []struct {
 		name   string
 		party  string

@@ -29,11 +29,19 @@ type Verifier struct {
 	now    func() time.Time
 }
 
+// MinSecretBytes is the shortest secret NewVerifier accepts: an HS256 key
+// shorter than the hash's 32 bytes can be guessed offline from one token.
+const MinSecretBytes = 32
+
 // NewVerifier returns a Verifier for tokens signed with secret; dev allows
-// ?user=<id> without a token. At least one of them is required.
+// ?user=<id> without a token. At least one of them is required, and a
+// secret must have at least MinSecretBytes bytes.
 func NewVerifier(secret string, dev bool) (*Verifier, error) {
 	if secret == "" && !dev {
 		return nil, errors.New("WATCH_PARTY_AUTH_SECRET is required unless WATCH_PARTY_DEV_AUTH=true")
+	}
+	if secret != "" && len(secret) < MinSecretBytes {
+		return nil, fmt.Errorf("WATCH_PARTY_AUTH_SECRET must be at least %d bytes, got %d", MinSecretBytes, len(secret))
 	}
 	return &Verifier{secret: []byte(secret), dev: dev, now: time.Now}, nil
 }

@@ -23,7 +23,6 @@ import (
 
 // REST API limits (SPEC §4).
 const (
-	maxBodyBytes     = 64 << 10
 	maxTitleRunes    = 200
 	maxVideoURLLen   = 2048
 	maxListedParties = 100
@@ -46,13 +45,18 @@ type partyAPI struct {
 	verifier *auth.Verifier
 	log      *slog.Logger
 	now      func() time.Time
+
+	maxBody        int64         // request body bytes
+	maxActive      int           // SCHEDULED+ONGOING parties per host; 0: no cap
+	maxPartyLength time.Duration // end_time - start_time
 }
 
 // registerAPI adds the REST API under /api/ to mux, behind CORS and, except
 // for preflights, authentication as for WebSockets.
 func (g *Gateway) registerAPI(mux *http.ServeMux) {
-	a := &partyAPI{parties: g.parties.parties, live: g.liveStats(), verifier: g.verifier,
-		log: g.log.With("component", "api"), now: g.now}
+	a := &partyAPI{parties: g.store, live: g.liveStats(), verifier: g.verifier,
+		log: g.log.With("component", "api"), now: g.now, maxBody: int64(g.cfg.MaxBodyBytes),
+		maxActive: g.cfg.MaxActivePartiesPerHost, maxPartyLength: g.cfg.MaxPartyDuration}
 	api := http.NewServeMux()
 	api.HandleFunc("POST /api/parties", a.authed(a.create))
 	api.HandleFunc("GET /api/parties", a.authed(a.list))
@@ -169,17 +173,22 @@ type createRequest struct {
 
 func (a *partyAPI) create(w http.ResponseWriter, r *http.Request, id auth.Identity) {
 	var req createRequest
-	if msg := decodeBody(w, r, &req); msg != "" {
+	if msg := decodeBody(w, r, &req, a.maxBody); msg != "" {
 		writeError(w, http.StatusBadRequest, CodeInvalidRequest, msg)
 		return
 	}
-	p, problems := req.party(a.now())
+	p, problems := req.party(a.now(), a.maxPartyLength)
 	if len(problems) > 0 {
 		writeError(w, http.StatusBadRequest, CodeInvalidRequest, strings.Join(problems, "; "))
 		return
 	}
 	p.HostUserID = id.UserID
-	p, err := a.parties.Create(r.Context(), p)
+	p, err := a.parties.CreateForHost(r.Context(), p, a.maxActive)
+	if errors.Is(err, store.ErrTooManyParties) {
+		writeError(w, http.StatusConflict, CodeConflict, fmt.Sprintf(
+			"you already have %d scheduled or ongoing parties, the most allowed; cancel or end one first", a.maxActive))
+		return
+	}
 	if err != nil {
 		a.unavailable(w, p.ID, err)
 		return
@@ -189,10 +198,10 @@ func (a *partyAPI) create(w http.ResponseWriter, r *http.Request, id auth.Identi
 	a.reply(w, r, http.StatusCreated, p)
 }
 
-// decodeBody reads one JSON object of at most maxBodyBytes into v, ignoring
+// decodeBody reads one JSON object of at most limit bytes into v, ignoring
 // unknown fields, and returns what is wrong with it, or "".
-func decodeBody(w http.ResponseWriter, r *http.Request, v any) string {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+func decodeBody(w http.ResponseWriter, r *http.Request, v any, limit int64) string {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
 	err := dec.Decode(v)
 	if err == nil {
 		if _, extra := dec.Token(); extra != io.EOF {
@@ -204,7 +213,7 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) string {
 	var typeErr *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &tooBig):
-		return fmt.Sprintf("body is over %d KiB", maxBodyBytes>>10)
+		return fmt.Sprintf("body is over %d bytes (%d KiB)", limit, limit>>10)
 	case errors.Is(err, io.EOF):
 		return "body must be a JSON object; it is empty"
 	case errors.As(err, &typeErr) && typeErr.Field != "":
@@ -216,9 +225,10 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) string {
 	}
 }
 
-// party validates the request as of now and returns the party to create,
-// or every problem found.
-func (req createRequest) party(now time.Time) (store.Party, []string) {
+// party validates the request as of now, with maxLength the longest
+// end_time - start_time, and returns the party to create, or every problem
+// found.
+func (req createRequest) party(now time.Time, maxLength time.Duration) (store.Party, []string) {
 	var problems []string
 	problems = appendIf(problems, titleProblem(req.Title))
 	problems = appendIf(problems, videoURLProblem(req.VideoURL))
@@ -232,6 +242,8 @@ func (req createRequest) party(now time.Time) (store.Party, []string) {
 		problems = append(problems, "end_time must be after start_time")
 	case !end.After(now):
 		problems = append(problems, "end_time has already passed")
+	case maxLength > 0 && end.Sub(start) > maxLength:
+		problems = append(problems, fmt.Sprintf("a party may last at most %s (end_time - start_time)", maxLength))
 	}
 	control := req.Control
 	switch control {

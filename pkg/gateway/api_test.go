@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -59,6 +60,44 @@ func newAPIEnv(t *testing.T, cfg gateway.Config) *apiEnv {
 	srv := httptest.NewServer(g.Handler())
 	t.Cleanup(srv.Close)
 	return &apiEnv{t: t, url: srv.URL, db: db, parties: store.NewParties(db)}
+}
+
+// newServedEnv is newAPIEnv with the whole gateway running (Serve): its
+// background parts too, so viewers can join over WebSockets.
+func newServedEnv(t *testing.T, cfg gateway.Config) *apiEnv {
+	t.Helper()
+	db, err := store.Open(context.Background(), testenv.NewDatabase(t, store.Migrate))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	rc, err := rdb.Open(testenv.SharedRedisURL(t), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rc.Close() })
+	if cfg.AuthSecret == "" {
+		cfg.DevAuth = true
+	}
+	cfg.MaxBufferedEvents, cfg.ShutdownTimeout = 1000, time.Second
+	g, err := gateway.New(cfg, rc, db, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- g.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	return &apiEnv{t: t, url: "http://" + ln.Addr().String(), db: db, parties: store.NewParties(db)}
 }
 
 type response struct {
@@ -407,13 +446,13 @@ func TestCancelParty(t *testing.T) {
 
 func TestAPIRequiresAnIdentity(t *testing.T) {
 	t.Parallel()
-	const secret = "test-secret"
+	const secret = "test-secret-of-at-least-32-bytes!"
 	e := newAPIEnv(t, gateway.Config{AuthSecret: secret})
 	id := e.insert("host", store.Ongoing).String()
 	routes := [][2]string{{"POST", "/api/parties"}, {"GET", "/api/parties"}, {"GET", "/api/parties/" + id},
 		{"POST", "/api/parties/" + id + "/end"}, {"POST", "/api/parties/" + id + "/cancel"}}
 	expired, _ := auth.Sign(secret, "alice", "", time.Now().Add(-time.Minute))
-	forged, _ := auth.Sign("other-secret", "alice", "", time.Now().Add(time.Hour))
+	forged, _ := auth.Sign("another-secret-of-at-least-32-bytes", "alice", "", time.Now().Add(time.Hour))
 	for _, r := range routes {
 		for name, headers := range map[string][]string{
 			"no identity":   nil,

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -40,6 +41,7 @@ type Gateway struct {
 	metrics  *Metrics
 	verifier *auth.Verifier
 	parties  *partyCache
+	store    *store.Parties
 	appender *stream.Appender
 	feed     *stream.Feed
 	presence *presence.Presence
@@ -47,6 +49,8 @@ type Gateway struct {
 	melody   *melody.Melody
 	probes   *health.Probes
 	limits   *limiters
+	conns    *conns
+	trusted  []netip.Prefix
 	now      func() time.Time
 
 	fullParties fullLog
@@ -61,21 +65,30 @@ type Gateway struct {
 
 // New wires a gateway over rdb and db.
 func New(cfg Config, rdb redis.UniversalClient, db *pgxpool.Pool, log *slog.Logger) (*Gateway, error) {
+	cfg = cfg.withDefaults()
 	verifier, err := auth.NewVerifier(cfg.AuthSecret, cfg.DevAuth)
 	if err != nil {
 		return nil, err
 	}
+	trusted, err := ParseCIDRs(cfg.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("WATCH_PARTY_TRUSTED_PROXIES: %w", err)
+	}
+	parties := store.NewParties(db)
 	g := &Gateway{
 		cfg:      cfg,
 		rdb:      rdb,
 		log:      log.With("component", "gateway"),
 		metrics:  NewMetrics(),
 		verifier: verifier,
-		parties:  newPartyCache(store.NewParties(db), 2*time.Second),
+		parties:  newPartyCache(parties, 2*time.Second, cfg.PartyCacheSize),
+		store:    parties,
 		appender: stream.NewAppender(rdb, stream.AppenderConfig{MaxBuffered: cfg.MaxBufferedEvents}),
 		feed:     stream.NewFeed(rdb, log.With("component", "feed")),
 		presence: presence.New(rdb),
 		limits:   newLimiters(cfg),
+		conns:    newConns(cfg),
+		trusted:  trusted,
 		now:      time.Now,
 	}
 	g.rooms = room.NewRooms(rdb, g.feed, g.presence, g.log, func(t event.Type) {
@@ -99,7 +112,7 @@ func (g *Gateway) Handler() http.Handler {
 	mux.HandleFunc("GET /ws/parties/{id}", g.serveWS)
 	g.registerAPI(mux)
 	g.probes.Register(mux, g.metrics.Registry)
-	return accessLog(g.log, mux, &g.lingering)
+	return accessLog(g.log, restDeadlines(g.cfg.ReadTimeout, g.cfg.WriteTimeout, mux), &g.lingering)
 }
 
 // Run listens on cfg.Addr and serves until ctx ends.
@@ -127,7 +140,11 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 	parts.Go(func() error { return g.presence.Run(bg) })
 	parts.Go(func() error { return g.rooms.Run(bg) })
 
-	srv := &http.Server{Handler: g.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	// No ReadTimeout or WriteTimeout here: they would be armed on the
+	// connection of a WebSocket upgrade too. REST requests get them per
+	// request (restDeadlines); upgraded connections have none.
+	srv := &http.Server{Handler: g.Handler(), ReadHeaderTimeout: g.cfg.ReadHeaderTimeout,
+		IdleTimeout: g.cfg.IdleTimeout}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	g.log.Info("gateway listening", "addr", ln.Addr().String())

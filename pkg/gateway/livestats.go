@@ -13,7 +13,7 @@ import (
 
 // liveStats returns where the REST API reads a party's live numbers.
 func (g *Gateway) liveStats() LiveStats {
-	return redisLiveStats{rdb: g.rdb, presence: g.presence, parties: g.parties.parties}
+	return redisLiveStats{rdb: g.rdb, presence: g.presence, parties: g.store}
 }
 
 // redisLiveStats counts viewers across pods from presence, and likes as

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -66,15 +67,32 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, CodeNotFound, "no such party")
 		return
 	}
+	addr := clientAddr(r, g.trusted)
+	if !g.limits.ipJoin.allow(addr, g.now()) {
+		g.refuseJoin(w, refusal{http.StatusTooManyRequests, CodeRateLimited,
+			"too many joins from this address; slow down", g.limits.ipJoin.retryAfter()})
+		return
+	}
 	id, err := g.verifier.Authenticate(r)
 	if err != nil {
 		writeError(w, http.StatusUnauthorized, CodeUnauthorized, err.Error())
+		return
+	}
+	if !g.limits.join.allow(id.UserID, g.now()) {
+		g.refuseJoin(w, refusal{http.StatusTooManyRequests, CodeRateLimited,
+			"too many joins by this user; slow down", g.limits.join.retryAfter()})
 		return
 	}
 	if !originAllowed(r, g.cfg.Origins()) {
 		writeError(w, http.StatusForbidden, CodeForbidden, "origin not allowed")
 		return
 	}
+	release, no, ok := g.conns.acquire(id.UserID, addr)
+	if !ok {
+		g.refuseJoin(w, no)
+		return
+	}
+	defer release() // the upgrade below returns when the connection closes
 	party, err := g.parties.get(r.Context(), partyID)
 	switch {
 	case errors.Is(err, store.ErrPartyNotFound):
@@ -96,6 +114,18 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusConflict, CodeConflict, "party has ended")
 		return
 	}
+	if limit := g.cfg.MaxConnsPerParty; limit > 0 {
+		n, err := g.presence.Total(r.Context(), partyID)
+		switch {
+		case err != nil:
+			writeError(w, http.StatusServiceUnavailable, CodeUnavailable, "redis unavailable; try again")
+			return
+		case n >= limit:
+			g.refuseJoin(w, refusal{http.StatusTooManyRequests, CodeRateLimited,
+				fmt.Sprintf("the party is full (%d viewers); try again later", limit), "30"})
+			return
+		}
+	}
 	g.drainMu.RLock()
 	if g.draining {
 		g.drainMu.RUnlock()
@@ -110,6 +140,12 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 		g.sessions.Done()
 		g.log.Debug("websocket upgrade failed", "party_id", partyID, "err", err)
 	}
+}
+
+// refuseJoin answers a join over a limit and counts it.
+func (g *Gateway) refuseJoin(w http.ResponseWriter, r refusal) {
+	g.metrics.Events.WithLabelValues(string(event.Join), r.code).Inc()
+	refuse(w, r)
 }
 
 func (g *Gateway) onConnect(s *melody.Session) {

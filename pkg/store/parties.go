@@ -33,6 +33,9 @@ var (
 	ErrNotHost = errors.New("not the party's host")
 	// ErrWrongStatus says the party's status does not allow the change.
 	ErrWrongStatus = errors.New("party status does not allow this")
+	// ErrTooManyParties says the host already has as many SCHEDULED and
+	// ONGOING parties as allowed.
+	ErrTooManyParties = errors.New("host has too many scheduled or ongoing parties")
 )
 
 // Party is a row of watch_parties.
@@ -101,6 +104,10 @@ func (s *Parties) Insert(ctx context.Context, p Party) error {
 // random one, an empty Status becomes SCHEDULED and an empty Control "host".
 // The database refuses an end_time not after start_time.
 func (s *Parties) Create(ctx context.Context, p Party) (Party, error) {
+	return create(ctx, s.db, p)
+}
+
+func create(ctx context.Context, q rowQuerier, p Party) (Party, error) {
 	if p.ID == uuid.Nil {
 		p.ID = uuid.New()
 	}
@@ -110,7 +117,7 @@ func (s *Parties) Create(ctx context.Context, p Party) (Party, error) {
 	if p.Control == "" {
 		p.Control = ControlHost
 	}
-	row := s.db.QueryRow(ctx, `INSERT INTO watch_parties
+	row := q.QueryRow(ctx, `INSERT INTO watch_parties
 		(id, title, video_url, host_user_id, start_time, end_time, status, control)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING `+partyColumns,
 		p.ID, p.Title, p.VideoURL, p.HostUserID, p.StartTime, p.EndTime, p.Status, p.Control)
@@ -119,6 +126,53 @@ func (s *Parties) Create(ctx context.Context, p Party) (Party, error) {
 		return Party{}, fmt.Errorf("create party %s: %w", p.ID, err)
 	}
 	return stored, nil
+}
+
+// CreateForHost is Create for p.HostUserID when that host has fewer than
+// limit SCHEDULED or ONGOING parties (limit <= 0: no limit); otherwise it
+// returns ErrTooManyParties and stores nothing. Concurrent creates by one
+// host are serialised by a transaction-scoped advisory lock on the host, so
+// the limit holds under races.
+func (s *Parties) CreateForHost(ctx context.Context, p Party, limit int) (Party, error) {
+	if limit <= 0 {
+		return s.Create(ctx, p)
+	}
+	var stored Party
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('watchparty host ' || $1, 0))`,
+			p.HostUserID); err != nil {
+			return fmt.Errorf("lock host %q: %w", p.HostUserID, err)
+		}
+		n, err := activeForHost(ctx, tx, p.HostUserID)
+		if err != nil {
+			return err
+		}
+		if n >= limit {
+			return ErrTooManyParties
+		}
+		stored, err = create(ctx, tx, p)
+		return err
+	})
+	if err != nil {
+		return Party{}, err
+	}
+	return stored, nil
+}
+
+// rowQuerier is a pool or a transaction.
+type rowQuerier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// activeForHost counts host's SCHEDULED and ONGOING parties.
+func activeForHost(ctx context.Context, q rowQuerier, host string) (int, error) {
+	var n int
+	err := q.QueryRow(ctx, `SELECT count(*) FROM watch_parties
+		WHERE host_user_id = $1 AND status IN ('SCHEDULED', 'ONGOING')`, host).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count active parties of host %q: %w", host, err)
+	}
+	return n, nil
 }
 
 // List returns at most limit parties (limit must be positive), newest first
