@@ -49,7 +49,12 @@ $("identity-form").addEventListener("submit", (e) => {
   if (!name) return;
   me = identityFromForm(name);
   saveIdentity(me);
-  start();
+  // Leaving the page closes the connection at once, so the viewer count drops now rather than
+// when the socket times out; a page restored from the back/forward cache starts afresh.
+window.addEventListener("pagehide", () => { if (client && !ended) client.close(); });
+window.addEventListener("pageshow", (e) => { if (e.persisted) location.reload(); });
+
+start();
 });
 
 let pollTimer = null;
@@ -468,5 +473,10 @@ function endParty(text) {
   for (const id of ["chat-input", "chat-send", "like", "end"]) $(id).disabled = true;
   $("end").hidden = true;
 }
+
+// Leaving the page closes the connection at once, so the viewer count drops now rather than
+// when the socket times out; a page restored from the back/forward cache starts afresh.
+window.addEventListener("pagehide", () => { if (client && !ended) client.close(); });
+window.addEventListener("pageshow", (e) => { if (e.persisted) location.reload(); });
 
 start();
