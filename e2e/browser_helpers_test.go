@@ -193,7 +193,8 @@ func (tb *tab) waitFor(what string, timeout time.Duration, cond, show string) {
 	deadline := time.Now().Add(timeout)
 	for {
 		var ok bool
-		tb.eval("!!("+cond+")", &ok)
+		// A page still loading may not have the elements yet: false.
+		tb.eval("(() => { try { return !!("+cond+"); } catch { return false; } })()", &ok)
 		if ok {
 			return
 		}
