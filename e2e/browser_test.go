@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -86,14 +88,21 @@ func (tb *tab) waitLive() {
 		`document.getElementById('conn').dataset.state === 'open'`, `document.getElementById('conn').textContent`)
 }
 
-// join opens a party link as a new viewer named name.
+// join opens a party link as a new viewer named name and waits until it
+// is connected.
 func (tb *tab) join(link, name string) {
+	tb.t.Helper()
+	tb.join0(link, name)
+	tb.waitLive()
+}
+
+// join0 opens a party link and signs in as name.
+func (tb *tab) join0(link, name string) {
 	tb.t.Helper()
 	tb.do(chromedp.Navigate(link),
 		chromedp.WaitVisible(chromedp.ID("identity-form")),
 		chromedp.SendKeys(chromedp.ID("name"), name),
 		chromedp.Click(chromedp.CSS("#identity-form button")))
-	tb.waitLive()
 }
 
 // TestBrowserWatchParty drives the web app in headless Chromium against
@@ -302,5 +311,64 @@ func assertOnceInOrder(t *testing.T, tb *tab, texts []string) {
 			t.Fatalf("%s: want %q once, after the ones before it; chat is %q", tb.name, want, got)
 		}
 		last = i
+	}
+}
+
+// TestBrowserCountdown opens a party before it starts: the page counts
+// down, connects once the scheduler makes it ONGOING, and a finished
+// party's page says it has ended.
+func TestBrowserCountdown(t *testing.T) {
+	s := sharedSystem(t)
+	gw, _ := s.gateway()
+	s.flusher("WATCH_PARTY_SCHEDULER_INTERVAL=300ms")
+	base := "http://" + gw
+	br := newBrowser(t)
+	viewer := br.newTab("viewer", 1280, 860)
+	start := time.Now().Add(5 * time.Second).UTC()
+	body := fmt.Sprintf(`{"title":"Later","video_url":%q,"start_time":%q,"end_time":%q}`,
+		base+"/media/sample.webm", start.Format(time.RFC3339Nano), start.Add(time.Hour).Format(time.RFC3339Nano))
+	resp, err := http.Post(base+"/api/parties?user=host", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var created struct {
+		ID     string `json:"id"`
+		Status string `json:"status"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&created)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusCreated || created.Status != "SCHEDULED" {
+		t.Fatalf("create: %d %+v %v", resp.StatusCode, created, err)
+	}
+
+	viewer.join0(base+"/p/"+created.ID, "Viewer")
+	viewer.waitFor("the countdown", 3*time.Second,
+		`!document.getElementById('countdown').hidden && document.getElementById('countdown').textContent.includes('starts in')`,
+		`document.getElementById('countdown').textContent`)
+	if state := viewer.text("#conn"); state != "Waiting for the start" {
+		t.Fatalf("connection state during the countdown: %q", state)
+	}
+	viewer.waitLive()
+	if time.Now().Before(start) {
+		t.Fatalf("connected before the start time")
+	}
+	viewer.waitFor("the countdown to go", time.Second, `document.getElementById('countdown').hidden`, "")
+
+	// The host ends it; a page opened afterwards says so at once.
+	req, _ := http.NewRequest(http.MethodPost, base+"/api/parties/"+created.ID+"/end?user=host", nil)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("end: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	viewer.waitFor("the end banner", 10*time.Second, `document.getElementById('banner').textContent.includes('ended')`, "")
+	late := br.newTab("late", 1280, 860)
+	late.join0(base+"/p/"+created.ID, "Late")
+	late.waitFor("the end banner", 5*time.Second, `document.getElementById('banner').textContent.includes('ended')`,
+		`document.body.innerText`)
+	for _, tb := range []*tab{viewer, late} {
+		if p := tb.problems(); len(p) > 0 {
+			t.Errorf("%s: uncaught exceptions or dialogs: %q", tb.name, p)
+		}
 	}
 }
