@@ -314,12 +314,13 @@ func assertOnceInOrder(t *testing.T, tb *tab, texts []string) {
 	}
 }
 
-// TestBrowserCountdown opens a party before it starts: the page counts
-// down, connects once the scheduler makes it ONGOING, and a finished
-// party's page says it has ended.
-func TestBrowserCountdown(t *testing.T) {
+// TestBrowserScheduledParty opens a party before it starts: the page
+// counts down, connects once the scheduler makes it ONGOING, shows a
+// refused message where it was written, and a finished party's page says
+// it has ended.
+func TestBrowserScheduledParty(t *testing.T) {
 	s := sharedSystem(t)
-	gw, _ := s.gateway()
+	gw, _ := s.gateway("WATCH_PARTY_CHAT_RATE=0.2", "WATCH_PARTY_CHAT_BURST=1")
 	s.flusher("WATCH_PARTY_SCHEDULER_INTERVAL=300ms")
 	base := "http://" + gw
 	br := newBrowser(t)
@@ -353,6 +354,14 @@ func TestBrowserCountdown(t *testing.T) {
 		t.Fatalf("connected before the start time")
 	}
 	viewer.waitFor("the countdown to go", time.Second, `document.getElementById('countdown').hidden`, "")
+
+	// Over the chat rate limit: the refusal shows on the message itself.
+	viewer.say("first")
+	viewer.waitChat("Viewer", "first")
+	viewer.say("second, too soon")
+	viewer.waitFor("the refusal in place", 5*time.Second,
+		`(`+chatJS+`).some(m => m.text === 'second, too soon' && m.failed) && `+
+			`document.querySelector('#messages li.failed .note').textContent.includes('too fast')`, chatJS)
 
 	// The host ends it; a page opened afterwards says so at once.
 	req, _ := http.NewRequest(http.MethodPost, base+"/api/parties/"+created.ID+"/end?user=host", nil)
