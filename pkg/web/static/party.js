@@ -219,16 +219,17 @@ function onWelcome(f) {
 
 // --- playback ---
 
-// setModel records the party's playback; ts (server time) ages it when it is old (a replayed
-// event or a welcome long after the last change); fresher than 2 s, the arrival time is used so
-// a small clock difference between browser and server does not shift anyone.
+// setModel records the party's playback. ts (server time of the change) ages a playing position:
+// a late joiner's welcome may be seconds after the play, and events replayed after a reconnect
+// are older still. This takes the browser's clock to agree with the server's (NTP); a clock
+// behind the server's counts as no age.
 function setModel(playing, posS, ts) {
   let age = 0;
-  if (ts) {
+  if (ts && playing) {
     const d = Date.now() - Date.parse(ts);
-    if (!isNaN(d) && d > 2000) age = d / 1000;
+    if (d > 0 && d < 24 * 3600 * 1000) age = d / 1000;
   }
-  model = { playing, posS: playing ? posS + age : posS, at: performance.now() };
+  model = { playing, posS: posS + age, at: performance.now() };
 }
 
 function modelPosition() {
@@ -238,8 +239,11 @@ function modelPosition() {
 }
 
 function applyPlayback(fromEvent) {
-  // A seek in progress is the viewer's or ours: judge it once it lands ("seeked").
+  // A seek in progress is the viewer's or ours: leave it to land.
   if (!client || ended || video.readyState < 1 || video.seeking) return;
+  // The player's "play"/"pause" event is dispatched a moment after the viewer's action; until it
+  // is handled, a viewer with control is not put back to the model's state by the timer.
+  if (!fromEvent && canControl && video.paused === model.playing && !video.ended) return;
   const want = modelPosition();
   const drift = video.currentTime - want;
   const abs = Math.abs(drift);
@@ -298,7 +302,9 @@ video.addEventListener("pause", () => {
   client.pause(pos * 1000);
 });
 
-video.addEventListener("seeked", () => {
+// "seeking" (not "seeked"): the position is the new one already, and the model moves before the
+// timer could take the seek for drift and undo it. Our own seeks go to the model's position.
+video.addEventListener("seeking", () => {
   if (!client || ended) return;
   const pos = video.currentTime;
   if (Math.abs(pos - modelPosition()) < SYNC.USER_SEEK_S) return;
