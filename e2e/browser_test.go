@@ -236,8 +236,11 @@ func TestBrowserWatchParty(t *testing.T) {
 	alice.eval(`(document.getElementById('video').play(), true)`, nil)
 	alice.waitFor("0.7 s of playback", 5*time.Second,
 		fmt.Sprintf(`document.getElementById('video').currentTime > %f`, hostPaused+0.7), playerJS)
+	joinAt := time.Now()
 	dave.do(chromedp.Click(chromedp.CSS("#identity-form button")))
 	dave.waitLive()
+	t.Logf("late joiner connected %v after pressing join, %.2f s into the play",
+		time.Since(joinAt).Round(time.Millisecond), alice.player().Pos-hostPaused)
 	dave.waitFor("the late joiner's video to play", 5*time.Second, `!document.getElementById('video').paused`, playerJS)
 	if d, ps := spread(t, alice, dave); d > 0.5 {
 		t.Fatalf("late joiner %v from the host: %+v", d, ps)
