@@ -476,6 +476,7 @@ function endParty(text) {
   banner(text);
   setConn("ended", "Party over");
   video.pause();
+  $("viewers").textContent = "0"; // nobody is watching an ended party
   for (const id of ["chat-input", "chat-send", "like", "end"]) $(id).disabled = true;
   $("end").hidden = true;
 }
