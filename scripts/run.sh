@@ -5,9 +5,10 @@
 #  2. builds bin/gateway, bin/flusher and bin/wpclient;
 #  3. uses the Redis at REDIS_URL and the PostgreSQL at DATABASE_URL when they answer,
 #     otherwise starts local ones under .run/ (and stops them again on exit);
-#  4. runs `flusher migrate`, upserts an ONGOING demo party;
-#  5. runs gateway (dev auth on) and flusher (flush every 10s), prints how to connect,
-#     and waits. Ctrl-C stops everything this script started.
+#  4. runs `flusher migrate`, upserts an ONGOING demo party playing the gateway's sample video;
+#  5. runs gateway (dev auth on) and flusher (flush every 10s), prints the URL to open in a
+#     browser and how to connect from a terminal, and waits. Ctrl-C stops everything this
+#     script started.
 #
 # Settings are the SPEC's environment variables (REDIS_URL, DATABASE_URL, GATEWAY_ADDR,
 # FLUSHER_METRICS_ADDR, WATCH_PARTY_*); PARTY_ID picks the demo party's id.
@@ -245,6 +246,10 @@ banner() {
 
 ${bold}watchparty is running${reset}  (Ctrl-C stops everything this script started)
 
+  ${bold}Open in a browser:  $gateway_url/p/$PARTY_ID${reset}
+             (the demo party; sign in as "alice" to be its host and control playback,
+             any other name to watch; $gateway_url/ creates and lists parties)
+
   gateway    $gateway_url   /healthz /readyz /metrics   dev auth on (?user=<id>)
   flusher    $flusher_url   /healthz /readyz /metrics   flushes every $WATCH_PARTY_FLUSH_INTERVAL
   demo party $PARTY_ID   ONGOING, host alice
@@ -278,10 +283,10 @@ main() {
 
   log "flusher migrate"
   bin/flusher migrate
-  "$WP" demo-party --id "$PARTY_ID" >/dev/null
+  gateway_url="http://localhost:$(addr_port "$GATEWAY_ADDR")"
+  "$WP" demo-party --id "$PARTY_ID" --video-url "$gateway_url/media/sample.webm" >/dev/null
   log "demo party $PARTY_ID is ONGOING"
 
-  gateway_url="http://localhost:$(addr_port "$GATEWAY_ADDR")"
   flusher_url="http://localhost:$(addr_port "$FLUSHER_METRICS_ADDR")"
   port_in_use "$(addr_port "$GATEWAY_ADDR")" && die "port $(addr_port "$GATEWAY_ADDR") is taken: set GATEWAY_ADDR=:<free port>"
   port_in_use "$(addr_port "$FLUSHER_METRICS_ADDR")" && die "port $(addr_port "$FLUSHER_METRICS_ADDR") is taken: set FLUSHER_METRICS_ADDR=:<free port>"

@@ -23,6 +23,7 @@ import (
 	"github.com/watchparty/watchparty/pkg/room"
 	"github.com/watchparty/watchparty/pkg/store"
 	"github.com/watchparty/watchparty/pkg/stream"
+	"github.com/watchparty/watchparty/pkg/web"
 )
 
 // Frame limits of a viewer connection.
@@ -47,6 +48,7 @@ type Gateway struct {
 	presence *presence.Presence
 	rooms    *room.Rooms
 	melody   *melody.Melody
+	site     *web.Site
 	probes   *health.Probes
 	limits   *limiters
 	conns    *conns
@@ -100,6 +102,9 @@ func New(cfg Config, rdb redis.UniversalClient, db *pgxpool.Pool, log *slog.Logg
 		"redis": func(ctx context.Context) error { return rdb.Ping(ctx).Err() },
 	})
 	g.melody = g.newMelody()
+	if g.site, err = web.New(); err != nil {
+		return nil, fmt.Errorf("load the web app: %w", err)
+	}
 	return g, nil
 }
 
@@ -111,6 +116,7 @@ func (g *Gateway) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /ws/parties/{id}", g.serveWS)
 	g.registerAPI(mux)
+	g.site.Register(mux) // the browser app: /, /p/{id}, /static/, /media/
 	g.probes.Register(mux, g.metrics.Registry)
 	return accessLog(g.log, restDeadlines(g.cfg.ReadTimeout, g.cfg.WriteTimeout, mux), &g.lingering)
 }
