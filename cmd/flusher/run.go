@@ -49,7 +49,7 @@ func run(ctx context.Context, cfg flusher.Config, once bool) error {
 		return err
 	}
 	defer closeAll()
-	rdb.WarnIfEvicting(ctx, rc, log)
+	go rdb.WarnIfEvicting(ctx, rc, log)
 	metrics := flusher.NewMetrics()
 	f, err := flusher.New(cfg, rc, db, metrics, log)
 	if err != nil {
@@ -65,13 +65,27 @@ func run(ctx context.Context, cfg flusher.Config, once bool) error {
 		"postgres": func(ctx context.Context) error { return db.Ping(ctx) },
 		"writes":   f.Ready,
 	})
-	appender := stream.NewAppender(rc, stream.AppenderConfig{Workers: 1})
+	appender := stream.NewAppender(rc, stream.AppenderConfig{Workers: 1, Log: log.With("component", "appender")})
 	sched := flusher.NewScheduler(cfg, rc, store.NewParties(db), f, appender, log)
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return f.Run(gctx) })
-	g.Go(func() error { return sched.Run(gctx) })
-	g.Go(func() error { return appender.Run(gctx) })
 	g.Go(func() error { return serveProbes(gctx, cfg.MetricsAddr, probes, metrics, log) })
+	g.Go(func() error { return appender.Run(gctx) })
+	// Redis may still be starting: the probes answer (not ready) meanwhile,
+	// and the flushing and scheduling loops start once Redis answers, so
+	// their first cycle works instead of backing off from failures.
+	g.Go(func() error {
+		err := rdb.Retry(gctx, log, "connecting at start-up", func(ctx context.Context) error {
+			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			defer cancel()
+			return rc.Ping(ctx).Err()
+		})
+		if err != nil {
+			return nil // stopped before Redis answered
+		}
+		g.Go(func() error { return f.Run(gctx) })
+		g.Go(func() error { return sched.Run(gctx) })
+		return nil
+	})
 	err = g.Wait()
 	log.Info("flusher stopped")
 	return err

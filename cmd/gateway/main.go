@@ -101,7 +101,9 @@ func run(ctx context.Context, cfg gateway.Config) error {
 		return err
 	}
 	defer rc.Close()
-	rdb.WarnIfEvicting(ctx, rc, log)
+	// Redis may still be starting: nothing here waits for it. Each part
+	// retries until it answers, and /readyz says when events can be stored.
+	go rdb.WarnIfEvicting(ctx, rc, log)
 	db, err := store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return err

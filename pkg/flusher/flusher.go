@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -71,13 +72,17 @@ func (f *Flusher) Run(ctx context.Context) error {
 	for {
 		_, err := f.flushAll(ctx, work)
 		wait = f.nextWait(wait, err)
+		pause := wait
 		if err != nil {
-			f.log.Error("flush cycle incomplete; retrying", "err", err, "retry_in", wait)
+			// Jitter, so replicas that failed together (a Redis or
+			// PostgreSQL outage) do not all retry at the same moment.
+			pause = wait/2 + rand.N(wait/2+1)
+			f.log.Error("flush cycle incomplete; retrying", "err", err, "retry_in", pause)
 		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(wait):
+		case <-time.After(pause):
 		}
 	}
 }

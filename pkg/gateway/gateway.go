@@ -85,7 +85,8 @@ func New(cfg Config, rdb redis.UniversalClient, db *pgxpool.Pool, log *slog.Logg
 		verifier: verifier,
 		parties:  newPartyCache(parties, 2*time.Second, cfg.PartyCacheSize),
 		store:    parties,
-		appender: stream.NewAppender(rdb, stream.AppenderConfig{MaxBuffered: cfg.MaxBufferedEvents}),
+		appender: stream.NewAppender(rdb, stream.AppenderConfig{MaxBuffered: cfg.MaxBufferedEvents,
+			Log: log.With("component", "appender")}),
 		feed:     stream.NewFeed(rdb, log.With("component", "feed")),
 		presence: presence.New(rdb),
 		limits:   newLimiters(cfg),
@@ -96,10 +97,12 @@ func New(cfg Config, rdb redis.UniversalClient, db *pgxpool.Pool, log *slog.Logg
 	g.rooms = room.NewRooms(rdb, g.feed, g.presence, g.log, func(t event.Type) {
 		g.metrics.Broadcasts.WithLabelValues(string(t)).Inc()
 	})
-	// Ready means Redis answers: the event path needs nothing else, and
-	// a PostgreSQL outage must not take every gateway out of rotation.
+	// Ready means events can be appended (the appender runs and its
+	// script is loaded on Redis), not merely that Redis answers PING: the
+	// event path needs nothing else, and a PostgreSQL outage must not take
+	// every gateway out of rotation.
 	g.probes = health.NewProbes(map[string]health.Check{
-		"redis": func(ctx context.Context) error { return rdb.Ping(ctx).Err() },
+		"redis": g.appender.Ready,
 	})
 	g.melody = g.newMelody()
 	if g.site, err = web.New(); err != nil {

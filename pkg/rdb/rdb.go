@@ -64,17 +64,29 @@ func trimAll(ss []string) []string {
 }
 
 // WarnIfEvicting logs a warning when the server may evict keys: a stream
-// evicted under memory pressure loses acknowledged events.
+// evicted under memory pressure loses acknowledged events. While Redis
+// cannot be reached it retries with backoff until it reads the setting or
+// ctx ends, so callers run it in its own goroutine; a server that refuses
+// CONFIG GET (managed services may) is logged once and left alone.
 func WarnIfEvicting(ctx context.Context, c redis.UniversalClient, log *slog.Logger) {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	res, err := c.ConfigGet(ctx, "maxmemory-policy").Result()
-	if err != nil {
-		log.Warn("cannot read redis maxmemory-policy", "err", err)
-		return
-	}
-	if p := res["maxmemory-policy"]; p != "" && p != "noeviction" {
+	var policy string
+	var refused error
+	_ = Retry(ctx, log, "reading maxmemory-policy", func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		res, err := c.ConfigGet(ctx, "maxmemory-policy").Result()
+		if IsReply(err) {
+			refused = err
+			return nil
+		}
+		policy = res["maxmemory-policy"]
+		return err
+	})
+	switch {
+	case refused != nil:
+		log.Warn("cannot read redis maxmemory-policy", "err", refused)
+	case policy != "" && policy != "noeviction":
 		log.Warn("redis may evict keys: set maxmemory-policy noeviction or acknowledged events can be lost",
-			"maxmemory_policy", p)
+			"maxmemory_policy", policy)
 	}
 }

@@ -4,15 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/watchparty/watchparty/pkg/event"
+	"github.com/watchparty/watchparty/pkg/rdb"
 )
 
 // appendScript stores one event atomically on the party's slot: it refuses a
@@ -93,13 +97,20 @@ type Result struct {
 }
 
 // ErrUnavailable wraps Redis failures: the event may or may not be stored.
+// An append still queued when the appender stops gets it too (nothing was
+// stored then).
 var ErrUnavailable = errors.New("redis unavailable")
+
+// errStopped answers appends the appender can no longer run.
+var errStopped = fmt.Errorf("%w: appender stopped", ErrUnavailable)
 
 // AppenderConfig tunes an Appender.
 type AppenderConfig struct {
 	MaxBuffered int64 // most unflushed events per party; 0 means no limit
 	Workers     int   // concurrent pipelines; default 4
 	MaxBatch    int   // most events per pipeline; default 512
+	// Log receives the appender's warnings; nil discards them.
+	Log *slog.Logger
 }
 
 type appendReq struct {
@@ -121,6 +132,10 @@ type Appender struct {
 	rdb  redis.UniversalClient
 	cfg  AppenderConfig
 	reqs chan *appendReq
+	log  *slog.Logger
+
+	running atomic.Bool   // workers take appends
+	stopped chan struct{} // closed when Run has stopped its workers
 
 	mu         sync.Mutex
 	registered map[uuid.UUID]time.Time
@@ -135,39 +150,95 @@ func NewAppender(rdb redis.UniversalClient, cfg AppenderConfig) *Appender {
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = 512
 	}
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
 	return &Appender{rdb: rdb, cfg: cfg, reqs: make(chan *appendReq, cfg.MaxBatch*cfg.Workers),
-		registered: make(map[uuid.UUID]time.Time), closed: make(map[uuid.UUID]time.Time)}
+		log: log, stopped: make(chan struct{}), registered: make(map[uuid.UUID]time.Time),
+		closed: make(map[uuid.UUID]time.Time)}
 }
 
 // Append stores e in its party's stream and returns once Redis answered.
 // dedup says e.ID was derived from a client message id, so a resend must
 // return the first entry instead of a second one. An error wraps
-// ErrUnavailable or the context's error.
+// ErrUnavailable (also when the appender stopped before running it) or the
+// context's error.
 func (a *Appender) Append(ctx context.Context, e event.Event, dedup bool) (Result, error) {
 	r := &appendReq{ev: e, dedup: dedup, ctx: ctx, done: make(chan appendResp, 1)}
 	select {
 	case a.reqs <- r:
+	case <-a.stopped:
+		return Result{}, errStopped
 	case <-ctx.Done():
 		return Result{}, ctx.Err()
 	}
 	select {
 	case resp := <-r.done:
 		return resp.res, resp.err
+	case <-a.stopped:
+		// Run answered what was queued before closing stopped, unless r
+		// came in after that: then nothing will run it.
+		select {
+		case resp := <-r.done:
+			return resp.res, resp.err
+		default:
+			return Result{}, errStopped
+		}
 	case <-ctx.Done():
 		return Result{}, ctx.Err()
 	}
 }
 
-// Run executes queued appends until ctx ends, then answers what is queued.
+// Run executes queued appends until ctx ends. An append already sent to
+// Redis is finished and answered; every append still queued then, or made
+// afterwards, is answered with an error wrapping ErrUnavailable, so no
+// caller waits for an appender that is gone. Run starts taking appends at
+// once, even while Redis cannot be reached (they are answered
+// ErrUnavailable), and loads the append script in the background, retrying
+// with backoff until Redis answers. Run is called once.
 func (a *Appender) Run(ctx context.Context) error {
-	if err := appendScript.Load(ctx, a.rdb).Err(); err != nil && ctx.Err() == nil {
-		return fmt.Errorf("load append script: %w", err)
-	}
 	var wg sync.WaitGroup
+	wg.Go(func() {
+		_ = rdb.Retry(ctx, a.log, "loading the append script", func(ctx context.Context) error {
+			return appendScript.Load(ctx, a.rdb).Err()
+		})
+	})
 	for range a.cfg.Workers {
 		wg.Go(func() { a.work(ctx) })
 	}
+	a.running.Store(true)
 	wg.Wait()
+	a.running.Store(false)
+	for {
+		select {
+		case r := <-a.reqs:
+			r.done <- appendResp{err: errStopped}
+		default:
+			close(a.stopped)
+			return nil
+		}
+	}
+}
+
+// Ready reports whether appends can succeed now: Run is taking them and
+// the append script is loaded on Redis (on every master of a cluster). A
+// missing script (Redis restarted or its cache flushed) is loaded here, so
+// the check heals what it finds; an unreachable Redis fails it.
+func (a *Appender) Ready(ctx context.Context) error {
+	if !a.running.Load() {
+		return errors.New("appender not running")
+	}
+	exists, err := a.rdb.ScriptExists(ctx, appendScript.Hash()).Result()
+	if err != nil {
+		return fmt.Errorf("check append script: %w", err)
+	}
+	if len(exists) == 1 && exists[0] {
+		return nil
+	}
+	if err := appendScript.Load(ctx, a.rdb).Err(); err != nil {
+		return fmt.Errorf("load append script: %w", err)
+	}
 	return nil
 }
 
@@ -175,6 +246,11 @@ func (a *Appender) work(ctx context.Context) {
 	batch := make([]*appendReq, 0, a.cfg.MaxBatch)
 	for {
 		batch = batch[:0]
+		select {
+		case <-ctx.Done():
+			return
+		default:
+		}
 		select {
 		case r := <-a.reqs:
 			batch = append(batch, r)

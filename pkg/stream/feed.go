@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/watchparty/watchparty/pkg/event"
+	"github.com/watchparty/watchparty/pkg/rdb"
 )
 
 // Sink receives a followed party's events, in stream order, one call at a
@@ -54,7 +55,7 @@ type follow struct {
 	party   uuid.UUID
 	keys    Keys
 	sink    Sink
-	conn    *feedConn
+	conn    *feedConn // guarded by Feed.mu
 	ready   chan struct{}
 	once    sync.Once
 	mu      sync.Mutex
@@ -69,6 +70,12 @@ type feedConn struct {
 	// subscribed says the connection was opened already subscribed to its
 	// one party's channel (Redis Cluster: the channel picks the node).
 	subscribed bool
+	// channel is that one channel, on Redis Cluster.
+	channel string
+	// retry spaces replacements of a cluster connection whose node
+	// dropped or refused the subscription; it passes to the replacement
+	// and restarts once a subscription is confirmed.
+	retry rdb.Backoff
 }
 
 // NewFeed returns a Feed. On Redis Cluster each party gets its own pub/sub
@@ -108,8 +115,11 @@ func (f *Feed) Follow(ctx context.Context, party uuid.UUID, sink Sink) (string, 
 }
 
 func (f *Feed) start(ctx context.Context, fl *follow) (string, error) {
-	if !fl.conn.subscribed {
-		if err := fl.conn.ps.SSubscribe(ctx, fl.keys.Channel); err != nil {
+	f.mu.Lock()
+	conn := fl.conn
+	f.mu.Unlock()
+	if !conn.subscribed {
+		if err := conn.ps.SSubscribe(ctx, fl.keys.Channel); err != nil {
 			return "", err
 		}
 	}
@@ -147,23 +157,25 @@ func (f *Feed) Unfollow(party uuid.UUID) {
 	ch := KeysFor(party).Channel
 	f.mu.Lock()
 	fl, ok := f.follows[ch]
+	var conn *feedConn
 	if ok {
 		delete(f.follows, ch)
+		conn = fl.conn
+		if f.cluster && f.conns[conn.key] == conn {
+			delete(f.conns, conn.key)
+		}
 	}
 	f.mu.Unlock()
 	if !ok {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
 	if f.cluster {
-		f.mu.Lock()
-		delete(f.conns, fl.conn.key)
-		f.mu.Unlock()
-		_ = fl.conn.ps.Close()
+		_ = conn.ps.Close()
 		return
 	}
-	_ = fl.conn.ps.SUnsubscribe(ctx, ch)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = conn.ps.SUnsubscribe(ctx, ch)
 }
 
 // Run keeps the feed's connections until ctx ends, then closes them.
@@ -191,7 +203,7 @@ func (f *Feed) connLocked(ctx context.Context, party uuid.UUID) *feedConn {
 	var c *feedConn
 	if f.cluster {
 		ch := KeysFor(party).Channel
-		c = &feedConn{key: key, ps: f.rdb.SSubscribe(context.WithoutCancel(ctx), ch), subscribed: true}
+		c = &feedConn{key: key, ps: f.rdb.SSubscribe(context.WithoutCancel(ctx), ch), subscribed: true, channel: ch}
 	} else {
 		c = &feedConn{key: key, ps: f.rdb.SSubscribe(context.WithoutCancel(ctx))}
 	}
@@ -201,8 +213,11 @@ func (f *Feed) connLocked(ctx context.Context, party uuid.UUID) *feedConn {
 }
 
 // receive is the loop of one pub/sub connection. go-redis reconnects and
-// resubscribes by itself; each (re)subscription confirmation triggers a
-// catch-up from the stream.
+// resubscribes by itself after a network error; each (re)subscription
+// confirmation triggers a catch-up from the stream. A subscription the
+// server ends by itself (Redis Cluster pushes sunsubscribe when the
+// channel's slot moves to another node, by resharding or failover) is made
+// again, on the node that now serves the slot, and caught up the same way.
 func (f *Feed) receive(c *feedConn) {
 	ctx := context.Background()
 	for {
@@ -216,19 +231,85 @@ func (f *Feed) receive(c *feedConn) {
 			_ = c.ps.Ping(ctx)
 		case err != nil && f.isClosed():
 			return
+		case err != nil && f.cluster && rdb.IsReply(err):
+			// The node refused the subscription (MOVED, ASK, TRYAGAIN,
+			// CLUSTERDOWN): the slot is served elsewhere now.
+			f.log.Warn("live feed subscription refused by its node; resubscribing", "channel", c.channel, "err", err)
+			f.replaceConn(c)
+			return
 		case err != nil:
 			f.log.Warn("live feed receive failed; reconnecting", "err", err)
+			if cc, ok := f.rdb.(*redis.ClusterClient); ok {
+				cc.ReloadState(ctx) // a failover may have moved the slot
+			}
 			time.Sleep(200 * time.Millisecond)
 		}
 		switch m := msg.(type) {
 		case *redis.Subscription:
-			if m.Kind == "ssubscribe" {
+			switch m.Kind {
+			case "ssubscribe":
+				c.retry.Reset()
 				f.subscribed(m.Channel)
+			case "sunsubscribe":
+				if f.lookup(m.Channel) == nil {
+					continue // Unfollow asked for it
+				}
+				f.log.Warn("redis ended the live feed's subscription (slot moved or failover); resubscribing",
+					"channel", m.Channel)
+				if f.cluster {
+					f.replaceConn(c)
+					return
+				}
+				if err := c.ps.SSubscribe(ctx, m.Channel); err != nil {
+					f.log.Warn("live feed resubscribe failed", "channel", m.Channel, "err", err)
+				}
 			}
 		case *redis.Message:
 			f.message(m)
 		}
 	}
+}
+
+// replaceConn closes c, the one-party connection of a Redis Cluster feed
+// whose subscription ended, and after a pause opens a new one for the same
+// channel, routed by the cluster's current slot map, whose confirmation
+// catches the party up. It gives up if the party is no longer followed or
+// the feed stops.
+func (f *Feed) replaceConn(c *feedConn) {
+	_ = c.ps.Close()
+	if cc, ok := f.rdb.(*redis.ClusterClient); ok {
+		cc.ReloadState(context.Background())
+	}
+	select {
+	case <-f.done:
+		return
+	case <-time.After(c.retry.Next()):
+	}
+	current := func() *follow {
+		fl := f.follows[c.channel]
+		if f.closed || fl == nil || fl.conn != c || f.conns[c.key] != c {
+			return nil
+		}
+		return fl
+	}
+	f.mu.Lock()
+	still := current() != nil
+	f.mu.Unlock()
+	if !still {
+		return
+	}
+	nc := &feedConn{key: c.key, channel: c.channel, subscribed: true, retry: c.retry,
+		ps: f.rdb.SSubscribe(context.Background(), c.channel)}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fl := current()
+	if fl == nil {
+		_ = nc.ps.Close()
+		return
+	}
+	fl.conn = nc
+	f.conns[c.key] = nc
+	f.wg.Go(func() { f.receive(nc) })
 }
 
 func (f *Feed) isClosed() bool {
