@@ -112,7 +112,25 @@ type replayer struct {
 	seen     map[[sha256.Size]byte]bool // batches this replay handled or saw another handle
 	selected int                        // batches counted against opts.Limit
 	report   Report
+	// The server's clock, read once a page: serverAt is its reading and
+	// readAt the local (monotonic) time of that reading.
+	serverAt, readAt time.Time
 }
+
+// syncClock reads the clock of the server holding wp:dlq.
+func (r *replayer) syncClock(ctx context.Context) error {
+	now, err := serverNow(ctx, r.rdb)
+	if err != nil {
+		return err
+	}
+	r.serverAt, r.readAt = now, time.Now()
+	return nil
+}
+
+// serverNow is the server's clock now, read at the page's start and
+// advanced by the local monotonic clock: one round trip a page, not one a
+// batch.
+func (r *replayer) serverNow() time.Time { return r.serverAt.Add(time.Since(r.readAt)) }
 
 // outcome is what considering one element did.
 type outcome int
@@ -146,6 +164,9 @@ func (r *replayer) pass(ctx context.Context) (int, error) {
 		raws, err := r.rdb.LRange(ctx, Key, int64(start), int64(start+pageSize-1)).Result()
 		if err != nil {
 			return found, fmt.Errorf("read %s: %w", Key, err)
+		}
+		if err := r.syncClock(ctx); err != nil {
+			return found, err
 		}
 		gone := 0
 		for i, raw := range raws {
@@ -188,10 +209,7 @@ func (r *replayer) consider(ctx context.Context, index int, raw string) (outcome
 		return skipped, nil
 	}
 	r.seen[id] = true
-	now, err := serverNow(ctx, r.rdb)
-	if err != nil {
-		return handled, err
-	}
+	now := r.serverNow()
 	log := r.log.With("party_id", b.PartyID, "index", index, "events", len(b.Events))
 	if claim != nil && claim.Until.After(now) {
 		log.Info("dlq batch is being replayed elsewhere; left to that replay", "owner", claim.Owner, "until", claim.Until)
@@ -210,7 +228,7 @@ func (r *replayer) consider(ctx context.Context, index int, raw string) (outcome
 	}
 	// Time only moves forward, so a claim that had expired when read is
 	// still expired now; the swap fails if anyone changed the element since.
-	ok, err := swap(ctx, r.rdb, raw, claimed)
+	ok, err := swap(ctx, r.rdb, index, raw, claimed)
 	if err != nil || !ok {
 		log.Debug("dlq batch changed before it could be claimed; left alone")
 		return handled, err
@@ -230,7 +248,7 @@ func (r *replayer) replay(ctx context.Context, log *slog.Logger, b Batch, raw, c
 	if err == nil {
 		r.report.Replayed++
 		r.report.Results = append(r.report.Results, res)
-		ok, err := remove(bctx, r.rdb, claimed)
+		ok, err := remove(bctx, r.rdb, res.Index, claimed)
 		if err != nil {
 			// Committed but still claimed: once the claim expires a replay
 			// writes it again, which stores nothing new, and removes it.
@@ -247,7 +265,7 @@ func (r *replayer) replay(ctx context.Context, log *slog.Logger, b Batch, raw, c
 	r.report.Failed++
 	r.report.Results = append(r.report.Results, res)
 	if class := store.Classify(err); class != store.Permanent {
-		if _, serr := swap(bctx, r.rdb, claimed, raw); serr != nil {
+		if _, serr := swap(bctx, r.rdb, res.Index, claimed, raw); serr != nil {
 			err = errors.Join(err, serr)
 		}
 		log.Error("dlq replay stopped: the database, not the batch, is at fault", "class", class, "err", err)
@@ -259,7 +277,7 @@ func (r *replayer) replay(ctx context.Context, log *slog.Logger, b Batch, raw, c
 	if err != nil {
 		return handled, err
 	}
-	if _, err := swap(bctx, r.rdb, claimed, updated); err != nil {
+	if _, err := swap(bctx, r.rdb, res.Index, claimed, updated); err != nil {
 		return handled, err
 	}
 	log.Warn("dlq batch failed again; kept", "attempts", b.Attempts, "sqlstate", b.SQLState, "err", b.Error)
