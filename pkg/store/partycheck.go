@@ -116,3 +116,15 @@ func lockParties(ctx context.Context, tx pgx.Tx, events []event.Event) error {
 	}
 	return nil
 }
+
+// PartyExists reports whether party has a row in watch_parties. The flusher
+// asks once when a whole batch fails permanently: without the row every
+// event of the party fails alike, and isolating them one by one is useless.
+func (w *Writer) PartyExists(ctx context.Context, party uuid.UUID) (bool, error) {
+	var ok bool
+	err := w.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM watch_parties WHERE id = $1)`, raw(party)).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("look party %s up: %w", party, err)
+	}
+	return ok, nil
+}
