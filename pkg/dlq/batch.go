@@ -5,9 +5,9 @@
 // Each element of the list is one JSON document in the SPEC §6 format, plus
 // a "raw" array of {"stream_id","fields"} when the flusher could not decode
 // some entries (an event type newer than it): those are kept whole and
-// decoded by the replay. A
-// replay marks the batch it is writing with a "replaying" claim inside that
-// document, in place, so a batch never leaves the list before its commit.
+// decoded by the replay. A replay marks the batch it is writing with a
+// "replaying" claim inside that document, in place, so a batch never leaves
+// the list before its commit.
 package dlq
 
 import (
