@@ -89,13 +89,13 @@ func (f *Flusher) deadLetter(ctx context.Context, log *slog.Logger, party uuid.U
 }
 
 func (f *Flusher) deadLetterFailure(ctx context.Context, log *slog.Logger, party uuid.UUID, fl failure) {
-	flog := log.With("events", len(fl.entries), "sqlstate", store.SQLState(fl.err))
+	flog := log.With("sqlstate", store.SQLState(fl.err))
 	if len(fl.entries) == 1 {
 		flog = flog.With("stream_id", fl.entries[0].ID, "event_id", fl.entries[0].Event.ID)
 	}
 	counts, err := f.consumer.CountFailures(ctx, party, entryIDs(fl.entries))
 	if err != nil {
-		flog.Warn("count permanent failures", "err", err)
+		flog.Warn("count permanent failures", "events", len(fl.entries), "err", err)
 		return
 	}
 	var due []stream.Entry
@@ -108,7 +108,7 @@ func (f *Flusher) deadLetterFailure(ctx context.Context, log *slog.Logger, party
 	}
 	if len(due) < len(fl.entries) {
 		flog.Warn("event failed permanently; stays pending for another attempt",
-			"attempts", slices.Min(counts), "err", fl.err)
+			"events", len(fl.entries)-len(due), "attempts", slices.Min(counts), "err", fl.err)
 	}
 	if len(due) == 0 {
 		return
