@@ -16,7 +16,7 @@ import (
 
 func leaseConfig() Config {
 	cfg := testConfig()
-	cfg.LeaseTTL, cfg.SchedulerInterval = 300*time.Millisecond, 50*time.Millisecond
+	cfg.LeaseTTL, cfg.SchedulerInterval = time.Second, 50*time.Millisecond
 	return cfg
 }
 
@@ -120,9 +120,9 @@ func TestLeaseOutlivesALongPass(t *testing.T) {
 	start(t, a)
 	<-blocked
 	start(t, b)
-	// 30 tries of b, one every 50 ms: about five lease TTLs of a's pass.
-	waitFor(t, 20*time.Second, "30 lease attempts by the second scheduler",
-		func() bool { return bTries.Load() >= 30 || bHeld.Load() })
+	// 80 tries of b, one every 50 ms: about four lease TTLs of a's pass.
+	waitFor(t, 30*time.Second, "80 lease attempts by the second scheduler",
+		func() bool { return bTries.Load() >= 80 || bHeld.Load() })
 	close(release)
 	if bHeld.Load() {
 		t.Error("the second scheduler took the lease while the first was in a pass")
