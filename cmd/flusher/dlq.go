@@ -179,7 +179,7 @@ func listLine(it dlq.Indexed) string {
 		return fmt.Sprintf("%d\t\t0\t\t0\t\t%s", it.Index, oneLine("not a dlq batch: "+it.Err.Error()))
 	}
 	b := it.Batch
-	return fmt.Sprintf("%d\t%s\t%d\t%s\t%d\t%s\t%s", it.Index, b.PartyID, len(b.Events), b.SQLState,
+	return fmt.Sprintf("%d\t%s\t%d\t%s\t%d\t%s\t%s", it.Index, b.PartyID, b.Len(), b.SQLState,
 		b.Attempts, event.FormatTime(b.FailedAt), oneLine(b.Error))
 }
 

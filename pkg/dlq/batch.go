@@ -2,9 +2,12 @@
 // PostgreSQL in the Redis list wp:dlq, shows them to operators and replays
 // them. It is this project's code, not a public API.
 //
-// Each element of the list is one JSON document in the SPEC §6 format. A
-// replay marks the batch it is writing with a "replaying" claim inside that
-// document, in place, so a batch never leaves the list before its commit.
+// Each element of the list is one JSON document in the SPEC §6 format, plus
+// a "raw" array of {"stream_id","fields"} when the flusher could not decode
+// some entries (an event type newer than it): those are kept whole and
+// decoded by the replay. A replay marks the batch it is writing with a
+// "replaying" claim inside that document, in place, so a batch never leaves
+// the list before its commit.
 package dlq
 
 import (
@@ -24,9 +27,13 @@ const Key = "wp:dlq"
 // Batch is one or more events of one party that failed together, as one
 // element of wp:dlq.
 type Batch struct {
-	PartyID  string
-	Stream   string // the party's stream key the events were read from
-	Events   []Event
+	PartyID string
+	Stream  string // the party's stream key the events were read from
+	Events  []Event
+	// Raw holds the entries a flusher could not decode (an event type newer
+	// than it, a damaged entry), whole, for a replay to decode. They are
+	// not in Events.
+	Raw      []RawEntry
 	Error    string // the last write error
 	SQLState string // its SQLSTATE, "" when it had none
 	Attempts int    // failed writes so far, replays included
@@ -40,6 +47,15 @@ type Claim struct {
 	Owner string
 	Until time.Time
 }
+
+// RawEntry is a stream entry as stored: its id and every field.
+type RawEntry struct {
+	StreamID string            `json:"stream_id"`
+	Fields   map[string]string `json:"fields"`
+}
+
+// Len is the number of events in the batch, raw entries included.
+func (b Batch) Len() int { return len(b.Events) + len(b.Raw) }
 
 // NewBatch returns the dead-letter batch for events, read from streamKey,
 // that failed with err after attempts tries, at failedAt.
@@ -68,6 +84,7 @@ type wireBatch struct {
 	PartyID   string     `json:"party_id"`
 	Stream    string     `json:"stream"`
 	Events    []Event    `json:"events"`
+	Raw       []RawEntry `json:"raw,omitempty"`
 	Error     string     `json:"error"`
 	SQLState  string     `json:"sqlstate"`
 	Attempts  int        `json:"attempts"`
@@ -99,7 +116,7 @@ func (b *Batch) UnmarshalJSON(data []byte) error {
 }
 
 func toWire(b Batch, c *Claim) wireBatch {
-	w := wireBatch{PartyID: b.PartyID, Stream: b.Stream, Events: b.Events, Error: b.Error,
+	w := wireBatch{PartyID: b.PartyID, Stream: b.Stream, Events: b.Events, Raw: b.Raw, Error: b.Error,
 		SQLState: b.SQLState, Attempts: b.Attempts, FailedAt: event.FormatTime(b.FailedAt)}
 	if w.Events == nil {
 		w.Events = []Event{}
@@ -111,7 +128,7 @@ func toWire(b Batch, c *Claim) wireBatch {
 }
 
 func fromWire(w wireBatch) (Batch, *Claim, error) {
-	b := Batch{PartyID: w.PartyID, Stream: w.Stream, Events: w.Events, Error: w.Error,
+	b := Batch{PartyID: w.PartyID, Stream: w.Stream, Events: w.Events, Raw: w.Raw, Error: w.Error,
 		SQLState: w.SQLState, Attempts: w.Attempts}
 	var err error
 	if w.FailedAt != "" {

@@ -16,7 +16,7 @@ const pageSize = 100
 
 // Push appends b at the tail of wp:dlq. It never trims the list.
 func Push(ctx context.Context, rdb redis.UniversalClient, b Batch) error {
-	if b.PartyID == "" || len(b.Events) == 0 {
+	if b.PartyID == "" || b.Len() == 0 {
 		return errors.New("push dlq batch: a batch needs a party and at least one event")
 	}
 	raw, err := encode(b, nil)

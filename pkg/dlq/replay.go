@@ -14,6 +14,7 @@ import (
 
 	"github.com/watchparty/watchparty/pkg/event"
 	"github.com/watchparty/watchparty/pkg/store"
+	"github.com/watchparty/watchparty/pkg/stream"
 )
 
 // DefaultClaimTTL is how long a replay's claim on a batch lasts. A replay
@@ -40,6 +41,10 @@ type ReplayOptions struct {
 	ClaimTTL time.Duration
 	Log      *slog.Logger     // nil discards
 	Now      func() time.Time // failed_at of a batch that fails again; nil means time.Now
+	// Decode decodes the raw entries of a batch (those the flusher that
+	// dead-lettered them could not decode); nil means event.Decode, this
+	// binary's. A batch with an entry it cannot decode either fails again.
+	Decode stream.Decoder
 }
 
 // Report counts what a replay did. Left is the length of wp:dlq at the end,
@@ -60,9 +65,11 @@ type Result struct {
 }
 
 // Replay writes the batches of wp:dlq that opts select with write, oldest
-// first, and removes each from the list only after its commit. A batch that
-// fails again with a permanent (data) error stays where it is, its attempts
-// incremented and error, sqlstate and failed_at updated. A transient or
+// first, and removes each from the list only after its commit. Raw entries
+// are decoded first with opts.Decode. A batch that fails again with a
+// permanent (data) error, or holds a raw entry this binary cannot decode
+// either, stays where it is, its attempts incremented and error, sqlstate
+// and failed_at updated. A transient or
 // deployment error (database down, missing table) is not the batch's fault:
 // the batch is left exactly as it was and the replay stops, returning that
 // error, since every other batch would fail alike.
@@ -112,7 +119,25 @@ type replayer struct {
 	seen     map[[sha256.Size]byte]bool // batches this replay handled or saw another handle
 	selected int                        // batches counted against opts.Limit
 	report   Report
+	// The server's clock, read once a page: serverAt is its reading and
+	// readAt the local (monotonic) time of that reading.
+	serverAt, readAt time.Time
 }
+
+// syncClock reads the clock of the server holding wp:dlq.
+func (r *replayer) syncClock(ctx context.Context) error {
+	now, err := serverNow(ctx, r.rdb)
+	if err != nil {
+		return err
+	}
+	r.serverAt, r.readAt = now, time.Now()
+	return nil
+}
+
+// serverNow is the server's clock now, read at the page's start and
+// advanced by the local monotonic clock: one round trip a page, not one a
+// batch.
+func (r *replayer) serverNow() time.Time { return r.serverAt.Add(time.Since(r.readAt)) }
 
 // outcome is what considering one element did.
 type outcome int
@@ -146,6 +171,9 @@ func (r *replayer) pass(ctx context.Context) (int, error) {
 		raws, err := r.rdb.LRange(ctx, Key, int64(start), int64(start+pageSize-1)).Result()
 		if err != nil {
 			return found, fmt.Errorf("read %s: %w", Key, err)
+		}
+		if err := r.syncClock(ctx); err != nil {
+			return found, err
 		}
 		gone := 0
 		for i, raw := range raws {
@@ -188,16 +216,13 @@ func (r *replayer) consider(ctx context.Context, index int, raw string) (outcome
 		return skipped, nil
 	}
 	r.seen[id] = true
-	now, err := serverNow(ctx, r.rdb)
-	if err != nil {
-		return handled, err
-	}
-	log := r.log.With("party_id", b.PartyID, "index", index, "events", len(b.Events))
+	now := r.serverNow()
+	log := r.log.With("party_id", b.PartyID, "index", index, "events", b.Len())
 	if claim != nil && claim.Until.After(now) {
 		log.Info("dlq batch is being replayed elsewhere; left to that replay", "owner", claim.Owner, "until", claim.Until)
 		return handled, nil
 	}
-	res := Result{Index: index, PartyID: b.PartyID, Events: len(b.Events)}
+	res := Result{Index: index, PartyID: b.PartyID, Events: b.Len()}
 	if r.opts.DryRun {
 		r.selected++
 		res.DryRun = true
@@ -210,7 +235,7 @@ func (r *replayer) consider(ctx context.Context, index int, raw string) (outcome
 	}
 	// Time only moves forward, so a claim that had expired when read is
 	// still expired now; the swap fails if anyone changed the element since.
-	ok, err := swap(ctx, r.rdb, raw, claimed)
+	ok, err := swap(ctx, r.rdb, index, raw, claimed)
 	if err != nil || !ok {
 		log.Debug("dlq batch changed before it could be claimed; left alone")
 		return handled, err
@@ -222,15 +247,18 @@ func (r *replayer) consider(ctx context.Context, index int, raw string) (outcome
 // replay writes a batch this replay claimed, then removes it, or records the
 // failure in place, or puts it back untouched and stops.
 func (r *replayer) replay(ctx context.Context, log *slog.Logger, b Batch, raw, claimed string, res Result) (outcome, error) {
-	wctx, cancel := context.WithTimeout(ctx, r.ttl/2)
-	err := r.write(wctx, b.ToEvents())
-	cancel()
+	events, err := r.events(b)
+	if err == nil {
+		wctx, cancel := context.WithTimeout(ctx, r.ttl/2)
+		err = r.write(wctx, events)
+		cancel()
+	}
 	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bookkeepingTimeout)
 	defer cancel()
 	if err == nil {
 		r.report.Replayed++
 		r.report.Results = append(r.report.Results, res)
-		ok, err := remove(bctx, r.rdb, claimed)
+		ok, err := remove(bctx, r.rdb, res.Index, claimed)
 		if err != nil {
 			// Committed but still claimed: once the claim expires a replay
 			// writes it again, which stores nothing new, and removes it.
@@ -246,8 +274,8 @@ func (r *replayer) replay(ctx context.Context, log *slog.Logger, b Batch, raw, c
 	res.Err, res.SQLState = err, store.SQLState(err)
 	r.report.Failed++
 	r.report.Results = append(r.report.Results, res)
-	if class := store.Classify(err); class != store.Permanent {
-		if _, serr := swap(bctx, r.rdb, claimed, raw); serr != nil {
+	if class := store.Classify(err); class != store.Permanent && !errors.Is(err, errUndecodable) {
+		if _, serr := swap(bctx, r.rdb, res.Index, claimed, raw); serr != nil {
 			err = errors.Join(err, serr)
 		}
 		log.Error("dlq replay stopped: the database, not the batch, is at fault", "class", class, "err", err)
@@ -259,11 +287,37 @@ func (r *replayer) replay(ctx context.Context, log *slog.Logger, b Batch, raw, c
 	if err != nil {
 		return handled, err
 	}
-	if _, err := swap(bctx, r.rdb, claimed, updated); err != nil {
+	if _, err := swap(bctx, r.rdb, res.Index, claimed, updated); err != nil {
 		return handled, err
 	}
 	log.Warn("dlq batch failed again; kept", "attempts", b.Attempts, "sqlstate", b.SQLState, "err", b.Error)
 	return handled, nil
+}
+
+// errUndecodable marks a raw entry this binary cannot decode either: the
+// batch's fault, not the database's, so the batch fails again and the
+// replay goes on.
+var errUndecodable = errors.New("raw entry not decodable")
+
+// events returns the batch's events for the writer, its raw entries
+// decoded.
+func (r *replayer) events(b Batch) ([]event.Event, error) {
+	events := b.ToEvents()
+	if len(b.Raw) == 0 {
+		return events, nil
+	}
+	party, err := uuid.Parse(b.PartyID)
+	if err != nil {
+		return nil, fmt.Errorf("%w: batch party_id %q: %w", errUndecodable, b.PartyID, err)
+	}
+	for _, raw := range b.Raw {
+		e, err := stream.DecodeFields(party, raw.StreamID, raw.Fields, r.opts.Decode)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", errUndecodable, err)
+		}
+		events = append(events, e)
+	}
+	return events, nil
 }
 
 // undecodable reports an element that is not a batch once, unless a party
@@ -283,16 +337,19 @@ func (r *replayer) undecodable(index int, raw string, err error) outcome {
 	return handled
 }
 
-// identity names a batch by its party and events, which neither a claim nor
-// a failed attempt changes.
+// identity names a batch by its party, events and raw entries, which
+// neither a claim nor a failed attempt changes.
 func identity(b Batch, raw string) [sha256.Size]byte {
-	if len(b.Events) == 0 {
+	if b.Len() == 0 {
 		return sha256.Sum256([]byte(raw))
 	}
 	h := sha256.New()
 	h.Write([]byte(b.PartyID))
 	for _, e := range b.Events {
 		h.Write(e.EventID[:])
+	}
+	for _, r := range b.Raw {
+		h.Write([]byte("\x00" + r.StreamID))
 	}
 	var id [sha256.Size]byte
 	h.Sum(id[:0])

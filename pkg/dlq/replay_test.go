@@ -307,3 +307,36 @@ func TestConcurrentReplays(t *testing.T) {
 		t.Errorf("%d chats, want %d", n, batches)
 	}
 }
+
+// TestReplayDecodesRawEntries: entries dead-lettered raw are decoded by the
+// replay; one it cannot decode either fails its batch again, which stays,
+// and the replay goes on to the next.
+func TestReplayDecodesRawEntries(t *testing.T) {
+	rdb, db := newRedis(t), newDB(t)
+	p := newParty(t, db)
+	chat := ev(p, event.Chat, "a")
+	payload, err := event.Encode(chat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	damaged := dlq.Batch{PartyID: p.String(), Stream: streamKey(p), Attempts: 5, FailedAt: at,
+		Raw: []dlq.RawEntry{{StreamID: "1-1", Fields: map[string]string{"x": "no event here"}}}}
+	good := dlq.Batch{PartyID: p.String(), Stream: streamKey(p), Attempts: 5, FailedAt: at,
+		Raw: []dlq.RawEntry{{StreamID: chat.StreamID, Fields: map[string]string{"e": string(payload), "v": "2"}}}}
+	push(t, rdb, damaged, good)
+	rep := replay(t, rdb, store.NewWriter(db).Write, dlq.ReplayOptions{})
+	if got, want := counts(rep), "replayed=1 failed=1 left=1"; got != want {
+		t.Errorf("replay: %s, want %s", got, want)
+	}
+	list, err := dlq.List(context.Background(), rdb, 0)
+	if err != nil || len(list) != 1 || list[0].Batch.Attempts != 6 || !strings.Contains(list[0].Batch.Error, "no event field") {
+		t.Fatalf("left: %+v, %v; want the damaged batch, 6 attempts", list, err)
+	}
+	if diff := cmp.Diff(damaged.Raw, list[0].Batch.Raw); diff != "" {
+		t.Errorf("damaged entry changed (-want +got):\n%s", diff)
+	}
+	var body string
+	if err := db.QueryRow(context.Background(), `SELECT body FROM watch_party_chats WHERE event_id = $1`, chat.ID).Scan(&body); err != nil || body != chat.Text {
+		t.Errorf("raw chat row: %q, %v; want %q", body, err, chat.Text)
+	}
+}

@@ -24,6 +24,12 @@ import (
 // flushWorkers is how many parties one flusher writes at once.
 const flushWorkers = 2
 
+// batchWriter writes a batch of events in one transaction (store.Writer).
+type batchWriter interface {
+	Write(ctx context.Context, events []event.Event) error
+	PartyExists(ctx context.Context, party uuid.UUID) (bool, error)
+}
+
 // Flusher flushes every registered party stream to PostgreSQL. Its methods
 // may be called concurrently for different parties.
 type Flusher struct {
@@ -31,7 +37,7 @@ type Flusher struct {
 	rdb       redis.UniversalClient
 	deployErr atomic.Pointer[error]
 	consumer  *stream.Consumer
-	writer    *store.Writer
+	writer    batchWriter
 	metrics   *Metrics
 	log       *slog.Logger
 	now       func() time.Time
@@ -280,7 +286,7 @@ func (f *Flusher) writeBatch(ctx context.Context, log *slog.Logger, party uuid.U
 	var bad []failure
 	for _, e := range entries {
 		if e.Err != nil {
-			bad = append(bad, failure{e, e.Err})
+			bad = append(bad, failure{[]stream.Entry{e}, e.Err})
 			continue
 		}
 		good = append(good, e)
@@ -304,7 +310,9 @@ func (f *Flusher) countFlushed(good []stream.Entry, written int, failed []failur
 	}
 	skip := make(map[string]bool, len(failed))
 	for _, fl := range failed {
-		skip[fl.entry.ID] = true
+		for _, e := range fl.entries {
+			skip[e.ID] = true
+		}
 	}
 	counts := map[event.Type]int{}
 	for _, e := range good {

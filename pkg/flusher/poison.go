@@ -2,7 +2,9 @@ package flusher
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"slices"
 
 	"github.com/google/uuid"
 
@@ -12,18 +14,27 @@ import (
 	"github.com/watchparty/watchparty/pkg/stream"
 )
 
-// failure is an entry that failed permanently, with the error it caused.
+// failure is entries that failed permanently together, with the error
+// they caused: one entry isolated by bisection, or every entry of a batch
+// whose party has no row.
 type failure struct {
-	entry stream.Entry
-	err   error
+	entries []stream.Entry
+	err     error
 }
 
 // isolate writes entries in one transaction and acknowledges them after
-// the commit. When the write fails permanently (the data's fault), it
-// bisects the batch so that every good entry is still written and only the
-// entries that fail on their own are returned. Any other error stops it:
-// what is not yet written stays pending.
+// the commit. When the write fails permanently (the data's fault), it first
+// checks, once, whether the party still has its row: without it every
+// event fails alike and the batch fails as a whole. Otherwise it bisects
+// the batch so that every good entry is still written and only the entries
+// that fail on their own are returned. Any other error stops it: what is
+// not yet written stays pending.
 func (f *Flusher) isolate(ctx context.Context, party uuid.UUID, entries []stream.Entry) (int, []failure, error) {
+	return f.bisect(ctx, party, entries, true)
+}
+
+// bisect is isolate; whole says entries are the whole batch.
+func (f *Flusher) bisect(ctx context.Context, party uuid.UUID, entries []stream.Entry, whole bool) (int, []failure, error) {
 	if len(entries) == 0 {
 		return 0, nil, nil
 	}
@@ -43,47 +54,95 @@ func (f *Flusher) isolate(ctx context.Context, party uuid.UUID, entries []stream
 	if store.Classify(err) != store.Permanent {
 		return 0, nil, err
 	}
+	if whole {
+		exists, cerr := f.writer.PartyExists(ctx, party)
+		if cerr != nil {
+			return 0, nil, cerr
+		}
+		if !exists {
+			return 0, []failure{{entries, fmt.Errorf("party %s has no row in watch_parties: %w", party, err)}}, nil
+		}
+	}
 	if len(entries) == 1 {
-		return 0, []failure{{entries[0], err}}, nil
+		return 0, []failure{{entries, err}}, nil
 	}
 	mid := len(entries) / 2
-	n1, bad1, err := f.isolate(ctx, party, entries[:mid])
+	n1, bad1, err := f.bisect(ctx, party, entries[:mid], false)
 	if err != nil {
 		return n1, bad1, err
 	}
-	n2, bad2, err := f.isolate(ctx, party, entries[mid:])
+	n2, bad2, err := f.bisect(ctx, party, entries[mid:], false)
 	return n1 + n2, append(bad1, bad2...), err
 }
 
-// deadLetter counts one more permanent failure for each entry; an entry
-// that reached cfg.MaxDeliveries goes to wp:dlq and is acknowledged, the
-// others stay pending for the next cycle. A crash between the push and the
-// ack leaves the entry in the DLQ twice; replay is idempotent.
+// deadLetter counts one more permanent failure for each entry of each
+// failure (an entry this flusher cannot decode counts as one too); the entries of a failure that reached cfg.MaxDeliveries go to
+// wp:dlq together, as one batch, and are acknowledged, the others stay
+// pending for the next cycle. An entry that could not be decoded is
+// dead-lettered raw, every field as stored, for a replay to decode. A crash
+// between the push and the ack leaves the entries in the DLQ twice; replay
+// is idempotent.
 func (f *Flusher) deadLetter(ctx context.Context, log *slog.Logger, party uuid.UUID, failed []failure) {
 	for _, fl := range failed {
-		e := fl.entry
-		n, err := f.consumer.CountFailure(ctx, party, e.ID)
-		if err != nil {
-			log.Warn("count permanent failure", "stream_id", e.ID, "err", err)
-			continue
-		}
-		elog := log.With("stream_id", e.ID, "event_id", e.Event.ID, "sqlstate", store.SQLState(fl.err), "attempts", n)
-		if n < f.cfg.MaxDeliveries {
-			elog.Warn("event failed permanently; stays pending for another attempt", "err", fl.err)
-			continue
-		}
-		b := dlq.NewBatch(stream.KeysFor(party).Stream, []event.Event{e.Event}, fl.err, n, f.now())
-		b.PartyID = party.String()
-		if err := dlq.Push(ctx, f.rdb, b); err != nil {
-			elog.Error("could not dead-letter event; stays pending", "err", err)
-			continue
-		}
-		if err := f.consumer.Ack(ctx, party, []string{e.ID}); err != nil {
-			elog.Error("dead-lettered event not acknowledged; it may be dead-lettered again", "err", err)
-			continue
-		}
-		_ = f.consumer.ForgetFailures(ctx, party, []string{e.ID})
-		f.metrics.DLQEvents.Inc()
-		elog.Error("event routed to the dead-letter list "+dlq.Key, "err", fl.err)
+		f.deadLetterFailure(ctx, log, party, fl)
 	}
+}
+
+func (f *Flusher) deadLetterFailure(ctx context.Context, log *slog.Logger, party uuid.UUID, fl failure) {
+	flog := log.With("sqlstate", store.SQLState(fl.err))
+	if len(fl.entries) == 1 {
+		flog = flog.With("stream_id", fl.entries[0].ID, "event_id", fl.entries[0].Event.ID)
+	}
+	counts, err := f.consumer.CountFailures(ctx, party, entryIDs(fl.entries))
+	if err != nil {
+		flog.Warn("count permanent failures", "events", len(fl.entries), "err", err)
+		return
+	}
+	var due []stream.Entry
+	attempts := 0
+	for i, e := range fl.entries {
+		if counts[i] >= f.cfg.MaxDeliveries {
+			due = append(due, e)
+			attempts = max(attempts, counts[i])
+		}
+	}
+	if len(due) < len(fl.entries) {
+		flog.Warn("event failed permanently; stays pending for another attempt",
+			"events", len(fl.entries)-len(due), "attempts", slices.Min(counts), "err", fl.err)
+	}
+	if len(due) == 0 {
+		return
+	}
+	flog = flog.With("events", len(due), "attempts", attempts)
+	b := dlq.NewBatch(stream.KeysFor(party).Stream, nil, fl.err, attempts, f.now())
+	b.PartyID = party.String()
+	for _, e := range due {
+		if e.Err != nil {
+			// Not decodable here (a newer event type, say): kept whole for
+			// a replay by a flusher that knows it.
+			b.Raw = append(b.Raw, dlq.RawEntry{StreamID: e.ID, Fields: e.Fields})
+			continue
+		}
+		b.Events = append(b.Events, dlq.FromEvent(e.Event))
+	}
+	if err := dlq.Push(ctx, f.rdb, b); err != nil {
+		flog.Error("could not dead-letter event; stays pending", "err", err)
+		return
+	}
+	ids := entryIDs(due)
+	if err := f.consumer.Ack(ctx, party, ids); err != nil {
+		flog.Error("dead-lettered event not acknowledged; it may be dead-lettered again", "err", err)
+		return
+	}
+	_ = f.consumer.ForgetFailures(ctx, party, ids)
+	f.metrics.DLQEvents.Add(float64(len(due)))
+	flog.Error("event routed to the dead-letter list "+dlq.Key, "err", fl.err)
+}
+
+func entryIDs(entries []stream.Entry) []string {
+	ids := make([]string, len(entries))
+	for i, e := range entries {
+		ids[i] = e.ID
+	}
+	return ids
 }

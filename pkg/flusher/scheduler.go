@@ -3,6 +3,7 @@ package flusher
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -29,6 +30,14 @@ type Scheduler struct {
 	lease    lease
 	log      *slog.Logger
 	now      func() time.Time
+	hooks    schedulerHooks
+}
+
+// schedulerHooks let tests watch the lease and slow a pass down on purpose;
+// all nil in production.
+type schedulerHooks struct {
+	leaseChecked func(held bool)           // after each take-or-renew of the loop
+	passStarted  func(ctx context.Context) // inside a pass, with the pass's context
 }
 
 // NewScheduler returns the scheduler of flusher f. appender must be running
@@ -38,7 +47,7 @@ func NewScheduler(cfg Config, rdb redis.UniversalClient, parties *store.Parties,
 	return &Scheduler{
 		cfg: cfg, rdb: rdb, parties: parties, flusher: f, appender: appender,
 		presence: presence.Reader(rdb),
-		lease:    lease{rdb: rdb, owner: cfg.ConsumerName, ttl: cfg.LeaseTTL},
+		lease:    newLease(rdb, cfg.ConsumerName, cfg.LeaseTTL),
 		log:      log.With("component", "scheduler", "consumer", cfg.ConsumerName),
 		now:      time.Now,
 	}
@@ -54,24 +63,36 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	var lastAdvance time.Time
 	nextSample := s.now().Truncate(s.cfg.ViewerSampleInterval).Add(s.cfg.ViewerSampleInterval)
 	for {
+		checked := time.Now()
 		held, err := s.lease.hold(ctx)
 		if err != nil && ctx.Err() == nil {
 			s.log.Warn("scheduler lease check failed", "err", err)
+		}
+		if s.hooks.leaseChecked != nil {
+			s.hooks.leaseChecked(held)
 		}
 		if held != leader {
 			leader = held
 			s.log.Info("scheduler lease changed", "held", held)
 		}
 		now := s.now()
-		if held && now.Sub(lastAdvance) >= s.cfg.SchedulerInterval {
+		doAdvance := held && now.Sub(lastAdvance) >= s.cfg.SchedulerInterval
+		doSample, sampleAt := held && !now.Before(nextSample), nextSample
+		if doAdvance {
 			lastAdvance = now
-			s.advance(ctx)
 		}
 		if !now.Before(nextSample) {
-			if held {
-				s.sample(ctx, nextSample)
-			}
 			nextSample = now.Truncate(s.cfg.ViewerSampleInterval).Add(s.cfg.ViewerSampleInterval)
+		}
+		if doAdvance || doSample {
+			s.underLease(ctx, checked, func(ctx context.Context) {
+				if doAdvance {
+					s.advance(ctx)
+				}
+				if doSample && ctx.Err() == nil {
+					s.sample(ctx, sampleAt)
+				}
+			})
 		}
 		select {
 		case <-ctx.Done():
@@ -86,8 +107,71 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	}
 }
 
+// errLeaseLost ends a pass whose lease another replica holds now, or that
+// could not be renewed in time to be sure it is still held.
+var errLeaseLost = errors.New("scheduler lease lost during a pass")
+
+// underLease runs pass, which must stop acting when its context ends. A
+// pass can outlast the lease (a big final flush, thousands of parties to
+// sample), so while it runs the lease is renewed every TTL/3, only if this
+// process still holds it. When a renewal finds another holder, or none
+// succeeded for two thirds of a TTL since the last proof of holding it
+// (heldAt), the pass's context is cancelled: two replicas never both act
+// past the moment one learns it lost the lease, and a transition in flight
+// is still guarded in SQL by the status it leaves.
+func (s *Scheduler) underLease(ctx context.Context, heldAt time.Time, pass func(context.Context)) {
+	pctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		s.keepLease(pctx, cancel, heldAt, stop)
+	}()
+	pass(pctx)
+	close(stop)
+	<-done
+}
+
+// keepLease renews the lease every TTL/3 until stop is closed or ctx ends,
+// and cancels the pass when the lease is lost or may have lapsed.
+func (s *Scheduler) keepLease(ctx context.Context, cancel context.CancelCauseFunc, heldAt time.Time, stop <-chan struct{}) {
+	every := s.cfg.LeaseTTL / 3
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		sent := time.Now()
+		rctx, rcancel := context.WithTimeout(ctx, every)
+		held, err := s.lease.renew(rctx)
+		rcancel()
+		switch {
+		case err == nil && held:
+			heldAt = sent // it lasts at least a TTL from when the renewal was sent
+		case err == nil:
+			s.log.Warn("scheduler lease taken by another replica during a pass; the pass stops")
+			cancel(errLeaseLost)
+			return
+		case time.Since(heldAt)+every >= s.cfg.LeaseTTL:
+			s.log.Warn("scheduler lease could not be renewed and may lapse; the pass stops", "err", err)
+			cancel(fmt.Errorf("%w: %w", errLeaseLost, err))
+			return
+		case ctx.Err() == nil:
+			s.log.Warn("renew scheduler lease during a pass", "err", err)
+		}
+	}
+}
+
 // advance applies every due transition and finishes what has ended.
 func (s *Scheduler) advance(ctx context.Context) {
+	if s.hooks.passStarted != nil {
+		s.hooks.passStarted(ctx)
+	}
 	started, err := s.parties.StartDue(ctx)
 	s.logTransitions(started, err, store.Scheduled, store.Ongoing)
 	missed, err := s.parties.FinishMissed(ctx)

@@ -29,6 +29,16 @@ func NewWriter(db *pgxpool.Pool) *Writer { return &Writer{db: db} }
 // stored is skipped and never changed. Either every row is committed or none.
 // The error is the database's (see Classify).
 func (w *Writer) Write(ctx context.Context, events []event.Event) error {
+	err := w.write(ctx, events)
+	if errors.Is(err, errFastPathRefused) {
+		// A permission found earlier was revoked: nothing was written;
+		// write again, the permission checked afresh.
+		err = w.write(ctx, events)
+	}
+	return err
+}
+
+func (w *Writer) write(ctx context.Context, events []event.Event) error {
 	r := split(events)
 	return inTx(ctx, w.db, func(tx pgx.Tx) error {
 		fast, err := w.role.enter(ctx, tx)
@@ -36,7 +46,12 @@ func (w *Writer) Write(ctx context.Context, events []event.Event) error {
 			return fmt.Errorf("begin write: %w", err)
 		}
 		if fast {
-			if err := lockParties(ctx, tx, events); err != nil {
+			err := lockParties(ctx, tx, events)
+			if refused(err) {
+				w.role.lost(true)
+				return fmt.Errorf("%w: %w", errFastPathRefused, err)
+			}
+			if err != nil {
 				return err
 			}
 		}

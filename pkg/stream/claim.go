@@ -64,14 +64,25 @@ func (c *Consumer) PruneConsumers(ctx context.Context, party uuid.UUID, idle tim
 	return removed, nil
 }
 
-// CountFailure records one more permanent write failure of entry id and
-// returns the count so far.
-func (c *Consumer) CountFailure(ctx context.Context, party uuid.UUID, id string) (int, error) {
-	n, err := c.rdb.HIncrBy(ctx, KeysFor(party).Failures, id, 1).Result()
+// CountFailures records one more permanent write failure of each entry of
+// ids, in one round trip, and returns each one's count so far.
+func (c *Consumer) CountFailures(ctx context.Context, party uuid.UUID, ids []string) ([]int, error) {
+	key := KeysFor(party).Failures
+	cmds := make([]*redis.IntCmd, len(ids))
+	_, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, id := range ids {
+			cmds[i] = p.HIncrBy(ctx, key, id, 1)
+		}
+		return nil
+	})
 	if err != nil {
-		return 0, fmt.Errorf("count failure of entry %s: %w", id, err)
+		return nil, fmt.Errorf("count failures of %d entries of party %s: %w", len(ids), party, err)
 	}
-	return int(n), nil
+	out := make([]int, len(ids))
+	for i, cmd := range cmds {
+		out[i] = int(cmd.Val())
+	}
+	return out, nil
 }
 
 // ForgetFailures drops the failure counts of ids (after they were

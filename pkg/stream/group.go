@@ -14,23 +14,38 @@ import (
 )
 
 // Entry is one stream entry read through the consumer group. Err is set
-// when the entry could not be decoded; Event is then only partly filled.
+// when the entry could not be decoded; Event then holds only the party and
+// stream id, and Fields the entry's fields as stored, so that it can be
+// kept whole and decoded later (by a newer flusher).
 type Entry struct {
-	ID    string
-	Event event.Event
-	Err   error
+	ID     string
+	Event  event.Event
+	Err    error
+	Fields map[string]string // only when Err is set
 }
 
 // Consumer reads party streams as one named consumer of group "flushers".
 // It is safe for concurrent use on different parties.
 type Consumer struct {
-	rdb  redis.UniversalClient
-	name string
+	rdb    redis.UniversalClient
+	name   string
+	decode Decoder
 }
 
-// NewConsumer returns the consumer called name.
+// Decoder parses the stream entry form of an event (event.Decode).
+type Decoder func(payload []byte, streamID string) (event.Event, error)
+
+// NewConsumer returns the consumer called name, decoding with event.Decode.
 func NewConsumer(rdb redis.UniversalClient, name string) *Consumer {
-	return &Consumer{rdb: rdb, name: name}
+	return &Consumer{rdb: rdb, name: name, decode: event.Decode}
+}
+
+// WithDecoder returns a copy of c that decodes entries with decode: a test
+// plays a flusher of another version with it.
+func (c *Consumer) WithDecoder(decode Decoder) *Consumer {
+	cc := *c
+	cc.decode = decode
+	return &cc
 }
 
 // Name is the consumer's name in the group.
@@ -97,26 +112,52 @@ func (c *Consumer) read(ctx context.Context, party uuid.UUID, from string, count
 	var out []Entry
 	for _, s := range res {
 		for _, m := range s.Messages {
-			out = append(out, decodeEntry(party, m))
+			out = append(out, decodeEntry(party, m, c.decode))
 		}
 	}
 	return out, nil
 }
 
-func decodeEntry(party uuid.UUID, m redis.XMessage) Entry {
-	payload, ok := m.Values["e"].(string)
+func decodeEntry(party uuid.UUID, m redis.XMessage, decode Decoder) Entry {
+	payload, ok := m.Values[payloadField].(string)
+	e, err := decodePayload(party, m.ID, payload, ok, decode)
+	if err == nil {
+		return Entry{ID: m.ID, Event: e}
+	}
+	fields := make(map[string]string, len(m.Values))
+	for k, v := range m.Values {
+		fields[k] = fmt.Sprint(v)
+	}
+	return Entry{ID: m.ID, Event: event.Event{PartyID: party, StreamID: m.ID}, Err: err, Fields: fields}
+}
+
+// payloadField is the entry field holding the event's stream entry form.
+const payloadField = "e"
+
+// DecodeFields returns the event of entry id of party's stream from the
+// entry's fields as stored, decoded with decode (nil means event.Decode):
+// what a flusher reading the entry would have got. A replay of an entry
+// dead-lettered raw uses it.
+func DecodeFields(party uuid.UUID, id string, fields map[string]string, decode Decoder) (event.Event, error) {
+	if decode == nil {
+		decode = event.Decode
+	}
+	payload, ok := fields[payloadField]
+	return decodePayload(party, id, payload, ok, decode)
+}
+
+func decodePayload(party uuid.UUID, id, payload string, ok bool, decode Decoder) (event.Event, error) {
 	if !ok {
-		return Entry{ID: m.ID, Event: event.Event{PartyID: party, StreamID: m.ID},
-			Err: fmt.Errorf("stream entry %s has no event field", m.ID)}
+		return event.Event{}, fmt.Errorf("stream entry %s has no event field", id)
 	}
-	e, err := event.Decode([]byte(payload), m.ID)
-	if err == nil && e.PartyID != party {
-		err = fmt.Errorf("stream entry %s belongs to party %s", m.ID, e.PartyID)
-	}
+	e, err := decode([]byte(payload), id)
 	if err != nil {
-		e.PartyID, e.StreamID = party, m.ID
+		return event.Event{}, err
 	}
-	return Entry{ID: m.ID, Event: e, Err: err}
+	if e.PartyID != party {
+		return event.Event{}, fmt.Errorf("stream entry %s belongs to party %s", id, e.PartyID)
+	}
+	return e, nil
 }
 
 // Ack acknowledges ids on party's stream. Call it only after the events are

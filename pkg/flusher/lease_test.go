@@ -1,0 +1,166 @@
+package flusher
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/watchparty/watchparty/pkg/store"
+	"github.com/watchparty/watchparty/pkg/stream"
+)
+
+func leaseConfig() Config {
+	cfg := testConfig()
+	cfg.LeaseTTL, cfg.SchedulerInterval = time.Second, 50*time.Millisecond
+	return cfg
+}
+
+func newScheduler(t *testing.T, name string, cfg Config, rdb redis.UniversalClient, db *pgxpool.Pool) *Scheduler {
+	t.Helper()
+	cfg.ConsumerName = name
+	f, _ := newFlusher(t, cfg, rdb, db)
+	appender := stream.NewAppender(rdb, stream.AppenderConfig{Workers: 1})
+	return NewScheduler(cfg, rdb, store.NewParties(db), f, appender, testLog())
+}
+
+// start runs s until the test ends.
+func start(t *testing.T, s *Scheduler) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("scheduler %s: %v", s.cfg.ConsumerName, err)
+		}
+	})
+}
+
+// waitFor polls cond until it holds, failing the test after timeout.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// acting counts the schedulers inside a pass and remembers the most at once.
+type acting struct {
+	now, most atomic.Int32
+}
+
+func (a *acting) enter() {
+	n := a.now.Add(1)
+	for {
+		m := a.most.Load()
+		if n <= m || a.most.CompareAndSwap(m, n) {
+			return
+		}
+	}
+}
+
+func (a *acting) leave() { a.now.Add(-1) }
+
+// TestLeaseOutlivesALongPass: a pass that runs many lease TTLs long (held
+// up on purpose inside the pass) keeps the lease, so a second scheduler
+// that keeps trying never takes it and never acts at the same time.
+func TestLeaseOutlivesALongPass(t *testing.T) {
+	rdb, db := newRedis(t), newDB(t)
+	cfg := leaseConfig()
+	a, b := newScheduler(t, "sched-a", cfg, rdb, db), newScheduler(t, "sched-b", cfg, rdb, db)
+	var (
+		act      acting
+		once     sync.Once
+		blocked  = make(chan struct{})
+		release  = make(chan struct{})
+		inLong   atomic.Bool
+		aStopped atomic.Bool // a's long pass was cancelled
+		bTries   atomic.Int32
+		bHeld    atomic.Bool
+	)
+	a.hooks.passStarted = func(ctx context.Context) {
+		act.enter()
+		defer act.leave()
+		first := false
+		once.Do(func() { first = true })
+		if !first {
+			return
+		}
+		inLong.Store(true)
+		defer inLong.Store(false)
+		close(blocked)
+		select {
+		case <-release:
+		case <-ctx.Done():
+			aStopped.Store(true)
+		}
+	}
+	b.hooks.passStarted = func(context.Context) {
+		act.enter()
+		act.leave()
+	}
+	b.hooks.leaseChecked = func(held bool) {
+		if inLong.Load() {
+			bTries.Add(1)
+			if held {
+				bHeld.Store(true)
+			}
+		}
+	}
+	start(t, a)
+	<-blocked
+	start(t, b)
+	// 80 tries of b, one every 50 ms: about four lease TTLs of a's pass.
+	waitFor(t, 30*time.Second, "80 lease attempts by the second scheduler",
+		func() bool { return bTries.Load() >= 80 || bHeld.Load() })
+	close(release)
+	if bHeld.Load() {
+		t.Error("the second scheduler took the lease while the first was in a pass")
+	}
+	if m := act.most.Load(); m != 1 {
+		t.Errorf("%d schedulers acted at once", m)
+	}
+	if aStopped.Load() {
+		t.Error("the long pass was stopped although its lease was never lost")
+	}
+}
+
+// TestPassStopsWhenTheLeaseIsLost: when another holder takes the lease
+// from under a pass (the pass outlived it, say, Redis being slow), the
+// pass's context ends, so it stops acting.
+func TestPassStopsWhenTheLeaseIsLost(t *testing.T) {
+	rdb, db := newRedis(t), newDB(t)
+	s := newScheduler(t, "sched-a", leaseConfig(), rdb, db)
+	var once sync.Once
+	blocked, stopped := make(chan struct{}), make(chan struct{})
+	s.hooks.passStarted = func(ctx context.Context) {
+		once.Do(func() {
+			close(blocked)
+			select {
+			case <-ctx.Done():
+				close(stopped)
+			case <-time.After(20 * time.Second):
+			}
+		})
+	}
+	start(t, s)
+	<-blocked
+	if err := rdb.Set(context.Background(), LeaseKey, "another-replica", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-stopped:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the pass went on for 10 s after its lease was taken")
+	}
+}
