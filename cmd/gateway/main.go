@@ -43,6 +43,7 @@ func newRootCmd() *cobra.Command {
 	b.Bool(&cfg.RedisCluster, "redis-cluster", "REDIS_CLUSTER", false, "treat a single REDIS_URL address as a Redis Cluster seed")
 	b.String(&cfg.DatabaseURL, "database-url", "DATABASE_URL", "postgres://postgres@localhost:5432/watchparty?sslmode=disable", "PostgreSQL URL")
 	b.String(&cfg.Addr, "addr", "GATEWAY_ADDR", ":8080", "HTTP listen address")
+	b.String(&cfg.DebugAddr, "debug-addr", "GATEWAY_DEBUG_ADDR", "", "listen address for Go profiles at /debug/pprof/ (off when empty; keep it private)")
 	b.Int(&shutdownMS, "shutdown-timeout-ms", "WATCH_PARTY_SHUTDOWN_FLUSH_TIMEOUT_MS", 5000, "longest wait for in-flight work on SIGTERM/SIGINT")
 	b.String(&cfg.AuthSecret, "auth-secret", "WATCH_PARTY_AUTH_SECRET", "", "HS256 secret for viewer tokens")
 	b.Bool(&cfg.DevAuth, "dev-auth", "WATCH_PARTY_DEV_AUTH", false, "accept ?user=<id> without a token (development only)")

@@ -22,6 +22,7 @@ type Config struct {
 	RedisCluster      bool
 	DatabaseURL       string
 	Addr              string
+	DebugAddr         string // /debug/pprof listener; off when empty
 	ShutdownTimeout   time.Duration
 	AuthSecret        string
 	DevAuth           bool

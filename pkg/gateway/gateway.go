@@ -141,6 +141,10 @@ func (g *Gateway) Run(ctx context.Context) error {
 // then the background parts stop. The whole
 // shutdown is bounded by cfg.ShutdownTimeout.
 func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
+	debugLn, err := g.listenDebug()
+	if err != nil {
+		return err
+	}
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
 	var parts errgroup.Group
@@ -148,6 +152,7 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 	parts.Go(func() error { return g.feed.Run(bg) })
 	parts.Go(func() error { return g.presence.Run(bg) })
 	parts.Go(func() error { return g.rooms.Run(bg) })
+	parts.Go(func() error { return g.serveDebug(bg, debugLn) })
 
 	// No ReadTimeout or WriteTimeout here: they would be armed on the
 	// connection of a WebSocket upgrade too. REST requests get them per
@@ -184,7 +189,7 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 		g.log.Warn("shutdown timeout reached with connections still closing")
 	}
 	stopBG()
-	err := parts.Wait()
+	err = parts.Wait()
 	g.log.Info("gateway stopped")
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return err
