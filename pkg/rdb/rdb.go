@@ -13,6 +13,15 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
+// Pool bounds: at most poolSize connections per node for bursts (joins
+// after a failover, a reconnect storm), of which at most maxIdle are kept
+// once the burst is over; each costs its read and write buffers (64 KiB and
+// more), so an idle gateway does not keep a burst's worth of them.
+const (
+	poolSize = 64
+	maxIdle  = 16
+)
+
 // Open returns a client for redisURL: a redis:// or rediss:// URL, or a
 // comma-separated list of host:port seeds, which means Redis Cluster, as does
 // cluster=true with a single address. It does not connect; use Ping for that.
@@ -22,7 +31,8 @@ func Open(redisURL string, cluster bool) (redis.UniversalClient, error) {
 		return redis.NewClusterClient(&redis.ClusterOptions{
 			Addrs:                 trimAll(seeds),
 			ContextTimeoutEnabled: true,
-			PoolSize:              64,
+			PoolSize:              poolSize,
+			MaxIdleConns:          maxIdle,
 		}), nil
 	}
 	opt, err := redis.ParseURL(redisURL)
@@ -30,7 +40,7 @@ func Open(redisURL string, cluster bool) (redis.UniversalClient, error) {
 		return nil, fmt.Errorf("parse REDIS_URL: %w", err)
 	}
 	opt.ContextTimeoutEnabled = true
-	opt.PoolSize = 64
+	opt.PoolSize, opt.MaxIdleConns = poolSize, maxIdle
 	if cluster {
 		return redis.NewClusterClient(&redis.ClusterOptions{
 			Addrs:                 []string{opt.Addr},
@@ -38,7 +48,8 @@ func Open(redisURL string, cluster bool) (redis.UniversalClient, error) {
 			Password:              opt.Password,
 			TLSConfig:             opt.TLSConfig,
 			ContextTimeoutEnabled: true,
-			PoolSize:              64,
+			PoolSize:              poolSize,
+			MaxIdleConns:          maxIdle,
 		}), nil
 	}
 	return redis.NewClient(opt), nil
