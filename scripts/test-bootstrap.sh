@@ -13,8 +13,9 @@
 # Prints how long each part took.
 #
 # The module and build caches (GOMODCACHE, GOCACHE) are the caller's, so that building
-# ./cmd/... does not recompile every dependency on a machine that has done so before
-# (they hold no Go toolchain: the bootstrap downloads into a module cache of its own).
+# ./cmd/... (with -trimpath) does not recompile every dependency on a machine where this
+# test ran before (they hold no Go toolchain: the bootstrap downloads into a module cache
+# of its own).
 #   --cold      new empty module and build caches too: everything from nothing
 #   --keep DIR  use DIR (created if missing) for all that is new and keep it, so that a
 #               second run with the same DIR measures a warm start
@@ -93,8 +94,11 @@ inside() {
   # The module accepts it without switching toolchains.
   "${clean_env[@]}" GOTOOLCHAIN=local "$go_bin" list -m >/dev/null || fail "go list -m with $go_bin"
 
+  # -trimpath keeps the toolchain's directory (new each run) out of the build cache's keys,
+  # so that a shared build cache is reused from one run to the next.
   t0=$SECONDS
-  timeout 900 "${clean_env[@]}" make -s build BIN="$work/bin" </dev/null || fail "make build failed (exit $?)"
+  timeout 900 "${clean_env[@]}" GOFLAGS=-trimpath make -s build BIN="$work/bin" </dev/null ||
+    fail "make build failed (exit $?)"
   local t_build=$((SECONDS - t0)) b built
   say "make build took ${t_build}s"
   for b in gateway flusher wpclient; do
