@@ -30,12 +30,7 @@ func running(t *testing.T, run func(context.Context) error) {
 
 func newRooms(t *testing.T) (*Rooms, redis.UniversalClient, *stream.Appender) {
 	t.Helper()
-	opt, err := redis.ParseURL(testenv.SharedRedisURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rdb := redis.NewClient(opt)
-	t.Cleanup(func() { _ = rdb.Close() })
+	rdb := testenv.SharedRedisClient(t)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	app := stream.NewAppender(rdb, stream.AppenderConfig{})
 	running(t, app.Run)

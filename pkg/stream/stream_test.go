@@ -18,16 +18,7 @@ import (
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-func newClient(t *testing.T) redis.UniversalClient {
-	t.Helper()
-	opt, err := redis.ParseURL(testenv.SharedRedisURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := redis.NewClient(opt)
-	t.Cleanup(func() { _ = c.Close() })
-	return c
-}
+func newClient(t *testing.T) redis.UniversalClient { return testenv.SharedRedisClient(t) }
 
 func startAppender(t *testing.T, rdb redis.UniversalClient, maxBuffered int64) *stream.Appender {
 	t.Helper()

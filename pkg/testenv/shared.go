@@ -7,6 +7,8 @@ import (
 	"os"
 	"sync/atomic"
 	"testing"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // shared holds the servers one test binary shares. It is the package's only
@@ -168,4 +170,17 @@ func (s *servers) close() error {
 		defer cancel()
 		return p.cluster.dropTemplate(ctx)
 	}
+}
+
+// SharedRedisClient returns a client of the shared Redis server, closed
+// when t ends.
+func SharedRedisClient(t testing.TB) *redis.Client {
+	t.Helper()
+	opt, err := redis.ParseURL(SharedRedisURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := redis.NewClient(opt)
+	t.Cleanup(func() { _ = c.Close() })
+	return c
 }
