@@ -85,6 +85,12 @@ func (s *system) env(extra ...string) []string {
 // returns its address once it is ready.
 func (s *system) gateway(extra ...string) (string, *testenv.Proc) {
 	s.t.Helper()
+	return s.startGateway("/readyz", extra)
+}
+
+// startGateway starts a gateway and waits until it answers probe.
+func (s *system) startGateway(probe string, extra []string) (string, *testenv.Proc) {
+	s.t.Helper()
 	port, err := testenv.FreePort()
 	if err != nil {
 		s.t.Fatal(err)
@@ -93,7 +99,7 @@ func (s *system) gateway(extra ...string) (string, *testenv.Proc) {
 	env := s.env(append([]string{"GATEWAY_ADDR=" + addr, "WATCH_PARTY_DEV_AUTH=true",
 		"WATCH_PARTY_CHAT_RATE=0", "WATCH_PARTY_LIKE_RATE=0"}, extra...)...)
 	p := testenv.StartProc(s.t, "gateway", env)
-	p.WaitHTTP(s.t, "http://"+addr+"/readyz", 20*time.Second)
+	p.WaitHTTP(s.t, "http://"+addr+probe, 20*time.Second)
 	return addr, p
 }
 

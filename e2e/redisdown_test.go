@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"net/http"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -86,16 +85,7 @@ func TestStartedWhileRedisIsDown(t *testing.T) {
 // it serves /healthz, ready or not.
 func (s *system) gatewayUnready(extra ...string) (string, *testenv.Proc) {
 	s.t.Helper()
-	port, err := testenv.FreePort()
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	env := s.env(append([]string{"GATEWAY_ADDR=" + addr, "WATCH_PARTY_DEV_AUTH=true",
-		"WATCH_PARTY_CHAT_RATE=0", "WATCH_PARTY_LIKE_RATE=0"}, extra...)...)
-	p := testenv.StartProc(s.t, "gateway", env)
-	p.WaitHTTP(s.t, "http://"+addr+"/healthz", 20*time.Second)
-	return addr, p
+	return s.startGateway("/healthz", extra)
 }
 
 // readyWatch polls a process's /readyz until stopped and keeps every

@@ -35,9 +35,9 @@ type apiEnv struct {
 	parties *store.Parties
 }
 
-// newAPIEnv starts a gateway with cfg; without an auth secret it uses dev
-// auth.
-func newAPIEnv(t *testing.T, cfg gateway.Config) *apiEnv {
+// newGateway builds a gateway with cfg over a fresh database and the
+// shared Redis; without an auth secret it uses dev auth.
+func newGateway(t *testing.T, cfg gateway.Config) (*gateway.Gateway, *pgxpool.Pool) {
 	t.Helper()
 	db, err := store.Open(context.Background(), testenv.NewDatabase(t, store.Migrate))
 	if err != nil {
@@ -57,6 +57,13 @@ func newAPIEnv(t *testing.T, cfg gateway.Config) *apiEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return g, db
+}
+
+// newAPIEnv serves a gateway's HTTP handler only.
+func newAPIEnv(t *testing.T, cfg gateway.Config) *apiEnv {
+	t.Helper()
+	g, db := newGateway(t, cfg)
 	srv := httptest.NewServer(g.Handler())
 	t.Cleanup(srv.Close)
 	return &apiEnv{t: t, url: srv.URL, db: db, parties: store.NewParties(db)}
@@ -66,24 +73,7 @@ func newAPIEnv(t *testing.T, cfg gateway.Config) *apiEnv {
 // background parts too, so viewers can join over WebSockets.
 func newServedEnv(t *testing.T, cfg gateway.Config) *apiEnv {
 	t.Helper()
-	db, err := store.Open(context.Background(), testenv.NewDatabase(t, store.Migrate))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
-	rc, err := rdb.Open(testenv.SharedRedisURL(t), false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = rc.Close() })
-	if cfg.AuthSecret == "" {
-		cfg.DevAuth = true
-	}
-	cfg.MaxBufferedEvents, cfg.ShutdownTimeout = 1000, time.Second
-	g, err := gateway.New(cfg, rc, db, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
+	g, db := newGateway(t, cfg)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
