@@ -141,6 +141,9 @@ func (h *Hub) goLive(v *Viewer, cursor string) bool {
 	if stream.After(h.lastID, cursor) {
 		return false
 	}
+	if !stream.After(cursor, h.lastID) {
+		cursor = "" // caught up exactly: nothing to skip
+	}
 	v.goLive(cursor)
 	return true
 }

@@ -75,7 +75,12 @@ func (v *Viewer) Send(frame []byte) { v.write(frame) }
 // is catching up or its catch-up already sent that entry.
 func (v *Viewer) deliver(frame []byte, id string) {
 	v.mu.Lock()
-	skip := v.catchingUp || (v.cursor != "" && !stream.After(id, v.cursor))
+	skip := v.catchingUp
+	if !skip && v.cursor != "" { // the catch-up read past the hub: skip what it sent
+		if skip = !stream.After(id, v.cursor); !skip {
+			v.cursor = ""
+		}
+	}
 	v.mu.Unlock()
 	if !skip {
 		v.write(frame)
@@ -128,7 +133,8 @@ func (v *Viewer) startCatchUp(since string) {
 	v.mu.Unlock()
 }
 
-// goLive ends the catch-up: cursor is the last entry it sent.
+// goLive ends the catch-up. cursor is the last entry it sent when that is
+// past what the hub has delivered (live entries up to it are skipped), else "".
 func (v *Viewer) goLive(cursor string) {
 	v.mu.Lock()
 	v.catchingUp, v.cursor = false, cursor
