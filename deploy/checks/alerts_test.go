@@ -1,7 +1,6 @@
 package checks
 
 import (
-	"log/slog"
 	"os"
 	"regexp"
 	"sort"
@@ -16,7 +15,7 @@ import (
 // selectorNames returns the metric names an expression selects.
 func selectorNames(t *testing.T, expr string) []string {
 	t.Helper()
-	e, err := parser.NewParser(parser.Options{}).ParseExpr(expr)
+	e, err := parser.ParseExpr(expr)
 	if err != nil {
 		t.Fatalf("%q: %v", expr, err)
 	}
@@ -65,8 +64,7 @@ var wantAlerts = []string{
 // only metrics a running gateway or flusher exports, and that each alert
 // links a runbook section of docs/operations.md that exists.
 func TestAlertRules(t *testing.T) {
-	groups, errs := rulefmt.ParseFile(repo("deploy/prometheus/alerts.yml"), false, model.UTF8Validation,
-		parser.NewParser(parser.Options{}), slog.New(slog.DiscardHandler))
+	groups, errs := rulefmt.ParseFile(repo("deploy/prometheus/alerts.yml"), false, model.UTF8Validation)
 	for _, err := range errs {
 		t.Error(err)
 	}

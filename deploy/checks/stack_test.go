@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -127,10 +128,22 @@ func (s scrape) exported(name string) bool {
 	return false
 }
 
-// exportedNames scrapes both binaries of a fresh stack once; the answer is
-// shared by the tests that compare files with what the binaries export.
+var exported struct {
+	sync.Mutex
+	gateway, flusher *scrape
+}
+
+// exportedNames scrapes both binaries of a fresh stack, once per test
+// binary; the answer is shared by the tests that compare files with what
+// the binaries export.
 func exportedNames(t *testing.T) (gateway, flusher scrape) {
 	t.Helper()
-	s := startStack(t)
-	return scrapeMetrics(t, s.gateway), scrapeMetrics(t, s.flusher)
+	exported.Lock()
+	defer exported.Unlock()
+	if exported.gateway == nil {
+		s := startStack(t)
+		gw, fl := scrapeMetrics(t, s.gateway), scrapeMetrics(t, s.flusher)
+		exported.gateway, exported.flusher = &gw, &fl
+	}
+	return *exported.gateway, *exported.flusher
 }

@@ -55,6 +55,9 @@ func NewMetrics() *Metrics {
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	for _, t := range event.Types {
 		m.Events.WithLabelValues(string(t), resultAccepted)
+		if t.Broadcast() {
+			m.Broadcasts.WithLabelValues(string(t))
+		}
 	}
 	for _, code := range []int{1000, 1001, 1006, 1008, 1009, 1013} {
 		m.Closes.WithLabelValues(strconv.Itoa(code))
