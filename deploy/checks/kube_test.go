@@ -174,19 +174,7 @@ func TestKubernetesManifests(t *testing.T) {
 	if err := yaml.Unmarshal(b, &alerts); err != nil {
 		t.Fatal(err)
 	}
-	dockerPorts := map[int32]bool{}
-	df, err := os.ReadFile(repo("Dockerfile"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(df), "\n") {
-		if f := strings.Fields(line); len(f) > 1 && f[0] == "EXPOSE" {
-			for _, p := range f[1:] {
-				n, _ := strconv.Atoi(strings.TrimSuffix(p, "/tcp"))
-				dockerPorts[int32(n)] = true
-			}
-		}
-	}
+	dockerPorts := exposedPorts(t)
 	env := map[string]commandEnv{}
 	accepted := func(argv []string) commandEnv {
 		key := strings.Join(argv, " ")
@@ -423,4 +411,23 @@ func checkSelectors(t *testing.T, m manifests) {
 			}
 		}
 	}
+}
+
+// exposedPorts are the ports the Dockerfile EXPOSEs.
+func exposedPorts(t *testing.T) map[int32]bool {
+	t.Helper()
+	ports := map[int32]bool{}
+	df, err := os.ReadFile(repo("Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(df), "\n") {
+		if f := strings.Fields(line); len(f) > 1 && f[0] == "EXPOSE" {
+			for _, p := range f[1:] {
+				n, _ := strconv.Atoi(strings.TrimSuffix(p, "/tcp"))
+				ports[int32(n)] = true
+			}
+		}
+	}
+	return ports
 }
