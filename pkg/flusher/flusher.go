@@ -15,7 +15,6 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/watchparty/watchparty/pkg/dlq"
 	"github.com/watchparty/watchparty/pkg/event"
 	"github.com/watchparty/watchparty/pkg/store"
 	"github.com/watchparty/watchparty/pkg/stream"
@@ -74,6 +73,10 @@ func (f *Flusher) Run(ctx context.Context) error {
 	})
 	defer stop()
 
+	gauges, stopGauges := context.WithCancel(ctx)
+	defer stopGauges()
+	go f.refreshBacklogEvery(gauges)
+
 	wait := f.cfg.Interval()
 	for {
 		_, err := f.flushAll(ctx, work)
@@ -130,12 +133,10 @@ func (f *Flusher) flushAll(stop, work context.Context) (Report, error) {
 		return Report{}, err
 	}
 	var (
-		mu       sync.Mutex
-		rep      Report
-		errs     []error
-		buffered int64
-		active   int
-		g        errgroup.Group
+		mu   sync.Mutex
+		rep  Report
+		errs []error
+		g    errgroup.Group
 	)
 	// Parties are flushed flushWorkers at a time: one party's Redis reads
 	// and JSON decoding overlap another's COPY.
@@ -146,10 +147,6 @@ func (f *Flusher) flushAll(stop, work context.Context) (Report, error) {
 		}
 		g.Go(func() error {
 			n, err := f.FlushParty(stop, work, p)
-			var backlog int64
-			if err == nil || !errors.Is(err, stream.ErrNoStream) {
-				backlog, _ = f.consumer.Backlog(work, p)
-			}
 			mu.Lock()
 			defer mu.Unlock()
 			rep.Parties++
@@ -157,8 +154,6 @@ func (f *Flusher) flushAll(stop, work context.Context) (Report, error) {
 			if errors.Is(err, stream.ErrNoStream) {
 				return nil
 			}
-			active++
-			buffered += backlog
 			if err != nil {
 				rep.Failed++
 				errs = append(errs, err)
@@ -167,11 +162,9 @@ func (f *Flusher) flushAll(stop, work context.Context) (Report, error) {
 		})
 	}
 	_ = g.Wait()
-	if n, err := dlq.Len(work, f.rdb); err == nil {
-		f.metrics.DLQLength.Set(float64(n))
+	if err := f.refreshBacklog(work); err != nil {
+		f.log.Warn("refresh backlog gauges", "err", err)
 	}
-	f.metrics.Buffered.Set(float64(buffered))
-	f.metrics.ActiveInstances.Set(float64(active))
 	return rep, errors.Join(errs...)
 }
 
@@ -188,6 +181,7 @@ func (f *Flusher) FlushParty(stop, work context.Context, party uuid.UUID) (int, 
 	if n, err := f.consumer.ClaimIdle(work, party, f.cfg.ClaimMinIdle, f.cfg.BatchSize); err != nil {
 		log.Warn("claim entries of dead flushers", "err", err)
 	} else if n > 0 {
+		f.metrics.Claimed.Add(float64(n))
 		log.Info("claimed entries pending on a dead flusher", "entries", n, "min_idle", f.cfg.ClaimMinIdle)
 	}
 	written := 0

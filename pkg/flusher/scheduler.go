@@ -71,6 +71,11 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		if s.hooks.leaseChecked != nil {
 			s.hooks.leaseChecked(held)
 		}
+		if held {
+			s.flusher.metrics.SchedulerLeader.Set(1)
+		} else {
+			s.flusher.metrics.SchedulerLeader.Set(0)
+		}
 		if held != leader {
 			leader = held
 			s.log.Info("scheduler lease changed", "held", held)
@@ -101,6 +106,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 				s.lease.release(rctx)
 				cancel()
 			}
+			s.flusher.metrics.SchedulerLeader.Set(0)
 			return nil
 		case <-t.C:
 		}

@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"strconv"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/watchparty/watchparty/pkg/event"
@@ -14,7 +16,13 @@ type Metrics struct {
 	InvalidFrames prometheus.Counter
 	SlowConsumers prometheus.Counter
 	Broadcasts    *prometheus.CounterVec
+	Closes        *prometheus.CounterVec
+	Append        prometheus.Histogram
+	Delivery      prometheus.Histogram
 }
+
+// latencyBuckets span 0.25 ms to about 8 s.
+var latencyBuckets = prometheus.ExponentialBuckets(0.00025, 2, 16)
 
 // Results of an event, besides the error codes.
 const resultAccepted = "accepted"
@@ -33,11 +41,26 @@ func NewMetrics() *Metrics {
 			Help: "Viewers closed with 1013 because they could not keep up."}),
 		Broadcasts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "watch_party_broadcast_frames_total",
 			Help: "Broadcast frames fanned out by this gateway (once per party, not per viewer)."}, []string{"type"}),
+		Closes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "watch_party_ws_closes_total",
+			Help: "Viewer WebSockets closed, by close code: the gateway's when it closed them, else the client's, 1006 without a close frame."},
+			[]string{"code"}),
+		Append: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "watch_party_append_duration_seconds",
+			Help:    "From a viewer's frame arriving to its event being stored in Redis (the time to ack), accepted events.",
+			Buckets: latencyBuckets}),
+		Delivery: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "watch_party_delivery_latency_seconds",
+			Help:    "From a stream entry's time to its broadcast frame being written to a viewer's socket (live frames).",
+			Buckets: latencyBuckets}),
 	}
-	m.Registry.MustRegister(m.Connections, m.Events, m.InvalidFrames, m.SlowConsumers, m.Broadcasts,
+	m.Registry.MustRegister(m.Connections, m.Events, m.InvalidFrames, m.SlowConsumers, m.Broadcasts, m.Closes, m.Append, m.Delivery,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	for _, t := range event.Types {
 		m.Events.WithLabelValues(string(t), resultAccepted)
+		if t.Broadcast() {
+			m.Broadcasts.WithLabelValues(string(t))
+		}
+	}
+	for _, code := range []int{1000, 1001, 1006, 1008, 1009, 1013} {
+		m.Closes.WithLabelValues(strconv.Itoa(code))
 	}
 	return m
 }

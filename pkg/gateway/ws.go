@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/gorilla/websocket"
 	"github.com/olahol/melody"
 
 	"github.com/watchparty/watchparty/pkg/auth"
@@ -27,6 +30,32 @@ type conn struct {
 	party  store.Party
 	since  string
 	expiry *time.Timer
+	// ended is how the connection ended from the client's side: its close
+	// code, 1009 for an oversized frame, 1006 without a close frame.
+	ended atomic.Int32
+}
+
+// noteEnd records why reading from the connection stopped.
+func (c *conn) noteEnd(err error) {
+	var ce *websocket.CloseError
+	switch {
+	case errors.As(err, &ce):
+		c.ended.CompareAndSwap(0, int32(ce.Code))
+	case errors.Is(err, websocket.ErrReadLimit):
+		c.ended.CompareAndSwap(0, websocket.CloseMessageTooBig)
+	}
+}
+
+// closeCode is the code the connection ended with: the gateway's when it
+// closed it, else the client's, else 1006 (abnormal: no close frame).
+func (c *conn) closeCode() int {
+	if code := c.viewer.CloseCode(); code != 0 {
+		return code
+	}
+	if code := c.ended.Load(); code != 0 {
+		return int(code)
+	}
+	return websocket.CloseAbnormalClosure
 }
 
 func (g *Gateway) newMelody() *melody.Melody {
@@ -37,12 +66,18 @@ func (g *Gateway) newMelody() *melody.Melody {
 	m.HandleConnect(g.onConnect)
 	m.HandleDisconnect(g.onDisconnect)
 	m.HandleMessage(g.onMessage)
-	m.HandleSentMessage(func(s *melody.Session, _ []byte) {
+	m.HandleSentMessage(func(s *melody.Session, frame []byte) {
 		if c := connOf(s); c != nil {
 			c.viewer.Sent()
+			if d, ok := c.viewer.DeliveryLatency(frame, time.Now()); ok {
+				g.metrics.Delivery.Observe(d.Seconds())
+			}
 		}
 	})
 	m.HandleError(func(s *melody.Session, err error) {
+		if c := connOf(s); c != nil {
+			c.noteEnd(err)
+		}
 		if errors.Is(err, melody.ErrMessageBufferFull) {
 			if c := connOf(s); c != nil && c.viewer.Close(room.CloseTryAgainLater, "slow_consumer") {
 				g.metrics.SlowConsumers.Inc()
@@ -177,6 +212,7 @@ func (g *Gateway) onDisconnect(s *melody.Session) {
 		c.expiry.Stop()
 	}
 	g.metrics.Connections.Dec()
+	g.metrics.Closes.WithLabelValues(strconv.Itoa(c.closeCode())).Inc()
 	if !c.joined {
 		return
 	}
@@ -222,6 +258,7 @@ type errorFrame struct {
 
 // onMessage handles one client frame: validate, authorise, append, ack.
 func (g *Gateway) onMessage(s *melody.Session, raw []byte) {
+	arrived := time.Now()
 	c := connOf(s)
 	if c == nil || c.viewer == nil || c.viewer.Closed() {
 		return
@@ -274,6 +311,7 @@ func (g *Gateway) onMessage(s *melody.Session, raw []byte) {
 		g.reply(c, errorFrame{Type: "error", ID: in.ClientID, Code: code, Message: msg})
 		return
 	}
+	g.metrics.Append.Observe(time.Since(arrived).Seconds())
 	g.metrics.Events.WithLabelValues(string(in.Type), resultAccepted).Inc()
 	g.reply(c, ackFrame{Type: "ack", ID: in.ClientID, EventID: e.ID.String(), StreamID: res.StreamID})
 }

@@ -36,11 +36,28 @@ func (p *Probes) Register(mux *http.ServeMux, reg *prometheus.Registry) {
 	})
 	mux.HandleFunc("GET /readyz", p.ready)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	// watch_party_ready is /readyz for Prometheus: the same checks, run when
+	// scraped. A second Register on the same registry keeps the first.
+	_ = reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "watch_party_ready",
+		Help: "1 when /readyz answers 200 (checks run at scrape time), else 0."}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if code, _ := p.status(ctx); code == http.StatusOK {
+			return 1
+		}
+		return 0
+	}))
 }
 
 func (p *Probes) ready(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
+	code, status := p.status(ctx)
+	writeJSON(w, code, status)
+}
+
+// status runs every check and reports the /readyz answer.
+func (p *Probes) status(ctx context.Context) (int, map[string]string) {
 	status := map[string]string{}
 	code := http.StatusOK
 	if p.draining.Load() {
@@ -55,7 +72,7 @@ func (p *Probes) ready(w http.ResponseWriter, r *http.Request) {
 			status[name] = "ok"
 		}
 	}
-	writeJSON(w, code, status)
+	return code, status
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

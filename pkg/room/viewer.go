@@ -4,8 +4,11 @@
 package room
 
 import (
+	"bytes"
+	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/olahol/melody"
@@ -42,7 +45,9 @@ type Viewer struct {
 	queued  atomic.Int64  // frames handed to melody and not yet written
 	drained chan struct{} // signalled when a frame was written during a catch-up
 	closed  atomic.Bool
+	code    atomic.Int32  // the close code of Close, 0 until then
 	done    chan struct{} // closed by Close or Detach
+	joined  time.Time     // when the viewer was created
 	stop    sync.Once
 
 	mu         sync.Mutex
@@ -54,7 +59,7 @@ type Viewer struct {
 // must stay below melody's MessageBufferSize so the close frame still fits.
 func NewViewer(s *melody.Session, party uuid.UUID, id auth.Identity, limit int, onSlow func(*Viewer)) *Viewer {
 	return &Viewer{Session: s, Party: party, Identity: id, limit: int64(limit), onSlow: onSlow,
-		drained: make(chan struct{}, 1), done: make(chan struct{})}
+		drained: make(chan struct{}, 1), done: make(chan struct{}), joined: time.Now()}
 }
 
 // Sent records that melody wrote one of the viewer's frames (call it from
@@ -114,9 +119,50 @@ func (v *Viewer) Close(code int, reason string) bool {
 	if !v.closed.CompareAndSwap(false, true) {
 		return false
 	}
+	v.code.Store(int32(code))
 	v.Detach()
 	_ = v.Session.CloseWithMsg(melody.FormatCloseMessage(code, reason))
 	return true
+}
+
+// CloseCode is the code Close sent, or 0 when the gateway did not close
+// the viewer.
+func (v *Viewer) CloseCode() int { return int(v.code.Load()) }
+
+var (
+	framePrefix    = []byte(`{"type":"`)
+	ackPrefix      = []byte(`{"type":"ack"`)
+	streamIDMarker = []byte(`,"stream_id":"`)
+)
+
+// DeliveryLatency is how long the stream entry a just-written frame
+// carries took from its stream time (when Redis stored it) to now, for a
+// live broadcast frame; ok is false for other frames (welcome, ack, error,
+// viewers) and for entries older than the viewer's connection, which a
+// catch-up replays. It reads the id without decoding the JSON: it runs for
+// every frame written.
+func (v *Viewer) DeliveryLatency(frame []byte, now time.Time) (d time.Duration, ok bool) {
+	if !bytes.HasPrefix(frame, framePrefix) || bytes.HasPrefix(frame, ackPrefix) {
+		return 0, false
+	}
+	i := bytes.Index(frame, streamIDMarker)
+	if i < 0 {
+		return 0, false
+	}
+	rest := frame[i+len(streamIDMarker):]
+	j := bytes.IndexByte(rest, '-')
+	if j <= 0 {
+		return 0, false
+	}
+	ms, err := strconv.ParseInt(string(rest[:j]), 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	at := time.UnixMilli(ms)
+	if at.Before(v.joined.Truncate(time.Millisecond)) {
+		return 0, false
+	}
+	return max(0, now.Sub(at)), true
 }
 
 // Detach stops the viewer's catch-up, if any (its connection is gone).
