@@ -188,16 +188,10 @@ func (s *system) tryCount(query string, args ...any) (int, error) {
 	return n, err
 }
 
-// eventually polls cond every 20 ms until it holds or timeout passes.
+// eventually polls cond until it holds or timeout passes.
 func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testenv.Eventually(t, timeout, what, cond)
 }
 
 func streamKey(party string) string { return "wp:{" + party + "}:events" }

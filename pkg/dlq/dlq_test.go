@@ -23,13 +23,7 @@ import (
 func TestMain(m *testing.M) { testenv.Main(m) }
 
 // newRedis returns a client of a throwaway server: wp:dlq is a global key.
-func newRedis(t testing.TB) redis.UniversalClient {
-	t.Helper()
-	srv := testenv.StartRedis(t)
-	c := redis.NewClient(&redis.Options{Addr: srv.Addr()})
-	t.Cleanup(func() { c.Close() })
-	return c
-}
+func newRedis(t testing.TB) *redis.Client { return testenv.StartRedisClient(t) }
 
 func newDB(t *testing.T) *pgxpool.Pool {
 	t.Helper()

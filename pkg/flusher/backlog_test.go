@@ -14,6 +14,7 @@ import (
 	"github.com/watchparty/watchparty/pkg/dlq"
 	"github.com/watchparty/watchparty/pkg/event"
 	"github.com/watchparty/watchparty/pkg/stream"
+	"github.com/watchparty/watchparty/pkg/testenv"
 )
 
 // addAt appends events to party's stream with entry ids at the given
@@ -145,11 +146,11 @@ func TestSchedulerLeaderGauge(t *testing.T) {
 	ctx, stopA := context.WithCancel(context.Background())
 	doneA := make(chan error, 1)
 	go func() { doneA <- a.Run(ctx) }()
-	waitFor(t, 5*time.Second, "a to take the lease", func() bool { return leader(a) == 1 })
+	testenv.Eventually(t, 5*time.Second, "a to take the lease", func() bool { return leader(a) == 1 })
 	var bChecked atomic.Int32
 	b.hooks.leaseChecked = func(bool) { bChecked.Add(1) }
 	start(t, b)
-	waitFor(t, 5*time.Second, "b to check the lease twice", func() bool { return bChecked.Load() >= 2 })
+	testenv.Eventually(t, 5*time.Second, "b to check the lease twice", func() bool { return bChecked.Load() >= 2 })
 	if leader(b) != 0 {
 		t.Fatalf("b reports itself leader while a holds the lease")
 	}
@@ -160,5 +161,5 @@ func TestSchedulerLeaderGauge(t *testing.T) {
 	if leader(a) != 0 {
 		t.Errorf("a stopped and still reports itself leader")
 	}
-	waitFor(t, 5*time.Second, "b to take the lease", func() bool { return leader(b) == 1 })
+	testenv.Eventually(t, 5*time.Second, "b to take the lease", func() bool { return leader(b) == 1 })
 }

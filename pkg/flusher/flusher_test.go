@@ -31,12 +31,7 @@ func testLog() *slog.Logger {
 
 // newRedis returns a client of a throwaway server: wp:dlq and the scheduler
 // lease are global keys.
-func newRedis(t *testing.T) *redis.Client {
-	t.Helper()
-	c := redis.NewClient(&redis.Options{Addr: testenv.StartRedis(t).Addr()})
-	t.Cleanup(func() { c.Close() })
-	return c
-}
+func newRedis(t testing.TB) *redis.Client { return testenv.StartRedisClient(t) }
 
 func newDB(t *testing.T) *pgxpool.Pool {
 	t.Helper()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/watchparty/watchparty/pkg/store"
 	"github.com/watchparty/watchparty/pkg/stream"
+	"github.com/watchparty/watchparty/pkg/testenv"
 )
 
 func leaseConfig() Config {
@@ -40,18 +41,6 @@ func start(t *testing.T, s *Scheduler) {
 			t.Errorf("scheduler %s: %v", s.cfg.ConsumerName, err)
 		}
 	})
-}
-
-// waitFor polls cond until it holds, failing the test after timeout.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // acting counts the schedulers inside a pass and remembers the most at once.
@@ -121,7 +110,7 @@ func TestLeaseOutlivesALongPass(t *testing.T) {
 	<-blocked
 	start(t, b)
 	// 80 tries of b, one every 50 ms: about four lease TTLs of a's pass.
-	waitFor(t, 30*time.Second, "80 lease attempts by the second scheduler",
+	testenv.Eventually(t, 30*time.Second, "80 lease attempts by the second scheduler",
 		func() bool { return bTries.Load() >= 80 || bHeld.Load() })
 	close(release)
 	if bHeld.Load() {

@@ -36,17 +36,6 @@ func (b *logBuffer) has(s string) bool {
 	return strings.Contains(b.buf.String(), s)
 }
 
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // TestWarnIfEvictingWaitsForRedis starts the check while Redis is down: it
 // must keep trying and warn about an evicting server once Redis is up.
 func TestWarnIfEvictingWaitsForRedis(t *testing.T) {
@@ -71,7 +60,7 @@ func TestWarnIfEvictingWaitsForRedis(t *testing.T) {
 			return false
 		}
 	}
-	waitFor(t, 10*time.Second, "the first failure to be logged", func() bool {
+	testenv.Eventually(t, 10*time.Second, "the first failure to be logged", func() bool {
 		return logs.has("redis unavailable") || finished()
 	})
 	select {

@@ -32,7 +32,7 @@ func TestQueuedAppendsAreAnsweredWhenTheAppenderStops(t *testing.T) {
 			answers <- err
 		})
 	}
-	eventually(t, "the appends to be waiting", func() bool { return stream.QueuedLen(a) >= 1 })
+	testenv.Eventually(t, 10*time.Second, "the appends to be waiting", func() bool { return stream.QueuedLen(a) >= 1 })
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // the appender stops as it starts: nothing queued is taken
@@ -101,7 +101,7 @@ func TestAppenderStartedWhileRedisIsDown(t *testing.T) {
 	}
 
 	r.Start(t)
-	eventually(t, "the appender to turn ready", func() bool { return a.Ready(ctx) == nil })
+	testenv.Eventually(t, 10*time.Second, "the appender to turn ready", func() bool { return a.Ready(ctx) == nil })
 	if res, err := a.Append(ctx, chat(party, "u", "up"), true); err != nil || res.Status != stream.Stored {
 		t.Fatalf("append after Redis started: %+v %v", res, err)
 	}
@@ -116,16 +116,5 @@ func TestAppenderStartedWhileRedisIsDown(t *testing.T) {
 	}
 	if err := a.Ready(ctx); err != nil {
 		t.Fatalf("ready check after SCRIPT FLUSH: %v (it reloads the script)", err)
-	}
-}
-
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }

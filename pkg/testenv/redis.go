@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 const (
@@ -173,4 +175,13 @@ func (r *Redis) ping(ctx context.Context, pid int) error {
 		return fmt.Errorf("another server answers on %s", r.Addr())
 	}
 	return nil
+}
+
+// StartRedisClient starts a throwaway Redis server, for tests that touch
+// global keys, and returns a client of it; both end with t.
+func StartRedisClient(t testing.TB, extraArgs ...string) *redis.Client {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: StartRedis(t, extraArgs...).Addr()})
+	t.Cleanup(func() { _ = c.Close() })
+	return c
 }
