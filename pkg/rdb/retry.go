@@ -2,12 +2,9 @@ package rdb
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"math/rand/v2"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // Backoff spaces the retries of something that needs Redis: the pause
@@ -74,11 +71,4 @@ func Retry(ctx context.Context, log *slog.Logger, what string, try func(ctx cont
 			return ctx.Err()
 		}
 	}
-}
-
-// IsReply reports whether err is a reply of a Redis server (it answered,
-// refusing the command) rather than a failure to reach it.
-func IsReply(err error) bool {
-	var re redis.Error
-	return errors.As(err, &re)
 }

@@ -1,0 +1,91 @@
+package rdb
+
+import (
+	"context"
+	_ "embed"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+//go:embed lua/append.lua
+var appendLua string
+
+var appendScript = redis.NewScript(appendLua)
+
+// AppendArgs is one event for lua/append.lua.
+type AppendArgs struct {
+	Payload string // the event's stream entry form, stored in field "e"
+	EventID string // its event_id, the client-id index's field
+	// Dedup says a resent EventID must answer its first entry instead of
+	// storing a second one.
+	Dedup       bool
+	Like        bool   // the event is a like: counted once per UserID
+	UserID      string // its user
+	MaxBuffered int64  // most unflushed entries the party may hold; 0 means no limit
+	// Playback is "play", "pause" or "seek" for a playback event with a
+	// position (then PositionMS), else "".
+	Playback   string
+	PositionMS int64
+	CreatedAt  string // the event's created_at as the playback hash's updated_at
+}
+
+// AppendReply is lua/append.lua's answer.
+type AppendReply struct {
+	// Status is "ok" (stored), "duplicate" (StreamID is the first entry of
+	// the event_id), "liked" (the user's like was counted before), "closed"
+	// (the party takes no more events) or "full" (its unflushed backlog is
+	// full).
+	Status   string
+	StreamID string
+	Likes    int64 // the like total after a like, else -1
+}
+
+// QueueAppend queues lua/append.lua by EVALSHA on p (a pipeline) for the
+// party of k at time now; AppendReplyOf reads the command's answer once p
+// ran. It never falls back to EVAL: a pipeline that failed with NOSCRIPT
+// (IsNoScript) is run again after LoadAppend.
+func QueueAppend(ctx context.Context, p redis.Scripter, k PartyKeys, now time.Time, a AppendArgs) *redis.Cmd {
+	keys := []string{k.Stream, k.IDsAt(now), k.Likers, k.Ended, k.Playback, k.IDsAt(now.Add(-IDGeneration))}
+	return appendScript.EvalSha(ctx, p, keys,
+		a.Payload, a.EventID, flag(a.Dedup), flag(a.Like), a.UserID,
+		a.MaxBuffered, k.Channel, a.Playback, a.PositionMS, a.CreatedAt, int(IDTTL.Seconds()))
+}
+
+// AppendReplyOf converts the answer of a command QueueAppend queued. Its
+// error is the command's own or says the reply was malformed.
+func AppendReplyOf(cmd *redis.Cmd) (AppendReply, error) {
+	vals, err := cmd.StringSlice()
+	if err != nil {
+		return AppendReply{}, err
+	}
+	if len(vals) != 3 {
+		return AppendReply{}, fmt.Errorf("unexpected append reply %q", vals)
+	}
+	likes, _ := strconv.ParseInt(vals[2], 10, 64)
+	return AppendReply{Status: vals[0], StreamID: vals[1], Likes: likes}, nil
+}
+
+// LoadAppend loads lua/append.lua into the script cache (of every master
+// of a cluster).
+func LoadAppend(ctx context.Context, c redis.Scripter) error {
+	return appendScript.Load(ctx, c).Err()
+}
+
+// AppendLoaded reports whether lua/append.lua is in the script cache.
+func AppendLoaded(ctx context.Context, c redis.Scripter) (bool, error) {
+	exists, err := c.ScriptExists(ctx, appendScript.Hash()).Result()
+	if err != nil {
+		return false, err
+	}
+	return len(exists) == 1 && exists[0], nil
+}
+
+func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}

@@ -1,0 +1,90 @@
+package rdb
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Every Redis key the project reads or writes is named in this file
+// (docs/redis.md describes them; SPEC §6 fixes the names operators and other
+// programs rely on). No other file builds a "wp:" key.
+
+// Global keys, one per deployment.
+const (
+	// RegistryKey, wp:streams, is the set of party ids whose streams may
+	// hold unflushed events; a gateway's write adds to it, cleanup removes
+	// from it.
+	RegistryKey = "wp:streams"
+	// DLQKey, wp:dlq, is the dead-letter list: oldest batch at the head
+	// (index 0), new batches appended at the tail. It is one global key,
+	// which Redis Cluster serves from one slot like any other.
+	DLQKey = "wp:dlq"
+	// SchedulerLeaseKey, wp:scheduler:lease, holds the token of the flusher
+	// that runs the party scheduler; it expires unless its holder renews it.
+	SchedulerLeaseKey = "wp:scheduler:lease"
+)
+
+// PartyKeys names the Redis keys of one party. All but Ended carry the hash
+// tag {<party_id>}, so on Redis Cluster a party lives on one slot and no
+// command mixes parties.
+type PartyKeys struct {
+	Stream   string // wp:{<party>}:events, the party's event stream
+	IDs      string // wp:{<party>}:ids, prefix of the client-id index generations (see IDsAt)
+	Likers   string // wp:{<party>}:likers, set of users who liked the party
+	Playback string // wp:{<party>}:playback, hash: state, position_ms, updated_at of the last play/pause/seek
+	Viewers  string // wp:{<party>}:viewers, hash: gateway pod -> "count:expiry_ms"
+	Peak     string // wp:{<party>}:peak, highest viewer count seen
+	Failures string // wp:{<party>}:failures, hash: stream id -> permanent write failures so far
+	Channel  string // wp:{<party>}:live, sharded pub/sub channel announcing new entries
+	// Ended, wp:ended:{<party>}, marks a party closed to writes. It
+	// deliberately lies outside wp:{<party>}:* so that removing the party's
+	// keys keeps it, and a late write can never recreate a removed stream;
+	// it expires after a week. It carries the same hash tag, so it shares
+	// the party's slot.
+	Ended string
+}
+
+// KeysFor returns the keys of party p.
+func KeysFor(p uuid.UUID) PartyKeys {
+	tag := "{" + p.String() + "}"
+	return PartyKeys{
+		Stream:   "wp:" + tag + ":events",
+		IDs:      "wp:" + tag + ":ids",
+		Likers:   "wp:" + tag + ":likers",
+		Playback: "wp:" + tag + ":playback",
+		Viewers:  "wp:" + tag + ":viewers",
+		Peak:     "wp:" + tag + ":peak",
+		Failures: "wp:" + tag + ":failures",
+		Channel:  "wp:" + tag + ":live",
+		Ended:    "wp:ended:" + tag,
+	}
+}
+
+// The client-id index (event_id -> stream id, to answer a resent client
+// id with its first entry) is kept in generations of IDGeneration: appends
+// look in the current and the previous one and write the current one, which
+// expires IDTTL after it was created. Resends are thus recognised for at
+// least IDGeneration, and the index holds at most about IDTTL of events
+// instead of the whole party.
+const (
+	IDGeneration = 10 * time.Minute
+	IDTTL        = 25 * time.Minute
+)
+
+// IDsAt names the client-id index generation that holds time t:
+// wp:{<party>}:ids:<generation>.
+func (k PartyKeys) IDsAt(t time.Time) string {
+	return k.IDs + ":" + strconv.FormatInt(t.UnixMilli()/IDGeneration.Milliseconds(), 10)
+}
+
+// Data lists the party's keys that cleanup removes at time now (all but
+// Ended; older client-id generations have expired).
+func (k PartyKeys) Data(now time.Time) []string {
+	keys := []string{k.Stream, k.Likers, k.Playback, k.Viewers, k.Peak, k.Failures}
+	for g := time.Duration(0); g <= IDTTL+IDGeneration; g += IDGeneration {
+		keys = append(keys, k.IDsAt(now.Add(-g)))
+	}
+	return keys
+}

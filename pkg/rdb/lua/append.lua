@@ -1,0 +1,71 @@
+-- append stores one event atomically on the party's slot: it refuses a
+-- closed party, answers a resent client id with the first entry, counts a
+-- like once per user, refuses a party whose unflushed backlog is full, then
+-- XADDs the event and announces it on the party's sharded channel, so every
+-- subscriber sees entries in stream order.
+--
+-- KEYS[1] -> wp:{<party>}:events, the party's stream
+-- KEYS[2] -> wp:{<party>}:ids:<generation>, the current client-id index generation (hash)
+-- KEYS[3] -> wp:{<party>}:likers, users who liked the party (set)
+-- KEYS[4] -> wp:ended:{<party>}, the closed-to-writes marker
+-- KEYS[5] -> wp:{<party>}:playback, the playback state (hash)
+-- KEYS[6] -> wp:{<party>}:ids:<generation>, the previous client-id index generation (hash)
+-- ARGV[1] -> the event's stream entry form (field "e")
+-- ARGV[2] -> the event_id, the client-id index's field
+-- ARGV[3] -> "1" when a resent event_id must answer its first entry, else "0"
+-- ARGV[4] -> "1" when the event is a like, else "0"
+-- ARGV[5] -> the user id (a liker)
+-- ARGV[6] -> the most unflushed entries the party may hold; 0 means no limit
+-- ARGV[7] -> wp:{<party>}:live, the channel announcing the entry
+-- ARGV[8] -> "play", "pause" or "seek" for a playback event with a position, else ""
+-- ARGV[9] -> its position (milliseconds)
+-- ARGV[10] -> the event's created_at (RFC 3339, milliseconds)
+-- ARGV[11] -> the client-id index generation's time to live (seconds)
+--
+-- Returns {status, stream_id, likes}: status "ok", "duplicate", "liked",
+-- "closed" or "full"; stream_id the new or first entry, else ""; likes the
+-- like total after a like (as a string), else "-1". The announcement is
+-- "<stream id> <likes> <entry>".
+if redis.call('EXISTS', KEYS[4]) == 1 then return {'closed', '', '-1'} end
+if ARGV[3] == '1' then
+  local prev = redis.call('HGET', KEYS[2], ARGV[2]) or redis.call('HGET', KEYS[6], ARGV[2])
+  if prev then return {'duplicate', prev, '-1'} end
+end
+local likes = -1
+if ARGV[4] == '1' then
+  if redis.call('SADD', KEYS[3], ARGV[5]) == 0 then
+    return {'liked', '', tostring(redis.call('SCARD', KEYS[3]))}
+  end
+  likes = redis.call('SCARD', KEYS[3])
+end
+local max = tonumber(ARGV[6])
+if max > 0 and redis.call('XLEN', KEYS[1]) >= max then
+  local unflushed = redis.call('XLEN', KEYS[1])
+  local ok, groups = pcall(redis.call, 'XINFO', 'GROUPS', KEYS[1])
+  if ok then
+    for _, g in ipairs(groups) do
+      local f = {}
+      for i = 1, #g, 2 do f[g[i]] = g[i + 1] end
+      if f['name'] == 'flushers' and type(f['lag']) == 'number' then
+        unflushed = f['lag'] + f['pending']
+      end
+    end
+  end
+  if unflushed >= max then
+    if likes >= 0 then redis.call('SREM', KEYS[3], ARGV[5]) end
+    return {'full', '', '-1'}
+  end
+end
+local id = redis.call('XADD', KEYS[1], '*', 'e', ARGV[1])
+if ARGV[3] == '1' then
+  redis.call('HSET', KEYS[2], ARGV[2], id)
+  if redis.call('TTL', KEYS[2]) < 0 then redis.call('EXPIRE', KEYS[2], ARGV[11]) end
+end
+if ARGV[8] ~= '' then
+  redis.call('HSET', KEYS[5], 'position_ms', ARGV[9], 'updated_at', ARGV[10])
+  if ARGV[8] == 'play' then redis.call('HSET', KEYS[5], 'state', 'playing')
+  elseif ARGV[8] == 'pause' then redis.call('HSET', KEYS[5], 'state', 'paused')
+  else redis.call('HSETNX', KEYS[5], 'state', 'paused') end
+end
+redis.call('SPUBLISH', ARGV[7], id .. ' ' .. likes .. ' ' .. ARGV[1])
+return {'ok', id, tostring(likes)}
