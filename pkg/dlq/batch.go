@@ -1,13 +1,3 @@
-// Package dlq keeps the batches of events that could not be written to
-// PostgreSQL in the Redis list wp:dlq, shows them to operators and replays
-// them. It is this project's code, not a public API.
-//
-// Each element of the list is one JSON document in the SPEC §6 format, plus
-// a "raw" array of {"stream_id","fields"} when the flusher could not decode
-// some entries (an event type newer than it): those are kept whole and
-// decoded by the replay. A replay marks the batch it is writing with a
-// "replaying" claim inside that document, in place, so a batch never leaves
-// the list before its commit.
 package dlq
 
 import (
@@ -16,13 +6,13 @@ import (
 	"time"
 
 	"github.com/watchparty/watchparty/pkg/event"
+	"github.com/watchparty/watchparty/pkg/rdb"
 	"github.com/watchparty/watchparty/pkg/store"
 )
 
-// Key is the dead-letter list: oldest batch at the head (index 0), new
-// batches appended at the tail. It is one global key, which Redis Cluster
-// serves from one slot like any other.
-const Key = "wp:dlq"
+// Key is the dead-letter list, wp:dlq: oldest batch at the head (index 0),
+// new batches appended at the tail (rdb.DLQKey).
+const Key = rdb.DLQKey
 
 // Batch is one or more events of one party that failed together, as one
 // element of wp:dlq.

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/watchparty/watchparty/pkg/dlq"
+	"github.com/watchparty/watchparty/pkg/rdb"
 	"github.com/watchparty/watchparty/pkg/stream"
 )
 
@@ -75,7 +75,7 @@ func (f *Flusher) measureBacklog(ctx context.Context) (backlog, error) {
 	for i, p := range parties {
 		key := stream.KeysFor(p).Stream
 		if err := groups[i].Err(); err != nil {
-			if isNoSuchKey(err) {
+			if rdb.IsNoSuchKey(err) {
 				continue // no stream: nothing waits
 			}
 			return b, fmt.Errorf("backlog of party %s: %w", p, err)
@@ -146,8 +146,6 @@ func findGroup(groups []redis.XInfoGroup) (redis.XInfoGroup, bool) {
 	}
 	return redis.XInfoGroup{}, false
 }
-
-func isNoSuchKey(err error) bool { return err != nil && strings.Contains(err.Error(), "no such key") }
 
 // refreshBacklogEvery refreshes the backlog gauges until ctx ends, at least
 // every maxBacklogRefresh, so they show events waiting for the next cycle.

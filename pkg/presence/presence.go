@@ -13,7 +13,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/watchparty/watchparty/pkg/stream"
+	"github.com/watchparty/watchparty/pkg/rdb"
 )
 
 // Timing of a pod's presence entries: refreshed every Refresh, gone TTL
@@ -22,49 +22,6 @@ const (
 	TTL     = 25 * time.Second
 	Refresh = 8 * time.Second
 )
-
-// countScript sets this pod's count for a party (unless ARGV[1] is empty),
-// drops entries of pods that stopped refreshing, raises the party's peak and
-// returns the total, all in one step on the party's slot. A closed party is
-// only read: a late leave must not recreate keys that cleanup removed. The
-// viewers hash expires with its newest entry.
-// KEYS[1] -> wp:{<party>}:viewers (hash: pod -> "count:expires_ms")
-// KEYS[2] -> wp:{<party>}:peak
-// KEYS[3] -> wp:ended:{<party>}
-// ARGV[1] -> this pod's name, or "" to only read
-// ARGV[2] -> this pod's count
-// ARGV[3] -> when this pod's entry expires (unix ms)
-// ARGV[4] -> now (unix ms)
-var countScript = redis.NewScript(`
-if ARGV[1] ~= '' and redis.call('EXISTS', KEYS[3]) == 1 then
-  ARGV[1] = ''
-end
-if ARGV[1] ~= '' then
-  if tonumber(ARGV[2]) > 0 then
-    redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. ARGV[3])
-    if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[3]) - tonumber(ARGV[4]) then
-      redis.call('PEXPIREAT', KEYS[1], ARGV[3])
-    end
-  else
-    redis.call('HDEL', KEYS[1], ARGV[1])
-  end
-end
-local now = tonumber(ARGV[4])
-local total = 0
-local entries = redis.call('HGETALL', KEYS[1])
-for i = 1, #entries, 2 do
-  local n, exp = string.match(entries[i + 1], '^(%d+):(%d+)$')
-  if n and tonumber(exp) > now then
-    total = total + tonumber(n)
-  else
-    redis.call('HDEL', KEYS[1], entries[i])
-  end
-end
-if ARGV[1] ~= '' and total > tonumber(redis.call('GET', KEYS[2]) or '0') then
-  redis.call('SET', KEYS[2], total)
-end
-return total
-`)
 
 // Presence is one pod's view of viewer counts. It is safe for concurrent use.
 type Presence struct {
@@ -104,10 +61,8 @@ func (p *Presence) Add(ctx context.Context, party uuid.UUID, delta int) (int, er
 }
 
 func (p *Presence) set(ctx context.Context, party uuid.UUID, n int) (int, error) {
-	k := stream.KeysFor(party)
 	now := p.now()
-	total, err := countScript.Run(ctx, p.rdb, []string{k.Viewers, k.Peak, k.Ended},
-		p.pod, n, now.Add(TTL).UnixMilli(), now.UnixMilli()).Int()
+	total, err := rdb.SetViewerCount(ctx, p.rdb, rdb.KeysFor(party), p.pod, n, now.Add(TTL), now)
 	if err != nil {
 		return 0, fmt.Errorf("count viewers of party %s: %w", party, err)
 	}
@@ -116,8 +71,7 @@ func (p *Presence) set(ctx context.Context, party uuid.UUID, n int) (int, error)
 
 // Total returns party's viewer count across live pods.
 func (p *Presence) Total(ctx context.Context, party uuid.UUID) (int, error) {
-	k := stream.KeysFor(party)
-	total, err := countScript.Run(ctx, p.rdb, []string{k.Viewers, k.Peak, k.Ended}, "", 0, 0, p.now().UnixMilli()).Int()
+	total, err := rdb.ReadViewerCount(ctx, p.rdb, rdb.KeysFor(party), p.now())
 	if err != nil {
 		return 0, fmt.Errorf("count viewers of party %s: %w", party, err)
 	}
@@ -126,7 +80,7 @@ func (p *Presence) Total(ctx context.Context, party uuid.UUID) (int, error) {
 
 // Peak returns the highest viewer count party has had.
 func (p *Presence) Peak(ctx context.Context, party uuid.UUID) (int, error) {
-	n, err := p.rdb.Get(ctx, stream.KeysFor(party).Peak).Int()
+	n, err := p.rdb.Get(ctx, rdb.KeysFor(party).Peak).Int()
 	if err == redis.Nil {
 		return 0, nil
 	}

@@ -17,7 +17,7 @@ var appendScript = redis.NewScript(appendLua)
 
 // AppendArgs is one event for lua/append.lua.
 type AppendArgs struct {
-	Payload string // the event's stream entry form, stored in field "e"
+	Payload []byte // the event's stream entry form, stored in field "e"
 	EventID string // its event_id, the client-id index's field
 	// Dedup says a resent EventID must answer its first entry instead of
 	// storing a second one.

@@ -100,13 +100,13 @@ type Welcome struct {
 // stream a page at a time as the socket drains (see catchUp).
 func (r *Rooms) Join(ctx context.Context, v *Viewer, since string) error {
 	keys := stream.KeysFor(v.Party)
-	likes, err := r.rdb.SCard(ctx, keys.Likers).Result()
+	likes, err := stream.Likes(ctx, r.rdb, keys)
 	if err != nil {
 		return fmt.Errorf("read likes: %w", err)
 	}
 	var resumed *bool
 	if since != "" {
-		ok, err := r.resumable(ctx, keys.Stream, since)
+		ok, err := stream.Resumable(ctx, r.rdb, keys, since)
 		if err != nil {
 			return err
 		}
@@ -135,21 +135,6 @@ func (r *Rooms) Join(ctx context.Context, v *Viewer, since string) error {
 		r.wg.Go(func() { r.catchUp(h, v, keys, since, gapKnown) })
 	}
 	return nil
-}
-
-// resumable reports whether every entry after since is still in the stream.
-func (r *Rooms) resumable(ctx context.Context, key, since string) (bool, error) {
-	if _, err := stream.ParseID(since); err != nil {
-		return false, nil
-	}
-	info, err := r.rdb.XInfoStream(ctx, key).Result()
-	if err != nil {
-		if stream.IsNoSuchKey(err) {
-			return true, nil
-		}
-		return false, fmt.Errorf("inspect stream: %w", err)
-	}
-	return !stream.TrimmedAfter(info, since), nil
 }
 
 // Catch-up pacing: a page is read only once it fits in the viewer's queue

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,64 +16,6 @@ import (
 	"github.com/watchparty/watchparty/pkg/event"
 	"github.com/watchparty/watchparty/pkg/rdb"
 )
-
-// appendScript stores one event atomically on the party's slot: it refuses a
-// closed party, answers a resent client id with the first entry, counts a
-// like once per user, refuses a party whose unflushed backlog is full, then
-// XADDs the event and announces it on the party's sharded channel, so every
-// subscriber sees entries in stream order.
-//
-// KEYS: stream, ids (current generation), likers, ended, playback, ids
-// (previous generation).
-// ARGV: payload, event_id, dedup (0|1), like (0|1), user, max_buffered,
-// channel, playback type ("" unless play/pause/seek), position_ms, ts,
-// ids ttl seconds.
-// Returns {status, stream_id, likes}.
-var appendScript = redis.NewScript(`
-if redis.call('EXISTS', KEYS[4]) == 1 then return {'closed', '', '-1'} end
-if ARGV[3] == '1' then
-  local prev = redis.call('HGET', KEYS[2], ARGV[2]) or redis.call('HGET', KEYS[6], ARGV[2])
-  if prev then return {'duplicate', prev, '-1'} end
-end
-local likes = -1
-if ARGV[4] == '1' then
-  if redis.call('SADD', KEYS[3], ARGV[5]) == 0 then
-    return {'liked', '', tostring(redis.call('SCARD', KEYS[3]))}
-  end
-  likes = redis.call('SCARD', KEYS[3])
-end
-local max = tonumber(ARGV[6])
-if max > 0 and redis.call('XLEN', KEYS[1]) >= max then
-  local unflushed = redis.call('XLEN', KEYS[1])
-  local ok, groups = pcall(redis.call, 'XINFO', 'GROUPS', KEYS[1])
-  if ok then
-    for _, g in ipairs(groups) do
-      local f = {}
-      for i = 1, #g, 2 do f[g[i]] = g[i + 1] end
-      if f['name'] == 'flushers' and type(f['lag']) == 'number' then
-        unflushed = f['lag'] + f['pending']
-      end
-    end
-  end
-  if unflushed >= max then
-    if likes >= 0 then redis.call('SREM', KEYS[3], ARGV[5]) end
-    return {'full', '', '-1'}
-  end
-end
-local id = redis.call('XADD', KEYS[1], '*', 'e', ARGV[1])
-if ARGV[3] == '1' then
-  redis.call('HSET', KEYS[2], ARGV[2], id)
-  if redis.call('TTL', KEYS[2]) < 0 then redis.call('EXPIRE', KEYS[2], ARGV[11]) end
-end
-if ARGV[8] ~= '' then
-  redis.call('HSET', KEYS[5], 'position_ms', ARGV[9], 'updated_at', ARGV[10])
-  if ARGV[8] == 'play' then redis.call('HSET', KEYS[5], 'state', 'playing')
-  elseif ARGV[8] == 'pause' then redis.call('HSET', KEYS[5], 'state', 'paused')
-  else redis.call('HSETNX', KEYS[5], 'state', 'paused') end
-end
-redis.call('SPUBLISH', ARGV[7], id .. ' ' .. likes .. ' ' .. ARGV[1])
-return {'ok', id, tostring(likes)}
-`)
 
 // Status says what became of an appended event.
 type Status int
@@ -98,7 +38,8 @@ type Result struct {
 
 // ErrUnavailable wraps Redis failures: the event may or may not be stored.
 // An append still queued when the appender stops gets it too (nothing was
-// stored then).
+// stored then). The error also wraps Redis's own, so errors.Is and
+// errors.As find both.
 var ErrUnavailable = errors.New("redis unavailable")
 
 // errStopped answers appends the appender can no longer run.
@@ -201,7 +142,7 @@ func (a *Appender) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		_ = rdb.Retry(ctx, a.log, "loading the append script", func(ctx context.Context) error {
-			return appendScript.Load(ctx, a.rdb).Err()
+			return rdb.LoadAppend(ctx, a.rdb)
 		})
 	})
 	for range a.cfg.Workers {
@@ -229,14 +170,14 @@ func (a *Appender) Ready(ctx context.Context) error {
 	if !a.running.Load() {
 		return errors.New("appender not running")
 	}
-	exists, err := a.rdb.ScriptExists(ctx, appendScript.Hash()).Result()
+	loaded, err := rdb.AppendLoaded(ctx, a.rdb)
 	if err != nil {
 		return fmt.Errorf("check append script: %w", err)
 	}
-	if len(exists) == 1 && exists[0] {
+	if loaded {
 		return nil
 	}
-	if err := appendScript.Load(ctx, a.rdb).Err(); err != nil {
+	if err := rdb.LoadAppend(ctx, a.rdb); err != nil {
 		return fmt.Errorf("load append script: %w", err)
 	}
 	return nil
@@ -276,15 +217,15 @@ func (a *Appender) exec(ctx context.Context, batch []*appendReq) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	cmds, err := a.pipeline(ctx, batch)
-	if isNoScript(err) {
-		_ = appendScript.Load(ctx, a.rdb).Err()
+	if rdb.IsNoScript(err) {
+		_ = rdb.LoadAppend(ctx, a.rdb)
 		cmds, err = a.pipeline(ctx, batch)
 	}
 	resps := make([]appendResp, len(batch))
 	var closed []uuid.UUID
 	for i, r := range batch {
 		if cmds == nil {
-			resps[i].err = fmt.Errorf("%w: %v", ErrUnavailable, err)
+			resps[i].err = fmt.Errorf("%w: %w", ErrUnavailable, err)
 		} else {
 			resps[i].res, resps[i].err = parseResult(cmds[i])
 		}
@@ -355,17 +296,15 @@ func (a *Appender) queue(ctx context.Context, pipe redis.Pipeliner, r *appendReq
 		cmd.SetErr(err)
 		return cmd
 	}
-	k := KeysFor(r.ev.PartyID)
-	like := r.ev.Type == event.Like
 	playback, pos := "", int64(0)
 	if r.ev.Type.IsPlayback() && r.ev.PositionMS != nil {
 		playback, pos = string(r.ev.Type), *r.ev.PositionMS
 	}
-	now := time.Now()
-	keys := []string{k.Stream, k.IDsAt(now), k.Likers, k.Ended, k.Playback, k.IDsAt(now.Add(-IDGeneration))}
-	return appendScript.EvalSha(ctx, pipe, keys,
-		payload, r.ev.ID.String(), flag(r.dedup), flag(like), r.ev.UserID,
-		a.cfg.MaxBuffered, k.Channel, playback, pos, event.FormatTime(r.ev.CreatedAt), int(IDTTL.Seconds()))
+	return rdb.QueueAppend(ctx, pipe, KeysFor(r.ev.PartyID), time.Now(), rdb.AppendArgs{
+		Payload: payload, EventID: r.ev.ID.String(), Dedup: r.dedup, Like: r.ev.Type == event.Like,
+		UserID: r.ev.UserID, MaxBuffered: a.cfg.MaxBuffered, Playback: playback, PositionMS: pos,
+		CreatedAt: event.FormatTime(r.ev.CreatedAt),
+	})
 }
 
 // needRegistration returns the parties of batch not registered for flushing
@@ -399,16 +338,12 @@ func (a *Appender) forgetRegistrations(batch []*appendReq) {
 }
 
 func parseResult(cmd *redis.Cmd) (Result, error) {
-	vals, err := cmd.StringSlice()
+	reply, err := rdb.AppendReplyOf(cmd)
 	if err != nil {
-		return Result{}, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return Result{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	if len(vals) != 3 {
-		return Result{}, fmt.Errorf("%w: unexpected append reply %q", ErrUnavailable, vals)
-	}
-	likes, _ := strconv.ParseInt(vals[2], 10, 64)
-	res := Result{StreamID: vals[1], Likes: likes}
-	switch vals[0] {
+	res := Result{StreamID: reply.StreamID, Likes: reply.Likes}
+	switch reply.Status {
 	case "ok":
 		res.Status = Stored
 	case "duplicate":
@@ -420,23 +355,13 @@ func parseResult(cmd *redis.Cmd) (Result, error) {
 	case "full":
 		res.Status = Full
 	default:
-		return Result{}, fmt.Errorf("%w: unknown append status %q", ErrUnavailable, vals[0])
+		return Result{}, fmt.Errorf("%w: unknown append status %q", ErrUnavailable, reply.Status)
 	}
 	return res, nil
 }
 
-func flag(b bool) string {
-	if b {
-		return "1"
-	}
-	return "0"
-}
-
-func isNoScript(err error) bool { return err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") }
-
 // isScriptReply reports whether a pipeline error is a per-command Redis
 // reply (answered, so the connection is fine) rather than a transport error.
 func isScriptReply(err error) bool {
-	var re redis.Error
-	return errors.As(err, &re) && !isNoScript(err)
+	return rdb.IsReply(err) && !rdb.IsNoScript(err)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -77,7 +78,8 @@ func TestQueuedAppendsAreAnsweredWhenTheAppenderStops(t *testing.T) {
 // TestAppenderStartedWhileRedisIsDown runs an appender whose Redis is not
 // running yet: appends are refused as unavailable (not left waiting), the
 // appender is not ready, and once Redis starts it turns ready and stores
-// events. After the script cache is flushed, appends still succeed.
+// events. The refusal wraps both ErrUnavailable and the cause. After the
+// script cache is flushed, appends still succeed.
 func TestAppenderStartedWhileRedisIsDown(t *testing.T) {
 	r := testenv.ReserveRedis(t)
 	opt, err := redis.ParseURL(r.URL())
@@ -95,6 +97,9 @@ func TestAppenderStartedWhileRedisIsDown(t *testing.T) {
 	cancel()
 	if !errors.Is(err, stream.ErrUnavailable) {
 		t.Fatalf("append while Redis is down: %v, want ErrUnavailable", err)
+	}
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("append while Redis is down: %v, want it to wrap the refused connection too", err)
 	}
 	if err := a.Ready(ctx); err == nil {
 		t.Fatal("appender ready while Redis is down")

@@ -7,6 +7,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/watchparty/watchparty/pkg/event"
+	"github.com/watchparty/watchparty/pkg/rdb"
 )
 
 // MaxPage is the most entries one catch-up read asks Redis for, so that
@@ -36,16 +37,16 @@ func (p Page) Last() string {
 // that come after the id after, in stream order. One pipelined round trip
 // checks the stream's trimmed prefix, reads the entries and the like total.
 // A stream that does not exist yields an empty page.
-func ReadAfter(ctx context.Context, rdb redis.UniversalClient, keys Keys, after string, count int) (Page, error) {
+func ReadAfter(ctx context.Context, c redis.UniversalClient, keys Keys, after string, count int) (Page, error) {
 	if count <= 0 || count > MaxPage {
 		count = MaxPage
 	}
-	pipe := rdb.Pipeline()
+	pipe := c.Pipeline()
 	info := pipe.XInfoStream(ctx, keys.Stream)
 	rng := pipe.XRangeN(ctx, keys.Stream, "("+after, "+", int64(count))
 	likes := pipe.SCard(ctx, keys.Likers)
 	_, _ = pipe.Exec(ctx)
-	if err := info.Err(); err != nil && !IsNoSuchKey(err) {
+	if err := info.Err(); err != nil && !rdb.IsNoSuchKey(err) {
 		return Page{}, fmt.Errorf("inspect stream %s: %w", keys.Stream, err)
 	}
 	if err := rng.Err(); err != nil {
@@ -93,7 +94,25 @@ func NextID(id string) string {
 	return p.String()
 }
 
-// IsNoSuchKey reports whether err is Redis saying a key does not exist.
-func IsNoSuchKey(err error) bool {
-	return err != nil && err.Error() == "ERR no such key"
+// Resumable reports whether every entry of the party's stream after since
+// is still there, so a viewer resuming from since misses nothing. An id
+// that is not a stream id is not resumable; a stream that does not exist
+// (nothing was written, or it was removed) is.
+func Resumable(ctx context.Context, c redis.UniversalClient, keys Keys, since string) (bool, error) {
+	if _, err := ParseID(since); err != nil {
+		return false, nil
+	}
+	info, err := c.XInfoStream(ctx, keys.Stream).Result()
+	if err != nil {
+		if rdb.IsNoSuchKey(err) {
+			return true, nil
+		}
+		return false, fmt.Errorf("inspect stream: %w", err)
+	}
+	return !TrimmedAfter(info, since), nil
+}
+
+// Likes returns the party's like total.
+func Likes(ctx context.Context, c redis.UniversalClient, keys Keys) (int64, error) {
+	return c.SCard(ctx, keys.Likers).Result()
 }

@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/watchparty/watchparty/pkg/event"
+	"github.com/watchparty/watchparty/pkg/rdb"
 )
 
 // Entry is one stream entry read through the consumer group. Err is set
@@ -48,9 +48,6 @@ func (c *Consumer) WithDecoder(decode Decoder) *Consumer {
 	return &cc
 }
 
-// Name is the consumer's name in the group.
-func (c *Consumer) Name() string { return c.name }
-
 // Parties returns every party registered as possibly holding unflushed events.
 func (c *Consumer) Parties(ctx context.Context) ([]uuid.UUID, error) {
 	members, err := c.rdb.SMembers(ctx, RegistryKey).Result()
@@ -74,9 +71,9 @@ var ErrNoStream = errors.New("party has no stream")
 func (c *Consumer) EnsureGroup(ctx context.Context, party uuid.UUID) error {
 	err := c.rdb.XGroupCreate(ctx, KeysFor(party).Stream, Group, "0").Err()
 	switch {
-	case err == nil, err != nil && strings.HasPrefix(err.Error(), "BUSYGROUP"):
+	case err == nil, rdb.IsBusyGroup(err):
 		return nil
-	case strings.Contains(fmt.Sprint(err), "requires the key to exist"):
+	case rdb.IsNoStream(err):
 		return ErrNoStream
 	default:
 		return fmt.Errorf("create group on party %s: %w", party, err)
@@ -221,7 +218,7 @@ func (c *Consumer) Backlog(ctx context.Context, party uuid.UUID) (int64, error) 
 	key := KeysFor(party).Stream
 	groups, err := c.rdb.XInfoGroups(ctx, key).Result()
 	if err != nil {
-		if strings.Contains(err.Error(), "no such key") {
+		if rdb.IsNoSuchKey(err) {
 			return 0, nil
 		}
 		return 0, fmt.Errorf("backlog of party %s: %w", party, err)

@@ -7,29 +7,20 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/watchparty/watchparty/pkg/rdb"
 )
 
 // EndedMessage is the announcement on a party's channel that it ended.
-const EndedMessage = "!ended"
+const EndedMessage = rdb.EndedMessage
 
 // endedTTL is how long a party stays closed to writes after its end.
 const endedTTL = 7 * 24 * time.Hour
 
-// closeScript closes a party to writes and tells every pod following it,
-// in one step on the party's slot, so that no event can be appended after
-// viewers were told the party ended.
-// KEYS: ended. ARGV: channel, ttl_seconds.
-var closeScript = redis.NewScript(`
-redis.call('SET', KEYS[1], '1', 'EX', ARGV[2])
-redis.call('SPUBLISH', ARGV[1], '` + EndedMessage + `')
-return 1
-`)
-
 // Close closes party to writes: every later append answers Closed, and the
 // pods following it hand its viewers the end. Closing twice is harmless.
-func Close(ctx context.Context, rdb redis.UniversalClient, party uuid.UUID) error {
-	k := KeysFor(party)
-	if err := closeScript.Run(ctx, rdb, []string{k.Ended}, k.Channel, int(endedTTL.Seconds())).Err(); err != nil {
+func Close(ctx context.Context, c redis.UniversalClient, party uuid.UUID) error {
+	if err := rdb.CloseParty(ctx, c, KeysFor(party), endedTTL); err != nil {
 		return fmt.Errorf("close party %s: %w", party, err)
 	}
 	return nil

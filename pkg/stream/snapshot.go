@@ -3,10 +3,11 @@ package stream
 import (
 	"context"
 	"fmt"
-	"strconv"
 
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/watchparty/watchparty/pkg/rdb"
 )
 
 // Playback is a party's playback state as the append script keeps it:
@@ -25,30 +26,16 @@ type Snapshot struct {
 	Playback Playback
 }
 
-// snapshotScript reads the stream's last id and the playback state in one
-// step, so a play/pause/seek can never fall between the two reads.
-// KEYS[1] -> wp:{<party>}:events
-// KEYS[2] -> wp:{<party>}:playback
-// Returns {last_id, state, position_ms, updated_at}.
-var snapshotScript = redis.NewScript(`
-local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
-local id = '0-0'
-if #last == 1 then id = last[1][1] end
-local pb = redis.call('HMGET', KEYS[2], 'state', 'position_ms', 'updated_at')
-return {id, pb[1] or '', pb[2] or '0', pb[3] or ''}
-`)
-
-// SnapshotOf reads party's snapshot.
-func SnapshotOf(ctx context.Context, rdb redis.UniversalClient, party uuid.UUID) (Snapshot, error) {
-	k := KeysFor(party)
-	vals, err := snapshotScript.Run(ctx, rdb, []string{k.Stream, k.Playback}).StringSlice()
-	if err != nil || len(vals) != 4 {
-		return Snapshot{}, fmt.Errorf("read snapshot of party %s: %v %w", party, vals, err)
+// SnapshotOf reads party's snapshot in one step, so a play/pause/seek can
+// never fall between reading the last id and the playback state.
+func SnapshotOf(ctx context.Context, c redis.UniversalClient, party uuid.UUID) (Snapshot, error) {
+	r, err := rdb.ReadSnapshot(ctx, c, KeysFor(party))
+	if err != nil {
+		return Snapshot{}, fmt.Errorf("read snapshot of party %s: %w", party, err)
 	}
-	s := Snapshot{LastID: vals[0], Playback: Playback{State: vals[1], UpdatedAt: vals[3]}}
+	s := Snapshot{LastID: r.LastID, Playback: Playback{State: r.State, PositionMS: r.PositionMS, UpdatedAt: r.UpdatedAt}}
 	if s.Playback.State == "" {
 		s.Playback.State = "paused"
 	}
-	s.Playback.PositionMS, _ = strconv.ParseInt(vals[2], 10, 64)
 	return s, nil
 }

@@ -7,6 +7,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/watchparty/watchparty/pkg/rdb"
 )
 
 // ClaimIdle moves to this consumer the party's entries that another
@@ -31,16 +33,6 @@ func (c *Consumer) ClaimIdle(ctx context.Context, party uuid.UUID, minIdle time.
 	}
 }
 
-// delIdleConsumer deletes a consumer only if it holds nothing pending, in
-// one step: deleting a consumer drops its pending entries, and one that
-// read between a check and a separate delete would lose them.
-// KEYS: stream. ARGV: group, consumer. Returns 1 when deleted.
-var delIdleConsumer = redis.NewScript(`
-if #redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2]) > 0 then return 0 end
-redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
-return 1
-`)
-
 // PruneConsumers removes from the party's group the consumers other than
 // this one that hold nothing pending and were idle longer than idle: gone
 // flushers with unstable names would otherwise pile up.
@@ -55,11 +47,15 @@ func (c *Consumer) PruneConsumers(ctx context.Context, party uuid.UUID, idle tim
 		if cons.Name == c.name || cons.Pending > 0 || cons.Idle < idle {
 			continue
 		}
-		n, err := delIdleConsumer.Run(ctx, c.rdb, []string{key}, Group, cons.Name).Int()
+		// Deleted only if it still holds nothing pending, in one step: a
+		// consumer that read since XINFO would otherwise lose its entries.
+		deleted, err := rdb.DeleteIdleConsumer(ctx, c.rdb, key, Group, cons.Name)
 		if err != nil {
 			return removed, fmt.Errorf("remove consumer %s of party %s: %w", cons.Name, party, err)
 		}
-		removed += n
+		if deleted {
+			removed++
+		}
 	}
 	return removed, nil
 }
