@@ -17,6 +17,7 @@ import (
 	"github.com/watchparty/watchparty/pkg/dlq"
 	"github.com/watchparty/watchparty/pkg/event"
 	"github.com/watchparty/watchparty/pkg/store"
+	"github.com/watchparty/watchparty/pkg/stream"
 	"github.com/watchparty/watchparty/pkg/testenv"
 )
 
@@ -70,7 +71,7 @@ func ev(party uuid.UUID, typ event.Type, user string) event.Event {
 	return e
 }
 
-func streamKey(p uuid.UUID) string { return "wp:{" + p.String() + "}:events" }
+func streamKey(p uuid.UUID) string { return stream.KeysFor(p).Stream }
 
 // batch returns a dead-letter batch of events that failed with a foreign
 // key violation after five deliveries.

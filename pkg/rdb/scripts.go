@@ -14,7 +14,8 @@ import (
 // whose header documents each KEYS[i] and ARGV[i] and the reply; each has a
 // typed wrapper below, so callers never build KEYS or ARGV by hand. The
 // wrappers run scripts with go-redis's Script.Run: EVALSHA, falling back to
-// EVAL when the server does not have the script.
+// EVAL when the server does not have the script. The append script, which
+// runs in pipelines, has its own file (append.go).
 
 var (
 	//go:embed lua/close.lua
