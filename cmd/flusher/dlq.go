@@ -7,60 +7,20 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
+	"github.com/watchparty/watchparty/pkg/config"
 	"github.com/watchparty/watchparty/pkg/dlq"
-	"github.com/watchparty/watchparty/pkg/envflag"
 	"github.com/watchparty/watchparty/pkg/event"
 	"github.com/watchparty/watchparty/pkg/logging"
 	"github.com/watchparty/watchparty/pkg/rdb"
 	"github.com/watchparty/watchparty/pkg/store"
 )
-
-// dlqConfig is the part of the flusher's configuration the DLQ commands use.
-type dlqConfig struct {
-	RedisURL     string
-	RedisCluster bool
-	DatabaseURL  string // replay-dlq only
-	LogFormat    string
-	LogLevel     string
-}
-
-// bindDLQConfig registers the settings a DLQ command needs on fs, database
-// included when withDB, and returns a function that validates them once
-// flags are parsed, naming any bad variable.
-func bindDLQConfig(fs *pflag.FlagSet, withDB bool) (*dlqConfig, func() error) {
-	var cfg dlqConfig
-	b := envflag.New(fs)
-	b.String(&cfg.RedisURL, "redis-url", "REDIS_URL", "redis://localhost:6379/0", "Redis URL, or comma-separated host:port seeds of a Redis Cluster")
-	b.Bool(&cfg.RedisCluster, "redis-cluster", "REDIS_CLUSTER", false, "treat a single REDIS_URL address as a Redis Cluster seed")
-	if withDB {
-		b.String(&cfg.DatabaseURL, "database-url", "DATABASE_URL", "postgres://postgres@localhost:5432/watchparty?sslmode=disable", "PostgreSQL URL")
-	}
-	b.String(&cfg.LogFormat, "log-format", "LOG_FORMAT", "json", "log format: json or text")
-	b.String(&cfg.LogLevel, "log-level", "LOG_LEVEL", "info", "log level: debug, info, warn, error")
-	return &cfg, func() error {
-		errs := []error{b.Err()}
-		if err := rdb.Validate(cfg.RedisURL, cfg.RedisCluster); err != nil {
-			errs = append(errs, fmt.Errorf("REDIS_URL: %w", err))
-		}
-		if u, err := url.Parse(cfg.DatabaseURL); withDB && (err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql")) {
-			errs = append(errs, fmt.Errorf("DATABASE_URL %q: want postgres://user@host:port/db", cfg.DatabaseURL))
-		}
-		errs = append(errs, logging.Validate(cfg.LogFormat, cfg.LogLevel))
-		if err := errors.Join(errs...); err != nil {
-			return fmt.Errorf("bad configuration:\n%w", err)
-		}
-		return nil
-	}
-}
 
 func newReplayDLQCmd() *cobra.Command {
 	var opts dlq.ReplayOptions
@@ -72,16 +32,11 @@ func newReplayDLQCmd() *cobra.Command {
 			"command exits non-zero. Several replays may run at once: none writes a batch another holds.",
 		Args: cobra.NoArgs,
 	}
-	cfg, finish := bindDLQConfig(cmd.Flags(), true)
-	cmd.Flags().IntVar(&opts.Limit, "limit", 0, "replay at most N batches (0: all)")
-	cmd.Flags().StringVar(&opts.Party, "party", "", "replay only the batches of this party id")
-	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "print what would be replayed and change nothing")
+	var cfg config.DLQ
+	finish := config.ReplayDLQ(&cfg, &opts).Bind(cmd.Flags())
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if err := finish(); err != nil {
 			return err
-		}
-		if opts.Limit < 0 {
-			return fmt.Errorf("--limit must not be negative, got %d", opts.Limit)
 		}
 		if opts.Party != "" {
 			id, err := uuid.Parse(opts.Party)
@@ -90,14 +45,14 @@ func newReplayDLQCmd() *cobra.Command {
 			}
 			opts.Party = id.String()
 		}
-		return replayDLQ(cmd.Context(), *cfg, opts, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		return replayDLQ(cmd.Context(), cfg, opts, cmd.OutOrStdout(), cmd.ErrOrStderr())
 	}
 	return cmd
 }
 
 // replayDLQ runs one replay, prints a line per batch and the counts, and
 // fails when any batch failed again.
-func replayDLQ(ctx context.Context, cfg dlqConfig, opts dlq.ReplayOptions, out, logOut io.Writer) error {
+func replayDLQ(ctx context.Context, cfg config.DLQ, opts dlq.ReplayOptions, out, logOut io.Writer) error {
 	log, err := logging.New(logOut, cfg.LogFormat, cfg.LogLevel)
 	if err != nil {
 		return err
@@ -148,22 +103,19 @@ func newDLQCmd() *cobra.Command {
 }
 
 func newDLQListCmd() *cobra.Command {
+	var cfg config.DLQ
 	var limit int
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "One tab-separated line per batch: index, party, events, sqlstate, attempts, failed_at, error",
 		Args:  cobra.NoArgs,
 	}
-	cfg, finish := bindDLQConfig(cmd.Flags(), false)
-	cmd.Flags().IntVar(&limit, "limit", 0, "list at most N batches from the head (0: all)")
+	finish := config.DLQList(&cfg, &limit).Bind(cmd.Flags())
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if err := finish(); err != nil {
 			return err
 		}
-		if limit < 0 {
-			return fmt.Errorf("--limit must not be negative, got %d", limit)
-		}
-		return withRedis(*cfg, func(rc redis.UniversalClient) error {
+		return withRedis(cfg, func(rc redis.UniversalClient) error {
 			items, err := dlq.List(cmd.Context(), rc, limit)
 			for _, it := range items {
 				fmt.Fprintln(cmd.OutOrStdout(), listLine(it))
@@ -184,12 +136,13 @@ func listLine(it dlq.Indexed) string {
 }
 
 func newDLQShowCmd() *cobra.Command {
+	var cfg config.DLQ
 	cmd := &cobra.Command{
 		Use:   "show INDEX",
 		Short: "Print the batch at INDEX (0 is the oldest) as JSON",
 		Args:  cobra.ExactArgs(1),
 	}
-	cfg, finish := bindDLQConfig(cmd.Flags(), false)
+	finish := config.DLQShow(&cfg).Bind(cmd.Flags())
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if err := finish(); err != nil {
 			return err
@@ -198,7 +151,7 @@ func newDLQShowCmd() *cobra.Command {
 		if err != nil || index < 0 {
 			return fmt.Errorf("INDEX %q is not an index: want 0 or more", args[0])
 		}
-		return withRedis(*cfg, func(rc redis.UniversalClient) error {
+		return withRedis(cfg, func(rc redis.UniversalClient) error {
 			return showBatch(cmd.Context(), rc, index, cmd.OutOrStdout())
 		})
 	}
@@ -230,7 +183,7 @@ func showBatch(ctx context.Context, rc redis.UniversalClient, index int, out io.
 	return err // a decode error still fails the command after the element is shown
 }
 
-func withRedis(cfg dlqConfig, fn func(redis.UniversalClient) error) error {
+func withRedis(cfg config.DLQ, fn func(redis.UniversalClient) error) error {
 	rc, err := rdb.Open(cfg.RedisURL, cfg.RedisCluster)
 	if err != nil {
 		return err

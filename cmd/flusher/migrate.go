@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/watchparty/watchparty/pkg/envflag"
+	"github.com/watchparty/watchparty/pkg/config"
 	"github.com/watchparty/watchparty/pkg/store"
 )
 
@@ -16,10 +16,9 @@ func newMigrateCmd() *cobra.Command {
 		Short: "Create the database if needed and apply migrations, then exit",
 		Args:  cobra.NoArgs,
 	}
-	b := envflag.New(cmd.Flags())
-	b.String(&databaseURL, "database-url", "DATABASE_URL", "postgres://postgres@localhost:5432/watchparty?sslmode=disable", "PostgreSQL URL")
+	finish := config.FlusherMigrate(&databaseURL).Bind(cmd.Flags())
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		if err := b.Err(); err != nil {
+		if err := finish(); err != nil {
 			return err
 		}
 		if err := store.Migrate(cmd.Context(), databaseURL); err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/watchparty/watchparty/pkg/config"
 	"github.com/watchparty/watchparty/pkg/flusher"
 	"github.com/watchparty/watchparty/pkg/health"
 	"github.com/watchparty/watchparty/pkg/logging"
@@ -22,19 +23,19 @@ import (
 )
 
 func newRunCmd() *cobra.Command {
+	var cfg flusher.Config
 	var once bool
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Consume party streams and flush them to PostgreSQL until SIGTERM",
 		Args:  cobra.NoArgs,
 	}
-	cfg, finish := bindConfig(cmd.Flags())
-	cmd.Flags().BoolVar(&once, "once", false, "flush every stream with events once, then exit (non-zero if a batch failed)")
+	finish := config.FlusherRun(&cfg, &once).Bind(cmd.Flags())
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if err := finish(); err != nil {
 			return err
 		}
-		return run(cmd.Context(), *cfg, once)
+		return run(cmd.Context(), cfg, once)
 	}
 	return cmd
 }

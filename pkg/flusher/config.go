@@ -4,18 +4,10 @@
 // project's code, not a public API.
 package flusher
 
-import (
-	"errors"
-	"fmt"
-	"net/url"
-	"time"
+import "time"
 
-	"github.com/watchparty/watchparty/pkg/envflag"
-	"github.com/watchparty/watchparty/pkg/logging"
-	"github.com/watchparty/watchparty/pkg/rdb"
-)
-
-// Config is the flusher binary's configuration (SPEC §2).
+// Config is the flusher binary's configuration (SPEC §2). pkg/config
+// declares, converts and checks its settings.
 type Config struct {
 	RedisURL             string
 	RedisCluster         bool
@@ -44,35 +36,4 @@ func (c Config) Interval() time.Duration {
 		return c.FlushInterval
 	}
 	return time.Duration(c.FlushIntervalMinutes) * time.Minute
-}
-
-// Validate checks every setting and names the variable of a bad one.
-func (c *Config) Validate() error {
-	var errs []error
-	if err := rdb.Validate(c.RedisURL, c.RedisCluster); err != nil {
-		errs = append(errs, fmt.Errorf("REDIS_URL: %w", err))
-	}
-	if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		errs = append(errs, fmt.Errorf("DATABASE_URL %q: want postgres://user@host:port/db", c.DatabaseURL))
-	}
-	if c.FlushInterval == 0 {
-		errs = append(errs, envflag.Positive("WATCH_PARTY_FLUSH_INTERVAL_MINUTES", c.FlushIntervalMinutes))
-	} else {
-		errs = append(errs, envflag.Positive("WATCH_PARTY_FLUSH_INTERVAL", c.FlushInterval))
-	}
-	if c.ConsumerName == "" {
-		errs = append(errs, errors.New("WATCH_PARTY_CONSUMER_NAME must not be empty"))
-	}
-	errs = append(errs,
-		envflag.Positive("WATCH_PARTY_SHUTDOWN_FLUSH_TIMEOUT_MS", c.ShutdownTimeout),
-		envflag.Positive("WATCH_PARTY_FLUSH_BATCH_SIZE", c.BatchSize),
-		envflag.Positive("WATCH_PARTY_MAX_DELIVERIES", c.MaxDeliveries),
-		envflag.Positive("WATCH_PARTY_CLAIM_MIN_IDLE", c.ClaimMinIdle),
-		envflag.Positive("WATCH_PARTY_SCHEDULER_INTERVAL", c.SchedulerInterval),
-		envflag.Positive("WATCH_PARTY_SCHEDULER_LEASE_TTL", c.LeaseTTL),
-		envflag.Positive("WATCH_PARTY_VIEWER_SAMPLE_INTERVAL", c.ViewerSampleInterval),
-		envflag.NonNegative("WATCH_PARTY_STREAM_RETENTION", c.Retention),
-		logging.Validate(c.LogFormat, c.LogLevel),
-	)
-	return errors.Join(errs...)
 }

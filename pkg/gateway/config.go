@@ -1,19 +1,12 @@
 package gateway
 
 import (
-	"errors"
-	"fmt"
-	"net/url"
 	"strings"
 	"time"
-
-	"github.com/watchparty/watchparty/pkg/auth"
-	"github.com/watchparty/watchparty/pkg/envflag"
-	"github.com/watchparty/watchparty/pkg/logging"
-	"github.com/watchparty/watchparty/pkg/rdb"
 )
 
-// Config is the gateway binary's configuration (SPEC §2).
+// Config is the gateway binary's configuration (SPEC §2). pkg/config
+// declares, converts and checks its settings.
 type Config struct {
 	RedisURL          string
 	RedisCluster      bool
@@ -62,7 +55,7 @@ type Config struct {
 	PartyCacheSize int // parties kept in the join cache, and as many unknown ids
 }
 
-// Defaults of the limits, also used by cmd/gateway for its flags.
+// Defaults of the limits, also declared as the flags' defaults by pkg/config.
 const (
 	DefaultPlaybackRate            = 10
 	DefaultPlaybackBurst           = 50
@@ -84,81 +77,6 @@ const (
 	DefaultPartyCacheSize          = 10_000
 )
 
-// Validate checks every setting and names the variable of a bad one.
-func (c *Config) Validate() error {
-	var errs []error
-	if err := rdb.Validate(c.RedisURL, c.RedisCluster); err != nil {
-		errs = append(errs, fmt.Errorf("REDIS_URL: %w", err))
-	}
-	if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		errs = append(errs, fmt.Errorf("DATABASE_URL %q: want postgres://user@host:port/db", c.DatabaseURL))
-	}
-	if c.Addr == "" {
-		errs = append(errs, errors.New("GATEWAY_ADDR must not be empty"))
-	}
-	if c.AuthSecret == "" && !c.DevAuth {
-		errs = append(errs, errors.New("WATCH_PARTY_AUTH_SECRET is required unless WATCH_PARTY_DEV_AUTH=true"))
-	}
-	if c.AuthSecret != "" && len(c.AuthSecret) < auth.MinSecretBytes {
-		errs = append(errs, fmt.Errorf("WATCH_PARTY_AUTH_SECRET must be at least %d bytes, got %d (generate one with: openssl rand -base64 48)",
-			auth.MinSecretBytes, len(c.AuthSecret)))
-	}
-	if _, err := ParseCIDRs(c.TrustedProxies); err != nil {
-		errs = append(errs, fmt.Errorf("WATCH_PARTY_TRUSTED_PROXIES: %w", err))
-	}
-	for _, o := range c.Origins() {
-		if o == "*" {
-			continue
-		}
-		if u, err := url.Parse(o); err != nil || u.Scheme == "" || u.Host == "" {
-			errs = append(errs, fmt.Errorf("WATCH_PARTY_ALLOWED_ORIGINS: %q is not an origin like https://example.com", o))
-		}
-	}
-	errs = append(errs,
-		envflag.Positive("WATCH_PARTY_SHUTDOWN_FLUSH_TIMEOUT_MS", c.ShutdownTimeout),
-		envflag.NonNegative("WATCH_PARTY_CHAT_RATE", c.ChatRate),
-		envflag.NonNegative("WATCH_PARTY_CHAT_BURST", c.ChatBurst),
-		envflag.NonNegative("WATCH_PARTY_LIKE_RATE", c.LikeRate),
-		envflag.NonNegative("WATCH_PARTY_LIKE_BURST", c.LikeBurst),
-		envflag.Positive("WATCH_PARTY_MAX_BUFFERED_EVENTS", c.MaxBufferedEvents),
-		envflag.NonNegative("WATCH_PARTY_PLAYBACK_RATE", c.PlaybackRate),
-		envflag.NonNegative("WATCH_PARTY_PLAYBACK_BURST", c.PlaybackBurst),
-		envflag.NonNegative("WATCH_PARTY_JOIN_RATE", c.JoinRate),
-		envflag.NonNegative("WATCH_PARTY_JOIN_BURST", c.JoinBurst),
-		envflag.NonNegative("WATCH_PARTY_IP_JOIN_RATE", c.IPJoinRate),
-		envflag.NonNegative("WATCH_PARTY_IP_JOIN_BURST", c.IPJoinBurst),
-		envflag.NonNegative("WATCH_PARTY_MAX_CONNS_PER_USER", c.MaxConnsPerUser),
-		envflag.NonNegative("WATCH_PARTY_MAX_CONNS_PER_IP", c.MaxConnsPerIP),
-		envflag.NonNegative("WATCH_PARTY_MAX_CONNS_PER_PARTY", c.MaxConnsPerParty),
-		envflag.NonNegative("WATCH_PARTY_MAX_CONNS", c.MaxConns),
-		envflag.NonNegative("WATCH_PARTY_MAX_ACTIVE_PARTIES_PER_HOST", c.MaxActivePartiesPerHost),
-		envflag.Positive("WATCH_PARTY_MAX_PARTY_DURATION", c.MaxPartyDuration),
-		envflag.Positive("WATCH_PARTY_HTTP_READ_HEADER_TIMEOUT", c.ReadHeaderTimeout),
-		envflag.Positive("WATCH_PARTY_HTTP_READ_TIMEOUT", c.ReadTimeout),
-		envflag.Positive("WATCH_PARTY_HTTP_WRITE_TIMEOUT", c.WriteTimeout),
-		envflag.Positive("WATCH_PARTY_HTTP_IDLE_TIMEOUT", c.IdleTimeout),
-		envflag.Positive("WATCH_PARTY_MAX_BODY_BYTES", c.MaxBodyBytes),
-		envflag.Positive("WATCH_PARTY_PARTY_CACHE_SIZE", c.PartyCacheSize),
-		logging.Validate(c.LogFormat, c.LogLevel),
-	)
-	for _, r := range []struct {
-		rate  float64
-		burst int
-		name  string
-	}{
-		{c.ChatRate, c.ChatBurst, "WATCH_PARTY_CHAT"},
-		{c.LikeRate, c.LikeBurst, "WATCH_PARTY_LIKE"},
-		{c.PlaybackRate, c.PlaybackBurst, "WATCH_PARTY_PLAYBACK"},
-		{c.JoinRate, c.JoinBurst, "WATCH_PARTY_JOIN"},
-		{c.IPJoinRate, c.IPJoinBurst, "WATCH_PARTY_IP_JOIN"},
-	} {
-		if r.rate > 0 && r.burst == 0 {
-			errs = append(errs, fmt.Errorf("%s_BURST must be positive when %s_RATE is set", r.name, r.name))
-		}
-	}
-	return errors.Join(errs...)
-}
-
 // Origins lists the allowed browser origins; empty means same origin only.
 func (c Config) Origins() []string {
 	var out []string
@@ -172,7 +90,7 @@ func (c Config) Origins() []string {
 
 // withDefaults fills the settings whose zero value means nothing sensible
 // (sizes, durations, timeouts) for configurations built in code rather than
-// by cmd/gateway. Zero rates and caps stay zero: those limits are off.
+// by pkg/config. Zero rates and caps stay zero: those limits are off.
 func (c Config) withDefaults() Config {
 	def := func(p *time.Duration, d time.Duration) {
 		if *p <= 0 {

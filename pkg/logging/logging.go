@@ -12,9 +12,9 @@ import (
 // New returns a logger writing to w in format "json" or "text" at level
 // "debug", "info", "warn" or "error".
 func New(w io.Writer, format, level string) (*slog.Logger, error) {
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("LOG_LEVEL %q: want debug, info, warn or error", level)
+	lv, err := parseLevel(level)
+	if err != nil {
+		return nil, fmt.Errorf("LOG_LEVEL %w", err)
 	}
 	opts := &slog.HandlerOptions{Level: lv}
 	switch strings.ToLower(format) {
@@ -23,12 +23,30 @@ func New(w io.Writer, format, level string) (*slog.Logger, error) {
 	case "text":
 		return slog.New(slog.NewTextHandler(w, opts)), nil
 	default:
-		return nil, fmt.Errorf("LOG_FORMAT %q: want json or text", format)
+		return nil, fmt.Errorf("LOG_FORMAT %w", CheckFormat(format))
 	}
 }
 
-// Validate checks a format and level without building a logger.
-func Validate(format, level string) error {
-	_, err := New(io.Discard, format, level)
+// CheckFormat returns an error unless format is "json" or "text".
+func CheckFormat(format string) error {
+	switch strings.ToLower(format) {
+	case "json", "text":
+		return nil
+	}
+	return fmt.Errorf("%q: want json or text", format)
+}
+
+// CheckLevel returns an error unless level is "debug", "info", "warn" or
+// "error".
+func CheckLevel(level string) error {
+	_, err := parseLevel(level)
 	return err
+}
+
+func parseLevel(level string) (slog.Level, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return 0, fmt.Errorf("%q: want debug, info, warn or error", level)
+	}
+	return lv, nil
 }
