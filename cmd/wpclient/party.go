@@ -39,7 +39,7 @@ Run "flusher migrate" first. Running it again reopens the same party.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&dbURL, "database-url", defaultDatabaseURL(), "PostgreSQL URL (default from DATABASE_URL)")
+	bindDatabaseURL(cmd, &dbURL)
 	f.StringVar(&id, "id", demoPartyID, "party id (a UUID)")
 	f.StringVar(&title, "title", "Demo party", "party title")
 	f.StringVar(&videoURL, "video-url", "https://example.com/video.mp4", "video URL")
@@ -67,7 +67,7 @@ the flusher's next flush (WATCH_PARTY_FLUSH_INTERVAL).`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&dbURL, "database-url", defaultDatabaseURL(), "PostgreSQL URL (default from DATABASE_URL)")
+	bindDatabaseURL(cmd, &dbURL)
 	f.StringVar(&party, "party", demoPartyID, "party id")
 	f.IntVar(&limit, "limit", 100, "print at most this many (the newest) chat rows")
 	return cmd

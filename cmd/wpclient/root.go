@@ -5,6 +5,9 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/watchparty/watchparty/pkg/config"
+	"github.com/watchparty/watchparty/pkg/envflag"
 )
 
 // demoPartyID is the fixed id of the party `wpclient demo-party` upserts and
@@ -30,12 +33,11 @@ func envOr(key, def string) string {
 	return def
 }
 
-func defaultDatabaseURL() string {
-	return envOr("DATABASE_URL", "postgres://postgres@localhost:5432/watchparty?sslmode=disable")
-}
-
-func defaultRedisURL() string {
-	return envOr("REDIS_URL", "redis://localhost:6379/0")
+// bindDatabaseURL gives cmd the binaries' --database-url flag and
+// DATABASE_URL variable, checked before the command runs.
+func bindDatabaseURL(cmd *cobra.Command, p *string) {
+	finish := envflag.Command{Name: "wpclient " + cmd.Name(), Settings: config.Postgres(p)}.Bind(cmd.Flags())
+	cmd.PreRunE = func(*cobra.Command, []string) error { return finish() }
 }
 
 // defaultGatewayURL turns GATEWAY_ADDR (":8080", "0.0.0.0:8080", "host:8080")
