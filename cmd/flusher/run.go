@@ -16,10 +16,10 @@ import (
 	"github.com/watchparty/watchparty/pkg/config"
 	"github.com/watchparty/watchparty/pkg/flusher"
 	"github.com/watchparty/watchparty/pkg/health"
+	"github.com/watchparty/watchparty/pkg/lifecycle"
 	"github.com/watchparty/watchparty/pkg/logging"
 	"github.com/watchparty/watchparty/pkg/rdb"
 	"github.com/watchparty/watchparty/pkg/store"
-	"github.com/watchparty/watchparty/pkg/stream"
 )
 
 func newRunCmd() *cobra.Command {
@@ -59,6 +59,10 @@ func run(ctx context.Context, cfg flusher.Config, once bool) error {
 	if once {
 		rep, err := f.FlushOnce(ctx)
 		log.Info("flush once done", "parties", rep.Parties, "events", rep.Events, "failed", rep.Failed)
+		if err != nil && flusher.Unlogged(err) == nil {
+			// Each failure was logged where it happened.
+			return fmt.Errorf("%d of %d party flushes failed", rep.Failed, rep.Parties)
+		}
 		return err
 	}
 	probes := health.NewProbes(map[string]health.Check{
@@ -66,11 +70,11 @@ func run(ctx context.Context, cfg flusher.Config, once bool) error {
 		"postgres": func(ctx context.Context) error { return db.Ping(ctx) },
 		"writes":   f.Ready,
 	})
-	appender := stream.NewAppender(rc, stream.AppenderConfig{Workers: 1, Log: log.With("component", "appender")})
-	sched := flusher.NewScheduler(cfg, rc, store.NewParties(db), f, appender, log)
+	sched := lifecycle.New(lifecycle.Config{Name: cfg.ConsumerName, Interval: cfg.SchedulerInterval,
+		LeaseTTL: cfg.LeaseTTL, SampleInterval: cfg.ViewerSampleInterval},
+		rc, store.NewParties(db), f, metrics.SchedulerLeader, log)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return serveProbes(gctx, cfg.MetricsAddr, probes, metrics, log) })
-	g.Go(func() error { return appender.Run(gctx) })
 	// Redis may still be starting: the probes answer (not ready) meanwhile,
 	// and the flushing and scheduling loops start once Redis answers, so
 	// their first cycle works instead of backing off from failures.

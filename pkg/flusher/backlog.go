@@ -29,8 +29,8 @@ type backlog struct {
 // costs two pipelined round trips over the registered streams (found in the
 // registry set, never by scanning keys) and one LLEN, whatever the number
 // of scrapes.
-func (f *Flusher) refreshBacklog(ctx context.Context) error {
-	b, err := f.measureBacklog(ctx)
+func (f *Flusher) refreshBacklog(ctx context.Context, rc redis.UniversalClient) error {
+	b, err := f.measureBacklog(ctx, rc)
 	if err != nil {
 		return err
 	}
@@ -41,14 +41,14 @@ func (f *Flusher) refreshBacklog(ctx context.Context) error {
 	return nil
 }
 
-func (f *Flusher) measureBacklog(ctx context.Context) (backlog, error) {
+func (f *Flusher) measureBacklog(ctx context.Context, rc redis.UniversalClient) (backlog, error) {
 	var b backlog
 	parties, err := f.consumer.Parties(ctx)
 	if err != nil {
 		return b, err
 	}
 	// Round 1: the group's position in every stream.
-	pipe := f.rdb.Pipeline()
+	pipe := rc.Pipeline()
 	groups := make([]*redis.XInfoGroupsCmd, len(parties))
 	for i, p := range parties {
 		groups[i] = pipe.XInfoGroups(ctx, stream.KeysFor(p).Stream)
@@ -64,7 +64,7 @@ func (f *Flusher) measureBacklog(ctx context.Context) (backlog, error) {
 	// backlog: the group's oldest pending entry when it has one (pending
 	// entries precede every undelivered one), else the first entry after
 	// the group's last delivered id.
-	pipe = f.rdb.Pipeline()
+	pipe = rc.Pipeline()
 	type probe struct {
 		pending *redis.XPendingCmd
 		first   *redis.XMessageSliceCmd
@@ -157,7 +157,7 @@ func (f *Flusher) refreshBacklogEvery(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := f.refreshBacklog(ctx); err != nil && ctx.Err() == nil {
+			if err := f.refreshGauges(ctx); err != nil && ctx.Err() == nil {
 				f.log.Debug("refresh backlog gauges", "err", err)
 			}
 		}

@@ -3,7 +3,6 @@ package flusher
 import (
 	"context"
 	"strconv"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,7 +13,6 @@ import (
 	"github.com/watchparty/watchparty/pkg/dlq"
 	"github.com/watchparty/watchparty/pkg/event"
 	"github.com/watchparty/watchparty/pkg/stream"
-	"github.com/watchparty/watchparty/pkg/testenv"
 )
 
 // addAt appends events to party's stream with entry ids at the given
@@ -66,7 +64,7 @@ func TestBacklogGauges(t *testing.T) {
 		t.Fatalf("read one entry: %v, %d", err, len(got))
 	}
 	addAt(t, rdb, flushed, now.Add(-300*time.Second))
-	if _, err := f.FlushParty(ctx, ctx, flushed); err != nil {
+	if _, err := f.FlushParty(ctx, flushed); err != nil {
 		t.Fatal(err)
 	}
 	if err := rdb.SAdd(ctx, stream.RegistryKey, gone.String()).Err(); err != nil {
@@ -76,7 +74,7 @@ func TestBacklogGauges(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if err := f.refreshBacklog(ctx); err != nil {
+	if err := f.refreshGauges(ctx); err != nil {
 		t.Fatal(err)
 	}
 	m := f.metrics
@@ -133,33 +131,4 @@ func flushLag(t *testing.T, m *Metrics) float64 {
 	}
 	t.Fatal("watch_party_flush_lag_seconds is not exported")
 	return 0
-}
-
-// TestSchedulerLeaderGauge checks that exactly the replica holding the
-// scheduler lease reports itself leader, and that leadership moves (and
-// the gauge with it) when that replica stops.
-func TestSchedulerLeaderGauge(t *testing.T) {
-	rdb, db := newRedis(t), newDB(t)
-	a := newScheduler(t, "a", leaseConfig(), rdb, db)
-	b := newScheduler(t, "b", leaseConfig(), rdb, db)
-	leader := func(s *Scheduler) float64 { return testutil.ToFloat64(s.flusher.metrics.SchedulerLeader) }
-	ctx, stopA := context.WithCancel(context.Background())
-	doneA := make(chan error, 1)
-	go func() { doneA <- a.Run(ctx) }()
-	testenv.Eventually(t, 5*time.Second, "a to take the lease", func() bool { return leader(a) == 1 })
-	var bChecked atomic.Int32
-	b.hooks.leaseChecked = func(bool) { bChecked.Add(1) }
-	start(t, b)
-	testenv.Eventually(t, 5*time.Second, "b to check the lease twice", func() bool { return bChecked.Load() >= 2 })
-	if leader(b) != 0 {
-		t.Fatalf("b reports itself leader while a holds the lease")
-	}
-	stopA()
-	if err := <-doneA; err != nil {
-		t.Fatal(err)
-	}
-	if leader(a) != 0 {
-		t.Errorf("a stopped and still reports itself leader")
-	}
-	testenv.Eventually(t, 5*time.Second, "b to take the lease", func() bool { return leader(b) == 1 })
 }

@@ -1,7 +1,3 @@
-// Package flusher moves party events from Redis streams into PostgreSQL:
-// it reads through consumer group "flushers", writes each party's batch in
-// one transaction and acknowledges it only after the commit. It is this
-// project's code, not a public API.
 package flusher
 
 import "time"

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/watchparty/watchparty/pkg/event"
+	"github.com/watchparty/watchparty/pkg/shutdown"
 	"github.com/watchparty/watchparty/pkg/store"
 	"github.com/watchparty/watchparty/pkg/stream"
 )
@@ -23,55 +24,58 @@ import (
 // flushWorkers is how many parties one flusher writes at once.
 const flushWorkers = 2
 
-// batchWriter writes a batch of events in one transaction (store.Writer).
-type batchWriter interface {
-	Write(ctx context.Context, events []event.Event) error
-	PartyExists(ctx context.Context, party uuid.UUID) (bool, error)
-}
-
 // Flusher flushes every registered party stream to PostgreSQL. Its methods
 // may be called concurrently for different parties.
 type Flusher struct {
 	cfg       Config
-	rdb       redis.UniversalClient
 	deployErr atomic.Pointer[error]
-	consumer  *stream.Consumer
-	writer    batchWriter
-	metrics   *Metrics
-	log       *slog.Logger
-	now       func() time.Time
+	consumer  Source
+	writer    Writer
+	dlq       DeadLetters
+	// refreshGauges measures the backlog and sets its gauges.
+	refreshGauges func(context.Context) error
+	metrics       *Metrics
+	log           *slog.Logger
+	now           func() time.Time
 }
 
-// New returns a Flusher reading as consumer cfg.ConsumerName.
+// New returns a Flusher reading as consumer cfg.ConsumerName of rdb's
+// streams, writing to db and dead-lettering to wp:dlq.
 func New(cfg Config, rdb redis.UniversalClient, db *pgxpool.Pool, metrics *Metrics, log *slog.Logger) (*Flusher, error) {
 	if rdb == nil || db == nil || metrics == nil || log == nil {
 		return nil, errors.New("flusher needs redis, database, metrics and logger")
 	}
+	f := assemble(cfg, stream.NewConsumer(rdb, cfg.ConsumerName), store.NewWriter(db), dlqList{rdb}, metrics, log)
+	f.refreshGauges = func(ctx context.Context) error { return f.refreshBacklog(ctx, rdb) }
+	return f, nil
+}
+
+// assemble returns a Flusher over its three dependencies, without backlog
+// gauges.
+func assemble(cfg Config, src Source, w Writer, dl DeadLetters, metrics *Metrics, log *slog.Logger) *Flusher {
 	return &Flusher{
-		cfg:      cfg,
-		rdb:      rdb,
-		consumer: stream.NewConsumer(rdb, cfg.ConsumerName),
-		writer:   store.NewWriter(db),
-		metrics:  metrics,
-		log:      log.With("component", "flusher", "consumer", cfg.ConsumerName),
-		now:      time.Now,
-	}, nil
+		cfg:           cfg,
+		consumer:      src,
+		writer:        w,
+		dlq:           dl,
+		refreshGauges: func(context.Context) error { return nil },
+		metrics:       metrics,
+		log:           log.With("component", "flusher", "consumer", cfg.ConsumerName),
+		now:           time.Now,
+	}
 }
 
 // Run flushes every interval until ctx ends. Shutdown order: stop reading
-// new batches, finish the batch in flight (commit, then XACK) within
-// cfg.ShutdownTimeout, and return; anything not acknowledged stays pending.
+// new batches (quit, when ctx ends), finish the batch in flight (commit,
+// then XACK) within cfg.ShutdownTimeout, after which it is given up
+// (abort), and return; anything not acknowledged stays pending.
 func (f *Flusher) Run(ctx context.Context) error {
-	work, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancel()
-	stop := context.AfterFunc(ctx, func() {
-		t := time.AfterFunc(f.cfg.ShutdownTimeout, func() {
-			f.log.Warn("shutdown timeout reached; the batch in flight stays pending", "timeout", f.cfg.ShutdownTimeout)
-			cancel()
-		})
-		context.AfterFunc(work, func() { t.Stop() })
+	st := shutdown.New(f.cfg.ShutdownTimeout, func() {
+		f.log.Warn("shutdown timeout reached; the batch in flight stays pending", "timeout", f.cfg.ShutdownTimeout)
 	})
-	defer stop()
+	defer st.Abort()
+	defer st.QuitWhen(ctx)()
+	sig := st.Signals()
 
 	gauges, stopGauges := context.WithCancel(ctx)
 	defer stopGauges()
@@ -79,17 +83,23 @@ func (f *Flusher) Run(ctx context.Context) error {
 
 	wait := f.cfg.Interval()
 	for {
-		_, err := f.flushAll(ctx, work)
+		_, err := f.flushAll(sig)
 		wait = f.nextWait(wait, err)
 		pause := wait
 		if err != nil {
 			// Jitter, so replicas that failed together (a Redis or
 			// PostgreSQL outage) do not all retry at the same moment.
 			pause = wait/2 + rand.N(wait/2+1)
-			f.log.Error("flush cycle incomplete; retrying", "err", err, "retry_in", pause)
+			// Failed party flushes were logged where they failed; only
+			// what was not is logged here.
+			if err := unlogged(err); err != nil {
+				f.log.Error("flush cycle incomplete; retrying", "err", err, "retry_in", pause)
+			} else {
+				f.log.Error("flush cycle incomplete; retrying", "retry_in", pause)
+			}
 		}
 		select {
-		case <-ctx.Done():
+		case <-sig.Quit.Done():
 			return nil
 		case <-time.After(pause):
 		}
@@ -115,7 +125,7 @@ func (f *Flusher) nextWait(prev time.Duration, err error) time.Duration {
 // FlushOnce flushes every stream with events once, to the end, and reports
 // an error if any party batch could not be written.
 func (f *Flusher) FlushOnce(ctx context.Context) (Report, error) {
-	return f.flushAll(ctx, ctx)
+	return f.flushAll(shutdown.Together(ctx))
 }
 
 // Report counts what one cycle did.
@@ -125,10 +135,10 @@ type Report struct {
 	Failed  int // party flushes that stopped on an error
 }
 
-// flushAll flushes each registered party. stop ends the cycle between
-// batches; work bounds the batches themselves.
-func (f *Flusher) flushAll(stop, work context.Context) (Report, error) {
-	parties, err := f.consumer.Parties(work)
+// flushAll flushes each registered party. sig.Quit ends the cycle between
+// batches; sig.Abort bounds the batches themselves.
+func (f *Flusher) flushAll(sig shutdown.Signals) (Report, error) {
+	parties, err := f.consumer.Parties(sig.Abort)
 	if err != nil {
 		return Report{}, err
 	}
@@ -142,11 +152,11 @@ func (f *Flusher) flushAll(stop, work context.Context) (Report, error) {
 	// and JSON decoding overlap another's COPY.
 	g.SetLimit(flushWorkers)
 	for _, p := range parties {
-		if stop.Err() != nil {
+		if sig.Quit.Err() != nil {
 			break
 		}
 		g.Go(func() error {
-			n, err := f.FlushParty(stop, work, p)
+			n, err := f.flushParty(sig, p)
 			mu.Lock()
 			defer mu.Unlock()
 			rep.Parties++
@@ -162,17 +172,33 @@ func (f *Flusher) flushAll(stop, work context.Context) (Report, error) {
 		})
 	}
 	_ = g.Wait()
-	if err := f.refreshBacklog(work); err != nil {
+	if err := f.refreshGauges(sig.Abort); err != nil {
 		f.log.Warn("refresh backlog gauges", "err", err)
 	}
 	return rep, errors.Join(errs...)
 }
 
-// FlushParty writes party's unflushed entries: first those already
-// delivered to this consumer and not acknowledged, then new ones, batch by
-// batch, each in one transaction acknowledged after its commit. It returns
-// how many events were written.
-func (f *Flusher) FlushParty(stop, work context.Context, party uuid.UUID) (int, error) {
+// FlushParty writes every unflushed entry of party, until ctx ends: first
+// those already delivered to this consumer and not acknowledged, then new
+// ones, batch by batch, each in one transaction acknowledged after its
+// commit. It returns how many events were written; stream.ErrNoStream when
+// party has no stream.
+func (f *Flusher) FlushParty(ctx context.Context, party uuid.UUID) (int, error) {
+	return f.flushParty(shutdown.Together(ctx), party)
+}
+
+// Parties lists the parties registered as possibly holding unflushed events.
+func (f *Flusher) Parties(ctx context.Context) ([]uuid.UUID, error) { return f.consumer.Parties(ctx) }
+
+// Backlog counts party's entries not yet written and acknowledged.
+func (f *Flusher) Backlog(ctx context.Context, party uuid.UUID) (int64, error) {
+	return f.consumer.Backlog(ctx, party)
+}
+
+// flushParty is FlushParty: sig.Quit stops it between batches, sig.Abort
+// gives up the batch in flight.
+func (f *Flusher) flushParty(sig shutdown.Signals, party uuid.UUID) (int, error) {
+	stop, work := sig.Quit, sig.Abort
 	log := f.log.With("party_id", party)
 	if err := f.consumer.EnsureGroup(work, party); err != nil {
 		return 0, err
@@ -201,7 +227,7 @@ func (f *Flusher) FlushParty(stop, work context.Context, party uuid.UUID) (int, 
 			return written, err
 		}
 	}
-	n, err := f.flushNew(stop, work, log, party)
+	n, err := f.flushNew(sig, log, party)
 	written += n
 	if err != nil {
 		return written, err
@@ -221,7 +247,8 @@ func (f *Flusher) FlushParty(stop, work context.Context, party uuid.UUID) (int, 
 // flushNew reads batches of new entries one ahead of the writer, so that
 // reading from Redis overlaps writing to PostgreSQL. Read entries that are
 // not written stay pending on this consumer and are re-read first next time.
-func (f *Flusher) flushNew(stop, work context.Context, log *slog.Logger, party uuid.UUID) (int, error) {
+func (f *Flusher) flushNew(sig shutdown.Signals, log *slog.Logger, party uuid.UUID) (int, error) {
+	stop, work := sig.Quit, sig.Abort
 	readCtx, cancelRead := context.WithCancel(work)
 	defer cancelRead()
 	type read struct {
@@ -332,8 +359,37 @@ func (f *Flusher) failed(log *slog.Logger, err error, events int) error {
 	} else {
 		log.Error("flush failed; entries stay pending", "class", class.String(), "events", events, "err", err)
 	}
-	return fmt.Errorf("flush: %w", err)
+	return loggedError{fmt.Errorf("flush: %w", err)}
 }
+
+// loggedError is an error already logged where it was handled, so that
+// whoever receives it does not log it again.
+type loggedError struct{ error }
+
+func (e loggedError) Unwrap() error { return e.error }
+
+// unlogged returns the parts of err (a join of errors) not logged yet, nil
+// when every part was.
+func unlogged(err error) error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var rest []error
+		for _, e := range j.Unwrap() {
+			if e := unlogged(e); e != nil {
+				rest = append(rest, e)
+			}
+		}
+		return errors.Join(rest...)
+	}
+	var l loggedError
+	if errors.As(err, &l) {
+		return nil
+	}
+	return err
+}
+
+// Unlogged returns the parts of an error of FlushOnce not logged by the
+// flusher yet, nil when every part was.
+func Unlogged(err error) error { return unlogged(err) }
 
 // Ready reports a deployment error seen on the last write, if any: the
 // flusher is not ready until a write succeeds again.

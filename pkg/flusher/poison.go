@@ -125,7 +125,7 @@ func (f *Flusher) deadLetterFailure(ctx context.Context, log *slog.Logger, party
 		}
 		b.Events = append(b.Events, dlq.FromEvent(e.Event))
 	}
-	if err := dlq.Push(ctx, f.rdb, b); err != nil {
+	if err := f.dlq.Push(ctx, b); err != nil {
 		flog.Error("could not dead-letter event; stays pending", "err", err)
 		return
 	}

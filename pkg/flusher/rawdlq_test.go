@@ -13,6 +13,7 @@ import (
 	"github.com/watchparty/watchparty/pkg/dlq"
 	"github.com/watchparty/watchparty/pkg/event"
 	"github.com/watchparty/watchparty/pkg/store"
+	"github.com/watchparty/watchparty/pkg/stream"
 )
 
 // olderDecoder decodes like event.Decode but does not know likes, as a
@@ -36,7 +37,7 @@ func TestUnknownEventWaitsRawInTheDLQ(t *testing.T) {
 	ctx := context.Background()
 	cfg := testConfig()
 	older, _ := newFlusher(t, cfg, rdb, db)
-	older.consumer = older.consumer.WithDecoder(olderDecoder)
+	older.consumer = older.consumer.(*stream.Consumer).WithDecoder(olderDecoder)
 	party := uuid.New()
 	insertParty(t, db, party)
 	evs := chats(party, 3)

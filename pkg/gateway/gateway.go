@@ -21,6 +21,7 @@ import (
 	"github.com/watchparty/watchparty/pkg/health"
 	"github.com/watchparty/watchparty/pkg/presence"
 	"github.com/watchparty/watchparty/pkg/room"
+	"github.com/watchparty/watchparty/pkg/shutdown"
 	"github.com/watchparty/watchparty/pkg/store"
 	"github.com/watchparty/watchparty/pkg/stream"
 	"github.com/watchparty/watchparty/pkg/web"
@@ -170,8 +171,12 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("http server: %w", err)
 	case <-ctx.Done():
 	}
-	deadline, cancel := context.WithTimeout(context.Background(), g.cfg.ShutdownTimeout)
-	defer cancel()
+	// Quit: the steps below stop taking work one after the other; abort,
+	// cfg.ShutdownTimeout later, bounds every wait for work in flight.
+	st := shutdown.New(g.cfg.ShutdownTimeout, nil)
+	defer st.Abort()
+	st.Quit()
+	deadline := st.Signals().Abort
 	g.probes.Drain()
 	_ = srv.Shutdown(deadline)
 	g.drainMu.Lock()

@@ -1,32 +1,65 @@
-package flusher
+package lifecycle
 
 import (
 	"context"
+	"log/slog"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/watchparty/watchparty/pkg/flusher"
 	"github.com/watchparty/watchparty/pkg/store"
-	"github.com/watchparty/watchparty/pkg/stream"
 	"github.com/watchparty/watchparty/pkg/testenv"
 )
 
-func leaseConfig() Config {
-	cfg := testConfig()
-	cfg.LeaseTTL, cfg.SchedulerInterval = time.Second, 50*time.Millisecond
-	return cfg
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// testLog discards, unless -v asks for the scheduler's logs.
+func testLog() *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	return slog.New(slog.DiscardHandler)
 }
 
-func newScheduler(t *testing.T, name string, cfg Config, rdb redis.UniversalClient, db *pgxpool.Pool) *Scheduler {
+// newRedis returns a client of a throwaway server: the scheduler lease is
+// a global key.
+func newRedis(t testing.TB) *redis.Client { return testenv.StartRedisClient(t) }
+
+func newDB(t *testing.T) *pgxpool.Pool {
 	t.Helper()
-	cfg.ConsumerName = name
-	f, _ := newFlusher(t, cfg, rdb, db)
-	appender := stream.NewAppender(rdb, stream.AppenderConfig{Workers: 1})
-	return NewScheduler(cfg, rdb, store.NewParties(db), f, appender, testLog())
+	db, err := store.Open(context.Background(), testenv.NewDatabase(t, store.Migrate))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	return db
+}
+
+func leaseConfig() Config {
+	return Config{Interval: 50 * time.Millisecond, LeaseTTL: time.Second, SampleInterval: time.Hour}
+}
+
+// newRedisScheduler returns a scheduler named name over real Redis and
+// PostgreSQL, with a flusher of the same name.
+func newRedisScheduler(t *testing.T, name string, cfg Config, rdb redis.UniversalClient, db *pgxpool.Pool) *Scheduler {
+	t.Helper()
+	cfg.Name = name
+	f, err := flusher.New(flusher.Config{ConsumerName: name, FlushInterval: time.Hour, ShutdownTimeout: 5 * time.Second,
+		BatchSize: 1000, MaxDeliveries: 2, ClaimMinIdle: time.Minute, Retention: time.Hour},
+		rdb, db, flusher.NewMetrics(), testLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	leader := prometheus.NewGauge(prometheus.GaugeOpts{Name: "leader"})
+	return New(cfg, rdb, store.NewParties(db), f, leader, testLog())
 }
 
 // start runs s until the test ends.
@@ -38,7 +71,7 @@ func start(t *testing.T, s *Scheduler) {
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
-			t.Errorf("scheduler %s: %v", s.cfg.ConsumerName, err)
+			t.Errorf("scheduler %s: %v", s.cfg.Name, err)
 		}
 	})
 }
@@ -66,7 +99,7 @@ func (a *acting) leave() { a.now.Add(-1) }
 func TestLeaseOutlivesALongPass(t *testing.T) {
 	rdb, db := newRedis(t), newDB(t)
 	cfg := leaseConfig()
-	a, b := newScheduler(t, "sched-a", cfg, rdb, db), newScheduler(t, "sched-b", cfg, rdb, db)
+	a, b := newRedisScheduler(t, "sched-a", cfg, rdb, db), newRedisScheduler(t, "sched-b", cfg, rdb, db)
 	var (
 		act      acting
 		once     sync.Once
@@ -129,7 +162,7 @@ func TestLeaseOutlivesALongPass(t *testing.T) {
 // pass's context ends, so it stops acting.
 func TestPassStopsWhenTheLeaseIsLost(t *testing.T) {
 	rdb, db := newRedis(t), newDB(t)
-	s := newScheduler(t, "sched-a", leaseConfig(), rdb, db)
+	s := newRedisScheduler(t, "sched-a", leaseConfig(), rdb, db)
 	var once sync.Once
 	blocked, stopped := make(chan struct{}), make(chan struct{})
 	s.hooks.passStarted = func(ctx context.Context) {
@@ -152,4 +185,33 @@ func TestPassStopsWhenTheLeaseIsLost(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the pass went on for 10 s after its lease was taken")
 	}
+}
+
+// TestSchedulerLeaderGauge checks that exactly the replica holding the
+// scheduler lease reports itself leader, and that leadership moves (and
+// the gauge with it) when that replica stops.
+func TestSchedulerLeaderGauge(t *testing.T) {
+	rdb, db := newRedis(t), newDB(t)
+	a := newRedisScheduler(t, "a", leaseConfig(), rdb, db)
+	b := newRedisScheduler(t, "b", leaseConfig(), rdb, db)
+	leader := func(s *Scheduler) float64 { return testutil.ToFloat64(s.deps.Leader) }
+	ctx, stopA := context.WithCancel(context.Background())
+	doneA := make(chan error, 1)
+	go func() { doneA <- a.Run(ctx) }()
+	testenv.Eventually(t, 5*time.Second, "a to take the lease", func() bool { return leader(a) == 1 })
+	var bChecked atomic.Int32
+	b.hooks.leaseChecked = func(bool) { bChecked.Add(1) }
+	start(t, b)
+	testenv.Eventually(t, 5*time.Second, "b to check the lease twice", func() bool { return bChecked.Load() >= 2 })
+	if leader(b) != 0 {
+		t.Fatalf("b reports itself leader while a holds the lease")
+	}
+	stopA()
+	if err := <-doneA; err != nil {
+		t.Fatal(err)
+	}
+	if leader(a) != 0 {
+		t.Errorf("a stopped and still reports itself leader")
+	}
+	testenv.Eventually(t, 5*time.Second, "b to take the lease", func() bool { return leader(b) == 1 })
 }
