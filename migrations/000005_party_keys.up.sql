@@ -51,6 +51,15 @@ BEGIN
             -- Fails, changing nothing, if the index is not a valid unique
             -- index on exactly (party_id, event_id): drop it and rebuild it.
             EXECUTE format('ALTER TABLE %I ADD CONSTRAINT %I PRIMARY KEY USING INDEX %I', t, t || '_pkey', pre);
+            IF (
+                SELECT array_agg(a.attname::text ORDER BY k.n)
+                FROM pg_catalog.pg_constraint c,
+                     unnest(c.conkey) WITH ORDINALITY AS k (attnum, n)
+                     JOIN pg_catalog.pg_attribute a ON a.attrelid = t::regclass AND a.attnum = k.attnum
+                WHERE c.conrelid = t::regclass AND c.contype = 'p'
+            ) IS DISTINCT FROM ARRAY['party_id', 'event_id'] THEN
+                RAISE EXCEPTION 'index % is not on (party_id, event_id): drop it and build it again', pre;
+            END IF;
         ELSE
             EXECUTE format('ALTER TABLE %I ADD CONSTRAINT %I PRIMARY KEY (party_id, event_id)', t, t || '_pkey');
         END IF;
