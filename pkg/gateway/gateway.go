@@ -111,9 +111,6 @@ func New(cfg Config, rdb redis.UniversalClient, db *pgxpool.Pool, log *slog.Logg
 	return g, nil
 }
 
-// Metrics returns the gateway's metrics.
-func (g *Gateway) Metrics() *Metrics { return g.metrics }
-
 // Handler is the gateway's HTTP API.
 func (g *Gateway) Handler() http.Handler {
 	mux := http.NewServeMux()
