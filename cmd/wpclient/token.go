@@ -5,8 +5,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
 	"github.com/spf13/cobra"
+
+	"github.com/watchparty/watchparty/pkg/auth"
 )
 
 func newTokenCmd() *cobra.Command {
@@ -24,13 +25,9 @@ func newTokenCmd() *cobra.Command {
 				return errors.New("--user is required")
 			}
 			now := time.Now()
-			claims := jwt.MapClaims{"sub": user, "iat": now.Unix(), "exp": now.Add(ttl).Unix()}
-			if name != "" {
-				claims["name"] = name
-			}
-			signed, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte(secret))
+			signed, err := auth.Issue(secret, user, name, now, now.Add(ttl))
 			if err != nil {
-				return fmt.Errorf("sign token: %w", err)
+				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), signed)
 			return nil

@@ -92,8 +92,22 @@ func (v *Verifier) Parse(token string) (Identity, error) {
 	return Identity{UserID: c.Subject, Name: c.Name, Expires: c.ExpiresAt.Time}, nil
 }
 
-// Sign returns an HS256 token for tests and tools.
+// Sign returns an HS256 token for tests and tools: sub, exp and name
+// unless empty.
 func Sign(secret, user, name string, exp time.Time) (string, error) {
+	return Issue(secret, user, name, time.Time{}, exp)
+}
+
+// Issue is Sign with the token's issue time (iat) too, unless iat is zero:
+// the token wpclient token prints.
+func Issue(secret, user, name string, iat, exp time.Time) (string, error) {
 	c := claims{Name: name, RegisteredClaims: jwt.RegisteredClaims{Subject: user, ExpiresAt: jwt.NewNumericDate(exp)}}
-	return jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString([]byte(secret))
+	if !iat.IsZero() {
+		c.IssuedAt = jwt.NewNumericDate(iat)
+	}
+	signed, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString([]byte(secret))
+	if err != nil {
+		return "", fmt.Errorf("sign token: %w", err)
+	}
+	return signed, nil
 }

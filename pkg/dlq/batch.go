@@ -3,6 +3,7 @@ package dlq
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/watchparty/watchparty/pkg/event"
@@ -18,8 +19,8 @@ const Key = rdb.DLQKey
 // element of wp:dlq.
 type Batch struct {
 	PartyID string
-	Stream  string // the party's stream key the events were read from
-	Events  []Event
+	Stream  string        // the party's stream key the events were read from
+	Events  []event.Event // as event.DeadLetter keeps them
 	// Raw holds the entries a flusher could not decode (an event type newer
 	// than it, a damaged entry), whole, for a replay to decode. They are
 	// not in Events.
@@ -50,7 +51,7 @@ func (b Batch) Len() int { return len(b.Events) + len(b.Raw) }
 // NewBatch returns the dead-letter batch for events, read from streamKey,
 // that failed with err after attempts tries, at failedAt.
 func NewBatch(streamKey string, events []event.Event, err error, attempts int, failedAt time.Time) Batch {
-	b := Batch{Stream: streamKey, Events: FromEvents(events), Attempts: attempts, FailedAt: event.Millis(failedAt)}
+	b := Batch{Stream: streamKey, Events: deadLettered(events), Attempts: attempts, FailedAt: event.Millis(failedAt)}
 	if len(events) > 0 {
 		b.PartyID = events[0].PartyID.String()
 	}
@@ -63,23 +64,19 @@ func NewBatch(streamKey string, events []event.Event, err error, attempts int, f
 
 // ToEvents returns the batch's events for the writer.
 func (b Batch) ToEvents() []event.Event {
-	out := make([]event.Event, len(b.Events))
-	for i, e := range b.Events {
-		out[i] = e.ToEvent()
-	}
-	return out
+	return slices.Clone(b.Events)
 }
 
 type wireBatch struct {
-	PartyID   string     `json:"party_id"`
-	Stream    string     `json:"stream"`
-	Events    []Event    `json:"events"`
-	Raw       []RawEntry `json:"raw,omitempty"`
-	Error     string     `json:"error"`
-	SQLState  string     `json:"sqlstate"`
-	Attempts  int        `json:"attempts"`
-	FailedAt  string     `json:"failed_at"`
-	Replaying *wireClaim `json:"replaying,omitempty"`
+	PartyID   string       `json:"party_id"`
+	Stream    string       `json:"stream"`
+	Events    []deadLetter `json:"events"`
+	Raw       []RawEntry   `json:"raw,omitempty"`
+	Error     string       `json:"error"`
+	SQLState  string       `json:"sqlstate"`
+	Attempts  int          `json:"attempts"`
+	FailedAt  string       `json:"failed_at"`
+	Replaying *wireClaim   `json:"replaying,omitempty"`
 }
 
 type wireClaim struct {
@@ -106,10 +103,10 @@ func (b *Batch) UnmarshalJSON(data []byte) error {
 }
 
 func toWire(b Batch, c *Claim) wireBatch {
-	w := wireBatch{PartyID: b.PartyID, Stream: b.Stream, Events: b.Events, Raw: b.Raw, Error: b.Error,
+	w := wireBatch{PartyID: b.PartyID, Stream: b.Stream, Events: deadLetters(b.Events), Raw: b.Raw, Error: b.Error,
 		SQLState: b.SQLState, Attempts: b.Attempts, FailedAt: event.FormatTime(b.FailedAt)}
 	if w.Events == nil {
-		w.Events = []Event{}
+		w.Events = []deadLetter{}
 	}
 	if c != nil {
 		w.Replaying = &wireClaim{Owner: c.Owner, Until: event.FormatTime(c.Until)}
@@ -118,7 +115,7 @@ func toWire(b Batch, c *Claim) wireBatch {
 }
 
 func fromWire(w wireBatch) (Batch, *Claim, error) {
-	b := Batch{PartyID: w.PartyID, Stream: w.Stream, Events: w.Events, Raw: w.Raw, Error: w.Error,
+	b := Batch{PartyID: w.PartyID, Stream: w.Stream, Events: events(w.Events), Raw: w.Raw, Error: w.Error,
 		SQLState: w.SQLState, Attempts: w.Attempts}
 	var err error
 	if w.FailedAt != "" {

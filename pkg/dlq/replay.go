@@ -346,7 +346,7 @@ func identity(b Batch, raw string) [sha256.Size]byte {
 	h := sha256.New()
 	h.Write([]byte(b.PartyID))
 	for _, e := range b.Events {
-		h.Write(e.EventID[:])
+		h.Write(e.ID[:])
 	}
 	for _, r := range b.Raw {
 		h.Write([]byte("\x00" + r.StreamID))

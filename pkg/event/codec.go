@@ -1,7 +1,7 @@
 package event
 
 import (
-	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -14,9 +14,7 @@ const TimeLayout = "2006-01-02T15:04:05.000Z07:00"
 
 // Encode returns the stream entry form of e (compact JSON).
 func Encode(e Event) ([]byte, error) {
-	e.StreamID = ""
-	e.CreatedAt = Millis(e.CreatedAt)
-	b, err := json.Marshal(e)
+	b, err := streamForm.encode(make([]byte, 0, 256), &record{Event: e})
 	if err != nil {
 		return nil, fmt.Errorf("encode event %s: %w", e.ID, err)
 	}
@@ -28,10 +26,11 @@ func Encode(e Event) ([]byte, error) {
 func Decode(b []byte, streamID string) (Event, error) {
 	e, ok := fastDecode(b)
 	if !ok {
-		e = Event{}
-		if err := json.Unmarshal(b, &e); err != nil {
+		r := record{}
+		if err := streamForm.decode(b, &r); err != nil {
 			return Event{}, fmt.Errorf("decode stream entry %s: %w", streamID, err)
 		}
+		e = r.Event
 	}
 	e.StreamID = streamID
 	if err := e.check(); err != nil {
@@ -41,60 +40,61 @@ func Decode(b []byte, streamID string) (Event, error) {
 }
 
 func (e Event) check() error {
+	k, known := kinds[e.Type]
 	switch {
 	case e.ID == uuid.Nil:
 		return fmt.Errorf("missing event_id")
-	case e.UserID == "" && e.Type != Viewers:
+	case e.UserID == "" && !k.anonymous:
 		return fmt.Errorf("missing user_id")
 	case e.CreatedAt.IsZero():
 		return fmt.Errorf("missing created_at")
-	}
-	switch e.Type {
-	case Chat, Like, Join, Leave:
-	case Play, Pause, Seek:
-		if e.PositionMS == nil {
-			return fmt.Errorf("%s without position_ms", e.Type)
-		}
-	case Viewers:
-		if e.Viewers == nil {
-			return fmt.Errorf("viewers event without count")
-		}
-	default:
+	case !known:
 		return fmt.Errorf("unknown event type %q", e.Type)
+	case k.missing != "" && isNil(k.payload.value(&record{Event: e})):
+		return errors.New(k.missing)
 	}
 	return nil
 }
 
-// Frame is the broadcast form of an event that viewers receive.
-type Frame struct {
-	Type       Type   `json:"type"`
-	EventID    string `json:"event_id"`
-	StreamID   string `json:"stream_id"`
-	UserID     string `json:"user_id"`
-	Name       string `json:"name,omitempty"`
-	Text       string `json:"text,omitempty"`
-	Likes      *int64 `json:"likes,omitempty"`
-	PositionMS *int64 `json:"position_ms,omitempty"`
-	TS         string `json:"ts"`
+// EncodeDeadLetter returns e as one event of a dead-letter batch, in the
+// SPEC §6 form: only the type's own payload, created_at with milliseconds,
+// no display name.
+func EncodeDeadLetter(e Event) ([]byte, error) {
+	b, err := deadLetterForm.encode(make([]byte, 0, 256), &record{Event: e})
+	if err != nil {
+		return nil, fmt.Errorf("encode dead-letter event %s: %w", e.ID, err)
+	}
+	return b, nil
+}
+
+// DecodeDeadLetter parses an event written by EncodeDeadLetter, ignoring
+// keys it does not know. It does not check the event: a replay writes what
+// was dead-lettered.
+func DecodeDeadLetter(b []byte) (Event, error) {
+	var r record
+	err := deadLetterForm.decode(b, &r)
+	return r.Event, err
+}
+
+// DeadLetter returns e as a dead-letter batch keeps it: what
+// DecodeDeadLetter returns for EncodeDeadLetter(e).
+func DeadLetter(e Event) Event {
+	var r record
+	b, err := deadLetterForm.encode(nil, &record{Event: e})
+	if err == nil {
+		err = deadLetterForm.decode(b, &r)
+	}
+	if err != nil {
+		// Only a time that has no RFC 3339 form fails; keep e as it is.
+		return e
+	}
+	return r.Event
 }
 
 // BroadcastFrame encodes the frame viewers receive for e. likes is the
 // party's like total after a like event and ignored otherwise.
 func BroadcastFrame(e Event, likes int64) ([]byte, error) {
-	f := Frame{
-		Type:       e.Type,
-		EventID:    e.ID.String(),
-		StreamID:   e.StreamID,
-		UserID:     e.UserID,
-		Name:       e.Name,
-		Text:       e.Text,
-		PositionMS: e.PositionMS,
-		TS:         e.CreatedAt.UTC().Format(TimeLayout),
-	}
-	if e.Type == Like {
-		f.Likes = &likes
-	}
-	return json.Marshal(f)
+	return frameForm.encode(make([]byte, 0, 256), &record{Event: e, likes: likes})
 }
 
 // FormatTime renders t the way frames carry times.

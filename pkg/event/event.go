@@ -25,31 +25,53 @@ const (
 	Viewers Type = "viewers"
 )
 
+// kind is what events of one type carry beyond the fields every event has,
+// and where they go.
+type kind struct {
+	payload   field  // the field only this type carries; zero for none
+	missing   string // when set, the payload is required and this says it is missing
+	broadcast bool   // viewers receive these events as frames
+	anonymous bool   // no user_id: the gateway's own samples
+}
+
+// kinds is the one list of event types.
+var kinds = map[Type]kind{
+	Chat:    {payload: textField, broadcast: true},
+	Like:    {payload: likeTotalField, broadcast: true},
+	Play:    {payload: positionField, missing: "play without position_ms", broadcast: true},
+	Pause:   {payload: positionField, missing: "pause without position_ms", broadcast: true},
+	Seek:    {payload: positionField, missing: "seek without position_ms", broadcast: true},
+	Join:    {},
+	Leave:   {},
+	Viewers: {payload: viewersField, missing: "viewers event without count", anonymous: true},
+}
+
 // Types lists every event type, for metrics that are initialised per type.
 var Types = []Type{Chat, Like, Play, Pause, Seek, Join, Leave, Viewers}
 
 // IsPlayback reports whether t changes the party's playback state.
-func (t Type) IsPlayback() bool { return t == Play || t == Pause || t == Seek }
+func (t Type) IsPlayback() bool { return kinds[t].payload.key == positionField.key }
 
 // Broadcast reports whether viewers see events of type t as frames.
-func (t Type) Broadcast() bool {
-	return t == Chat || t == Like || t.IsPlayback()
-}
+func (t Type) Broadcast() bool { return kinds[t].broadcast }
 
 // Event is one accepted party event. CreatedAt is when the gateway accepted
 // it, to the millisecond; it becomes the row's created_at.
+//
+// Its encodings (stream entry, dead-letter event, frame) are declared once,
+// field by field, in fields.go.
 type Event struct {
-	Type       Type      `json:"type"`
-	ID         uuid.UUID `json:"event_id"`
-	PartyID    uuid.UUID `json:"party_id"`
-	UserID     string    `json:"user_id"`
-	Name       string    `json:"name,omitempty"`
-	CreatedAt  time.Time `json:"created_at"`
-	Text       string    `json:"text,omitempty"`
-	PositionMS *int64    `json:"position_ms,omitempty"`
-	Viewers    *int      `json:"viewers,omitempty"`
+	Type       Type
+	ID         uuid.UUID
+	PartyID    uuid.UUID
+	UserID     string
+	Name       string // display name; frames show it, the database does not keep it
+	CreatedAt  time.Time
+	Text       string // chat
+	PositionMS *int64 // play, pause and seek
+	Viewers    *int   // viewer-count samples
 	// StreamID is the Redis stream entry id; empty until the event is stored.
-	StreamID string `json:"stream_id,omitempty"`
+	StreamID string
 }
 
 // idNamespace scopes event ids derived from client message ids.

@@ -123,7 +123,7 @@ func (f *Flusher) deadLetterFailure(ctx context.Context, log *slog.Logger, party
 			b.Raw = append(b.Raw, dlq.RawEntry{StreamID: e.ID, Fields: e.Fields})
 			continue
 		}
-		b.Events = append(b.Events, dlq.FromEvent(e.Event))
+		b.Events = append(b.Events, event.DeadLetter(e.Event))
 	}
 	if err := f.dlq.Push(ctx, b); err != nil {
 		flog.Error("could not dead-letter event; stays pending", "err", err)

@@ -8,16 +8,15 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 )
 
 // accessLog logs each request with its query's token redacted; probes and
 // scrapes log at debug level.
-func accessLog(log *slog.Logger, next http.Handler, lingering *sync.WaitGroup) http.Handler {
+func accessLog(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK, lingering: lingering}
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r)
 		level := slog.LevelInfo
 		switch r.URL.Path {
@@ -49,8 +48,7 @@ func redactQuery(raw string) string {
 
 type statusRecorder struct {
 	http.ResponseWriter
-	status    int
-	lingering *sync.WaitGroup
+	status int
 }
 
 func (r *statusRecorder) WriteHeader(code int) {
@@ -68,9 +66,5 @@ func (r *statusRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, errors.New("response writer cannot hijack")
 	}
 	r.status = http.StatusSwitchingProtocols
-	conn, rw, err := h.Hijack()
-	if err != nil {
-		return nil, nil, err
-	}
-	return &lingerConn{Conn: conn, wg: r.lingering}, rw, nil
+	return h.Hijack()
 }

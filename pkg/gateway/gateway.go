@@ -112,17 +112,14 @@ func New(cfg Config, rdb redis.UniversalClient, db *pgxpool.Pool, log *slog.Logg
 	return g, nil
 }
 
-// Metrics returns the gateway's metrics.
-func (g *Gateway) Metrics() *Metrics { return g.metrics }
-
 // Handler is the gateway's HTTP API.
 func (g *Gateway) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /ws/parties/{id}", g.serveWS)
+	mux.Handle("GET /ws/parties/{id}", lingerOnClose(http.HandlerFunc(g.serveWS), &g.lingering))
 	g.registerAPI(mux)
 	g.site.Register(mux) // the browser app: /, /p/{id}, /static/, /media/
 	g.probes.Register(mux, g.metrics.Registry)
-	return accessLog(g.log, restDeadlines(g.cfg.ReadTimeout, g.cfg.WriteTimeout, mux), &g.lingering)
+	return accessLog(g.log, restDeadlines(g.cfg.ReadTimeout, g.cfg.WriteTimeout, mux))
 }
 
 // Run listens on cfg.Addr and serves until ctx ends.

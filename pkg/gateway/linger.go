@@ -1,8 +1,10 @@
 package gateway
 
 import (
+	"bufio"
 	"io"
 	"net"
+	"net/http"
 	"sync"
 	"time"
 )
@@ -10,6 +12,33 @@ import (
 // lingerTimeout bounds how long a closed WebSocket keeps reading what the
 // client still sends.
 const lingerTimeout = 2 * time.Second
+
+// lingerOnClose makes every connection next hijacks (a WebSocket upgrade)
+// close gracefully (lingerConn), counting the closes still under way in
+// lingering so that shutdown can wait for them.
+func lingerOnClose(next http.Handler, lingering *sync.WaitGroup) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(&lingerWriter{ResponseWriter: w, lingering: lingering}, r)
+	})
+}
+
+// lingerWriter hands out its hijacked connection as a lingerConn.
+type lingerWriter struct {
+	http.ResponseWriter
+	lingering *sync.WaitGroup
+}
+
+// Unwrap lets http.ResponseController reach what lies beneath.
+func (w *lingerWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Hijack lets the WebSocket upgrade take over the connection.
+func (w *lingerWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	return &lingerConn{Conn: conn, wg: w.lingering}, rw, nil
+}
 
 // lingerConn closes a viewer's TCP connection gracefully. melody closes the
 // connection right after writing a close frame; if the client's frames are

@@ -314,17 +314,6 @@ func (r *Rooms) Leave(ctx context.Context, v *Viewer) {
 	close(h.retired)
 }
 
-// Count is the number of the party's viewers on this process.
-func (r *Rooms) Count(party uuid.UUID) int {
-	r.mu.Lock()
-	h, ok := r.hubs[party]
-	r.mu.Unlock()
-	if !ok {
-		return 0
-	}
-	return h.Len()
-}
-
 // CloseAll closes every viewer with code and reason.
 func (r *Rooms) CloseAll(code int, reason string) {
 	r.mu.Lock()

@@ -111,7 +111,13 @@ func TestLeavingDoesNotHoldUpOtherParties(t *testing.T) {
 	}
 	close(release)
 	<-left
-	if n := r.Count(busy); n != 1 {
+	r.mu.Lock()
+	h := r.hubs[busy]
+	r.mu.Unlock()
+	if h == nil {
+		t.Fatal("busy party has no hub here")
+	}
+	if n := h.Len(); n != 1 {
 		t.Fatalf("busy party has %d viewers here, want 1", n)
 	}
 }

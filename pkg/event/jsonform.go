@@ -1,0 +1,140 @@
+package event
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// encode appends r to b as a JSON object in form f, byte for byte what
+// encoding/json would write for a struct of f's slots.
+func (f *form) encode(b []byte, r *record) ([]byte, error) {
+	b = append(b, '{')
+	first := true
+	for _, s := range f.slots {
+		v := s.value(r)
+		if !s.present(r, v) {
+			continue
+		}
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = append(append(append(b, '"'), s.key...), '"', ':')
+		var err error
+		if b, err = f.appendValue(b, v); err != nil {
+			return nil, fmt.Errorf("%s: %w", s.key, err)
+		}
+	}
+	return append(b, '}'), nil
+}
+
+func (f *form) appendValue(b []byte, v any) ([]byte, error) {
+	switch v := v.(type) {
+	case *Type:
+		return appendString(b, string(*v)), nil
+	case *string:
+		return appendString(b, *v), nil
+	case *uuid.UUID:
+		return append(appendUUID(append(b, '"'), *v), '"'), nil
+	case *time.Time:
+		t := Millis(*v)
+		if f.millis {
+			return append(t.AppendFormat(append(b, '"'), TimeLayout), '"'), nil
+		}
+		j, err := t.MarshalJSON()
+		return append(b, j...), err
+	case *int64:
+		return strconv.AppendInt(b, *v, 10), nil
+	case **int64:
+		if *v == nil {
+			return append(b, "null"...), nil
+		}
+		return strconv.AppendInt(b, **v, 10), nil
+	case **int:
+		if *v == nil {
+			return append(b, "null"...), nil
+		}
+		return strconv.AppendInt(b, int64(**v), 10), nil
+	}
+	return nil, fmt.Errorf("no JSON form for %T", v)
+}
+
+// appendString writes s as encoding/json does; strings that need no
+// escaping (most) are copied without it.
+func appendString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			j, _ := json.Marshal(s) // a string always encodes
+			return append(b, j...)
+		}
+	}
+	return append(append(append(b, '"'), s...), '"')
+}
+
+func appendUUID(b []byte, id uuid.UUID) []byte {
+	const digits = "0123456789abcdef"
+	for i, c := range id {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			b = append(b, '-')
+		}
+		b = append(b, digits[c>>4], digits[c&0xf])
+	}
+	return b
+}
+
+// decode reads a JSON object in form f into r with encoding/json, keys
+// matched as encoding/json matches struct fields (exactly, else ignoring
+// case) and keys f does not have ignored. Times of a millis form must be
+// present.
+func (f *form) decode(b []byte, r *record) error {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	for _, s := range f.slots {
+		raw, ok := find(m, s.key)
+		v := s.value(r)
+		if t, isTime := v.(*time.Time); isTime && f.millis {
+			if err := parseTime(t, raw); err != nil {
+				return fmt.Errorf("event %s: %s: %w", r.ID, s.key, err)
+			}
+			continue
+		}
+		if ok {
+			if err := json.Unmarshal(raw, v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func find(m map[string]json.RawMessage, key string) (json.RawMessage, bool) {
+	if raw, ok := m[key]; ok {
+		return raw, true
+	}
+	for k, raw := range m {
+		if strings.EqualFold(k, key) {
+			return raw, true
+		}
+	}
+	return nil, false
+}
+
+// parseTime reads an RFC 3339 string; a missing one is an error.
+func parseTime(t *time.Time, raw json.RawMessage) error {
+	var s string
+	if raw != nil {
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return err
+		}
+	}
+	var err error
+	*t, err = time.Parse(time.RFC3339Nano, s)
+	return err
+}
