@@ -29,6 +29,7 @@ const (
 type Redis struct {
 	bin  string
 	dir  string
+	conf string // config file, first argument when set (Sentinels)
 	args []string
 	port int
 
@@ -114,7 +115,11 @@ func (r *Redis) Restart(t testing.TB) {
 
 // start runs the server on r.port and waits until it answers.
 func (r *Redis) start() error {
-	args := append([]string{"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1", "--dir", r.dir, "--daemonize", "no"}, r.args...)
+	var args []string
+	if r.conf != "" {
+		args = append(args, r.conf)
+	}
+	args = append(append(args, "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1", "--dir", r.dir, "--daemonize", "no"), r.args...)
 	p, err := startProcess(r.bin, args, r.dir, filepath.Join(r.dir, "redis.log"), nil)
 	if err != nil {
 		return err
