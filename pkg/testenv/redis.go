@@ -96,6 +96,22 @@ func (r *Redis) Kill() {
 	}
 }
 
+// Freeze stops the server's process with SIGSTOP, as a hung or
+// partitioned host would: it reads nothing and answers nobody until Thaw.
+// Freezing a stopped server does nothing.
+func (r *Redis) Freeze() { r.signal(syscall.SIGSTOP) }
+
+// Thaw lets a frozen server run again with SIGCONT.
+func (r *Redis) Thaw() { r.signal(syscall.SIGCONT) }
+
+func (r *Redis) signal(sig syscall.Signal) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.proc != nil {
+		_ = r.proc.cmd.Process.Signal(sig)
+	}
+}
+
 // Restart stops the server if it runs, then starts it again on the same port
 // with the same folder and arguments, and returns once it answers PING (after
 // loading any AOF). On failure it calls t.Fatal with the log.
