@@ -297,7 +297,10 @@ func (a *Appender) noteClosed(ctx context.Context, parties []uuid.UUID) {
 // checkReplicas turns the answers that a failed WAIT leaves unconfirmed
 // into ErrReplicas: stored events, and duplicates and repeated likes, whose
 // first write may be the one the replicas lack. Refusals (closed, full)
-// stay as they are. wait is nil when MinReplicas is 0.
+// stay as they are. wait is nil when MinReplicas is 0. WAIT counts the
+// replicas that reached this connection's last write: a duplicate in a batch
+// that wrote nothing is confirmed up to that write only, not necessarily up
+// to its first write by another pipeline (docs/configuration.md).
 func (a *Appender) checkReplicas(wait *redis.Cmd, resps []appendResp) {
 	if wait == nil {
 		return
