@@ -10,6 +10,7 @@ import (
 	"github.com/watchparty/watchparty/pkg/auth"
 	"github.com/watchparty/watchparty/pkg/envflag"
 	"github.com/watchparty/watchparty/pkg/gateway"
+	"github.com/watchparty/watchparty/pkg/rdb"
 )
 
 // Gateway declares the settings of the gateway command, bound to c.
@@ -128,11 +129,33 @@ func Gateway(c *gateway.Config) envflag.Command {
 			envflag.Int{P: &c.PartyCacheSize, Env: "WATCH_PARTY_PARTY_CACHE_SIZE", Flag: "party-cache-size",
 				Default: gateway.DefaultPartyCacheSize, Bound: pos,
 				Help: "parties kept in the join cache (and as many unknown ids)"},
+			envflag.Int{P: &c.MinReplicasAck, Env: "WATCH_PARTY_MIN_REPLICAS_ACK", Flag: "min-replicas-ack", Bound: nn,
+				Help: "Redis replicas that must confirm an event (WAIT) before it is acked (0: the master's reply is enough)",
+				Doc: "Redis replicas that must hold an event before the client gets its ack: each append pipeline ends with " +
+					"`WAIT <n> <timeout>`; when fewer confirm, its events are answered `unavailable` (the client resends, " +
+					"deduplicated by its id) and counted in `watch_party_replica_ack_shortfalls_total`. " +
+					"0 acks on the master's reply. Not with Redis Cluster"},
+			envflag.Duration{P: &c.MinReplicasAckTimeout, Env: "WATCH_PARTY_MIN_REPLICAS_ACK_TIMEOUT_MS", Flag: "min-replicas-ack-timeout-ms",
+				Unit: envflag.Millis, Default: gateway.DefaultMinReplicasAckTimeout, Bound: pos,
+				Help: "longest WAIT for WATCH_PARTY_MIN_REPLICAS_ACK replicas",
+				Doc: fmt.Sprintf("longest `WAIT` for `WATCH_PARTY_MIN_REPLICAS_ACK` replicas, at most %d ms (the pipeline's read timeout)",
+					gateway.MaxMinReplicasAckTimeout.Milliseconds())},
 		}, Logging(&c.LogFormat, &c.LogLevel)),
 		Rules: []func() error{
 			func() error {
 				if c.AuthSecret == "" && !c.DevAuth {
 					return errors.New("WATCH_PARTY_AUTH_SECRET is required unless WATCH_PARTY_DEV_AUTH=true")
+				}
+				return nil
+			},
+			func() error {
+				if c.MinReplicasAck > 0 && rdb.IsCluster(c.RedisURL, c.RedisCluster) {
+					return errors.New("WATCH_PARTY_MIN_REPLICAS_ACK cannot be used with Redis Cluster: " +
+						"WAIT counts one shard's replicas, and an append pipeline spans shards")
+				}
+				if c.MinReplicasAckTimeout > gateway.MaxMinReplicasAckTimeout {
+					return fmt.Errorf("WATCH_PARTY_MIN_REPLICAS_ACK_TIMEOUT_MS must be at most %d, got %d",
+						gateway.MaxMinReplicasAckTimeout.Milliseconds(), c.MinReplicasAckTimeout.Milliseconds())
 				}
 				return nil
 			},

@@ -53,6 +53,11 @@ type Config struct {
 	MaxBodyBytes      int           // REST request body
 
 	PartyCacheSize int // parties kept in the join cache, and as many unknown ids
+
+	// MinReplicasAck > 0 acks an event only once that many Redis replicas
+	// confirmed it (WAIT), waiting at most MinReplicasAckTimeout.
+	MinReplicasAck        int
+	MinReplicasAckTimeout time.Duration
 }
 
 // Defaults of the limits, also declared as the flags' defaults by pkg/config.
@@ -75,6 +80,11 @@ const (
 	DefaultIdleTimeout             = 2 * time.Minute
 	DefaultMaxBodyBytes            = 64 << 10
 	DefaultPartyCacheSize          = 10_000
+	DefaultMinReplicasAckTimeout   = 500 * time.Millisecond
+	// MaxMinReplicasAckTimeout keeps WAIT, the last command of an append
+	// pipeline, inside the Redis client's 3 s read timeout for the whole
+	// pipeline.
+	MaxMinReplicasAckTimeout = 2 * time.Second
 )
 
 // Origins lists the allowed browser origins; empty means same origin only.
@@ -102,6 +112,7 @@ func (c Config) withDefaults() Config {
 	def(&c.ReadTimeout, DefaultReadTimeout)
 	def(&c.WriteTimeout, DefaultWriteTimeout)
 	def(&c.IdleTimeout, DefaultIdleTimeout)
+	def(&c.MinReplicasAckTimeout, DefaultMinReplicasAckTimeout)
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = DefaultMaxBodyBytes
 	}

@@ -78,16 +78,19 @@ func New(cfg Config, rdb redis.UniversalClient, db *pgxpool.Pool, log *slog.Logg
 		return nil, fmt.Errorf("WATCH_PARTY_TRUSTED_PROXIES: %w", err)
 	}
 	parties := store.NewParties(db)
+	metrics := NewMetrics()
 	g := &Gateway{
 		cfg:      cfg,
 		rdb:      rdb,
 		log:      log.With("component", "gateway"),
-		metrics:  NewMetrics(),
+		metrics:  metrics,
 		verifier: verifier,
 		parties:  newPartyCache(parties, 2*time.Second, cfg.PartyCacheSize),
 		store:    parties,
 		appender: stream.NewAppender(rdb, stream.AppenderConfig{MaxBuffered: cfg.MaxBufferedEvents,
-			Log: log.With("component", "appender")}),
+			MinReplicas: cfg.MinReplicasAck, ReplicaTimeout: cfg.MinReplicasAckTimeout,
+			OnReplicaShortfall: func(n int) { metrics.ReplicaShortfalls.Add(float64(n)) },
+			Log:                log.With("component", "appender")}),
 		feed:     stream.NewFeed(rdb, log.With("component", "feed")),
 		presence: presence.New(rdb),
 		limits:   newLimiters(cfg),

@@ -19,6 +19,9 @@ type Metrics struct {
 	Closes        *prometheus.CounterVec
 	Append        prometheus.Histogram
 	Delivery      prometheus.Histogram
+	// ReplicaShortfalls counts events answered unavailable because fewer
+	// replicas than WATCH_PARTY_MIN_REPLICAS_ACK confirmed them in time.
+	ReplicaShortfalls prometheus.Counter
 }
 
 // latencyBuckets span 0.25 ms to about 8 s.
@@ -50,8 +53,10 @@ func NewMetrics() *Metrics {
 		Delivery: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "watch_party_delivery_latency_seconds",
 			Help:    "From a stream entry's time to its broadcast frame being written to a viewer's socket (live frames).",
 			Buckets: latencyBuckets}),
+		ReplicaShortfalls: prometheus.NewCounter(prometheus.CounterOpts{Name: "watch_party_replica_ack_shortfalls_total",
+			Help: "Events stored in Redis but answered unavailable, not acked, because fewer replicas than WATCH_PARTY_MIN_REPLICAS_ACK confirmed them in time."}),
 	}
-	m.Registry.MustRegister(m.Connections, m.Events, m.InvalidFrames, m.SlowConsumers, m.Broadcasts, m.Closes, m.Append, m.Delivery,
+	m.Registry.MustRegister(m.Connections, m.Events, m.InvalidFrames, m.SlowConsumers, m.Broadcasts, m.Closes, m.Append, m.Delivery, m.ReplicaShortfalls,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	for _, t := range event.Types {
 		m.Events.WithLabelValues(string(t), resultAccepted)

@@ -1,12 +1,14 @@
-// Package rdb opens the Redis client both binaries share, standalone or
-// Redis Cluster, and checks the server is safe to keep events in. It is this
+// Package rdb opens the Redis client both binaries share, standalone,
+// behind Sentinels or Redis Cluster, and checks the server is safe to keep events in. It is this
 // project's code, not a public API.
 package rdb
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strings"
 	"time"
 
@@ -24,8 +26,27 @@ const (
 
 // Open returns a client for redisURL: a redis:// or rediss:// URL, or a
 // comma-separated list of host:port seeds, which means Redis Cluster, as does
-// cluster=true with a single address. It does not connect; use Ping for that.
+// cluster=true with a single address. A URL with a master_name parameter
+// names Sentinels instead (go-redis's ParseFailoverURL form,
+// redis://[:sentinel-password@]host:26379/0?master_name=mymaster&addr=host2:26379),
+// and the client follows the master they elect across failovers. It does not
+// connect; use Ping for that.
 func Open(redisURL string, cluster bool) (redis.UniversalClient, error) {
+	if IsSentinelURL(redisURL) {
+		if cluster {
+			return nil, errors.New("REDIS_CLUSTER cannot be combined with a Sentinel REDIS_URL (master_name)")
+		}
+		opt, err := redis.ParseFailoverURL(redisURL)
+		if err != nil {
+			return nil, fmt.Errorf("parse Sentinel REDIS_URL: %w", err)
+		}
+		if opt.MasterName == "" {
+			return nil, errors.New("Sentinel REDIS_URL: master_name is empty")
+		}
+		opt.ContextTimeoutEnabled = true
+		opt.PoolSize, opt.MaxIdleConns = poolSize, maxIdle
+		return redis.NewFailoverClient(opt), nil
+	}
 	seeds := strings.Split(redisURL, ",")
 	if len(seeds) > 1 || (cluster && !strings.Contains(redisURL, "://")) {
 		return redis.NewClusterClient(&redis.ClusterOptions{
@@ -53,6 +74,22 @@ func Open(redisURL string, cluster bool) (redis.UniversalClient, error) {
 		}), nil
 	}
 	return redis.NewClient(opt), nil
+}
+
+// IsSentinelURL reports whether redisURL names Sentinels: a redis:// or
+// rediss:// URL with a master_name query parameter.
+func IsSentinelURL(redisURL string) bool {
+	if !strings.HasPrefix(redisURL, "redis://") && !strings.HasPrefix(redisURL, "rediss://") {
+		return false
+	}
+	u, err := url.Parse(redisURL)
+	return err == nil && u.Query().Has("master_name")
+}
+
+// IsCluster reports whether Open makes a Redis Cluster client of redisURL
+// and cluster.
+func IsCluster(redisURL string, cluster bool) bool {
+	return !IsSentinelURL(redisURL) && (cluster || strings.Contains(redisURL, ","))
 }
 
 // Validate checks a REDIS_URL without connecting.

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/watchparty/watchparty/pkg/rdb"
 	"github.com/watchparty/watchparty/pkg/testenv"
 )
@@ -93,5 +95,38 @@ func TestBackoff(t *testing.T) {
 	b.Reset()
 	if d := b.Next(); d > 100*time.Millisecond {
 		t.Fatalf("pause after Reset is %v, want at most 100ms", d)
+	}
+}
+
+// TestOpenFollowsSentinelFailover opens a Sentinel REDIS_URL, writes, kills
+// the master and expects the same client to write to the promoted replica,
+// which holds what was written before.
+func TestOpenFollowsSentinelFailover(t *testing.T) {
+	g := testenv.StartSentinelGroup(t, testenv.SentinelConfig{DownAfter: 500 * time.Millisecond, FailoverTimeout: 3 * time.Second})
+	if !rdb.IsSentinelURL(g.URL()) || rdb.IsCluster(g.URL(), false) {
+		t.Fatalf("%s not taken for a Sentinel URL", g.URL())
+	}
+	c, err := rdb.Open(g.URL(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	if err := c.Set(ctx, "before", "1", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	replica := redis.NewClient(&redis.Options{Addr: g.Replicas[0].Addr()})
+	defer replica.Close()
+	testenv.Eventually(t, 10*time.Second, "the replica to hold the write", func() bool {
+		return replica.Get(ctx, "before").Val() == "1"
+	})
+	old := g.Master.Addr()
+	g.Master.Kill()
+	promoted := g.WaitForFailover(t, old, 60*time.Second)
+	testenv.Eventually(t, 30*time.Second, "a write through the same client to succeed", func() bool {
+		return c.Set(ctx, "after", "1", 0).Err() == nil
+	})
+	if v, err := c.Get(ctx, "before").Result(); err != nil || v != "1" {
+		t.Fatalf("the promoted master %s lacks what was written before: %q, %v", promoted, v, err)
 	}
 }

@@ -42,6 +42,11 @@ type Result struct {
 // errors.As find both.
 var ErrUnavailable = errors.New("redis unavailable")
 
+// ErrReplicas wraps ErrUnavailable for events Redis stored but fewer than
+// AppenderConfig.MinReplicas replicas confirmed in time: a failover now
+// could lose them, so they are not acknowledged.
+var ErrReplicas = fmt.Errorf("%w: too few replicas confirmed", ErrUnavailable)
+
 // errStopped answers appends the appender can no longer run.
 var errStopped = fmt.Errorf("%w: appender stopped", ErrUnavailable)
 
@@ -50,6 +55,17 @@ type AppenderConfig struct {
 	MaxBuffered int64 // most unflushed events per party; 0 means no limit
 	Workers     int   // concurrent pipelines; default 4
 	MaxBatch    int   // most events per pipeline; default 512
+	// MinReplicas > 0 ends each pipeline with WAIT MinReplicas
+	// ReplicaTimeout, on the pipeline's connection, so one WAIT covers the
+	// batch; when fewer replicas confirm, the batch's stored events are
+	// answered ErrUnavailable (ErrReplicas) instead of acked. Standalone or
+	// Sentinel clients only: a cluster pipeline spans shards, which one
+	// WAIT cannot cover.
+	MinReplicas    int
+	ReplicaTimeout time.Duration // default 500 ms
+	// OnReplicaShortfall, if set, is called with the number of events a
+	// failed WAIT turned into errors.
+	OnReplicaShortfall func(events int)
 	// Log receives the appender's warnings; nil discards them.
 	Log *slog.Logger
 }
@@ -90,6 +106,9 @@ func NewAppender(rdb redis.UniversalClient, cfg AppenderConfig) *Appender {
 	}
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = 512
+	}
+	if cfg.ReplicaTimeout <= 0 {
+		cfg.ReplicaTimeout = 500 * time.Millisecond
 	}
 	log := cfg.Log
 	if log == nil {
@@ -216,10 +235,10 @@ func (a *Appender) work(ctx context.Context) {
 func (a *Appender) exec(ctx context.Context, batch []*appendReq) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	cmds, err := a.pipeline(ctx, batch)
+	cmds, wait, err := a.pipeline(ctx, batch)
 	if rdb.IsNoScript(err) {
 		_ = rdb.LoadAppend(ctx, a.rdb)
-		cmds, err = a.pipeline(ctx, batch)
+		cmds, wait, err = a.pipeline(ctx, batch)
 	}
 	resps := make([]appendResp, len(batch))
 	var closed []uuid.UUID
@@ -232,6 +251,9 @@ func (a *Appender) exec(ctx context.Context, batch []*appendReq) {
 		if resps[i].err == nil && resps[i].res.Status == Closed {
 			closed = append(closed, r.ev.PartyID)
 		}
+	}
+	if cmds != nil {
+		a.checkReplicas(wait, resps)
 	}
 	a.noteClosed(ctx, closed)
 	for i, r := range batch {
@@ -272,7 +294,42 @@ func (a *Appender) noteClosed(ctx context.Context, parties []uuid.UUID) {
 	}
 }
 
-func (a *Appender) pipeline(ctx context.Context, batch []*appendReq) ([]*redis.Cmd, error) {
+// checkReplicas turns the answers that a failed WAIT leaves unconfirmed
+// into ErrReplicas: stored events, and duplicates and repeated likes, whose
+// first write may be the one the replicas lack. Refusals (closed, full)
+// stay as they are. wait is nil when MinReplicas is 0. WAIT counts the
+// replicas that reached this connection's last write: a duplicate in a batch
+// that wrote nothing is confirmed up to that write only, not necessarily up
+// to its first write by another pipeline (docs/configuration.md).
+func (a *Appender) checkReplicas(wait *redis.Cmd, resps []appendResp) {
+	if wait == nil {
+		return
+	}
+	n, err := wait.Int64()
+	if err == nil && n >= int64(a.cfg.MinReplicas) {
+		return
+	}
+	failed := fmt.Errorf("%w: %d of %d", ErrReplicas, n, a.cfg.MinReplicas)
+	if err != nil {
+		failed = fmt.Errorf("%w: %w", ErrReplicas, err)
+	}
+	count := 0
+	for i := range resps {
+		if resps[i].err != nil {
+			continue
+		}
+		switch resps[i].res.Status {
+		case Stored, Duplicate, AlreadyLiked:
+			resps[i] = appendResp{err: failed}
+			count++
+		}
+	}
+	if count > 0 && a.cfg.OnReplicaShortfall != nil {
+		a.cfg.OnReplicaShortfall(count)
+	}
+}
+
+func (a *Appender) pipeline(ctx context.Context, batch []*appendReq) ([]*redis.Cmd, *redis.Cmd, error) {
 	pipe := a.rdb.Pipeline()
 	cmds := make([]*redis.Cmd, len(batch))
 	for _, p := range a.needRegistration(batch) {
@@ -281,12 +338,20 @@ func (a *Appender) pipeline(ctx context.Context, batch []*appendReq) ([]*redis.C
 	for i, r := range batch {
 		cmds[i] = a.queue(ctx, pipe, r)
 	}
+	var wait *redis.Cmd
+	if a.cfg.MinReplicas > 0 {
+		// Last in the pipeline, so on the connection that wrote the
+		// batch: WAIT counts the replicas that reached that connection's
+		// last write.
+		// (Pipeliner lacks the Wait method.)
+		wait = pipe.Do(ctx, "wait", a.cfg.MinReplicas, a.cfg.ReplicaTimeout.Milliseconds())
+	}
 	_, err := pipe.Exec(ctx)
 	if err != nil && !isScriptReply(err) {
 		a.forgetRegistrations(batch)
-		return nil, err
+		return nil, nil, err
 	}
-	return cmds, err
+	return cmds, wait, err
 }
 
 func (a *Appender) queue(ctx context.Context, pipe redis.Pipeliner, r *appendReq) *redis.Cmd {

@@ -29,6 +29,7 @@ const (
 type Redis struct {
 	bin  string
 	dir  string
+	conf string // config file, first argument when set (Sentinels)
 	args []string
 	port int
 
@@ -95,6 +96,22 @@ func (r *Redis) Kill() {
 	}
 }
 
+// Freeze stops the server's process with SIGSTOP, as a hung or
+// partitioned host would: it reads nothing and answers nobody until Thaw.
+// Freezing a stopped server does nothing.
+func (r *Redis) Freeze() { r.signal(syscall.SIGSTOP) }
+
+// Thaw lets a frozen server run again with SIGCONT.
+func (r *Redis) Thaw() { r.signal(syscall.SIGCONT) }
+
+func (r *Redis) signal(sig syscall.Signal) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.proc != nil {
+		_ = r.proc.cmd.Process.Signal(sig)
+	}
+}
+
 // Restart stops the server if it runs, then starts it again on the same port
 // with the same folder and arguments, and returns once it answers PING (after
 // loading any AOF). On failure it calls t.Fatal with the log.
@@ -114,7 +131,11 @@ func (r *Redis) Restart(t testing.TB) {
 
 // start runs the server on r.port and waits until it answers.
 func (r *Redis) start() error {
-	args := append([]string{"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1", "--dir", r.dir, "--daemonize", "no"}, r.args...)
+	var args []string
+	if r.conf != "" {
+		args = append(args, r.conf)
+	}
+	args = append(append(args, "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1", "--dir", r.dir, "--daemonize", "no"), r.args...)
 	p, err := startProcess(r.bin, args, r.dir, filepath.Join(r.dir, "redis.log"), nil)
 	if err != nil {
 		return err
