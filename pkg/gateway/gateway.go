@@ -116,6 +116,10 @@ func New(cfg Config, rdb redis.UniversalClient, db *pgxpool.Pool, log *slog.Logg
 }
 
 // Handler is the gateway's HTTP API.
+// Metrics returns the gateway's Prometheus collectors (benchmarks read
+// them to report what a run cost, such as replica-ack shortfalls).
+func (g *Gateway) Metrics() *Metrics { return g.metrics }
+
 func (g *Gateway) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /ws/parties/{id}", lingerOnClose(http.HandlerFunc(g.serveWS), &g.lingering))
