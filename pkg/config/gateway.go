@@ -128,8 +128,19 @@ func Gateway(c *gateway.Config) envflag.Command {
 			envflag.Int{P: &c.PartyCacheSize, Env: "WATCH_PARTY_PARTY_CACHE_SIZE", Flag: "party-cache-size",
 				Default: gateway.DefaultPartyCacheSize, Bound: pos,
 				Help: "parties kept in the join cache (and as many unknown ids)"},
+			envflag.Int{P: &c.WelcomeHistory, Env: "WATCH_PARTY_WELCOME_HISTORY", Flag: "welcome-history",
+				Default: gateway.DefaultWelcomeHistory, Bound: nn,
+				Help: fmt.Sprintf("last chats a new viewer's welcome carries, 0 to %d (0: none)", gateway.MaxWelcomeHistory),
+				Doc: fmt.Sprintf("how many of the party's last chats the `welcome` of a new viewer (not one resuming with `since`) "+
+					"carries in `history`, flushed or not; 0 to %d, 0 sends none", gateway.MaxWelcomeHistory)},
 		}, Logging(&c.LogFormat, &c.LogLevel)),
 		Rules: []func() error{
+			func() error {
+				if c.WelcomeHistory > gateway.MaxWelcomeHistory {
+					return fmt.Errorf("WATCH_PARTY_WELCOME_HISTORY %d is over %d", c.WelcomeHistory, gateway.MaxWelcomeHistory)
+				}
+				return nil
+			},
 			func() error {
 				if c.AuthSecret == "" && !c.DevAuth {
 					return errors.New("WATCH_PARTY_AUTH_SECRET is required unless WATCH_PARTY_DEV_AUTH=true")
