@@ -10,14 +10,14 @@ ALTER TABLE watch_party_chats ADD COLUMN IF NOT EXISTS stream_seq bigint;
 UPDATE watch_party_chats c
 SET stream_ms = o.ms, stream_seq = o.seq
 FROM (
-    SELECT event_id,
+    SELECT party_id, event_id,
            (extract(epoch FROM created_at) * 1000)::bigint AS ms,
            row_number() OVER (PARTITION BY party_id, date_trunc('milliseconds', created_at)
                               ORDER BY created_at, event_id) - 1 AS seq
     FROM watch_party_chats
     WHERE stream_ms IS NULL
 ) o
-WHERE c.event_id = o.event_id;
+WHERE c.party_id = o.party_id AND c.event_id = o.event_id;
 
 ALTER TABLE watch_party_chats ALTER COLUMN stream_ms SET NOT NULL;
 ALTER TABLE watch_party_chats ALTER COLUMN stream_seq SET NOT NULL;
