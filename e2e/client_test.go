@@ -14,20 +14,21 @@ import (
 
 // frame is one server frame, decoded loosely.
 type frame struct {
-	Type       string `json:"type"`
-	ID         string `json:"id"`
-	EventID    string `json:"event_id"`
-	StreamID   string `json:"stream_id"`
-	UserID     string `json:"user_id"`
-	Text       string `json:"text"`
-	Likes      *int64 `json:"likes"`
-	PositionMS *int64 `json:"position_ms"`
-	TS         string `json:"ts"`
-	Code       string `json:"code"`
-	LastID     string `json:"last_id"`
-	Viewers    int    `json:"viewers"`
-	Resumed    *bool  `json:"resumed"`
-	Raw        string `json:"-"`
+	Type       string  `json:"type"`
+	ID         string  `json:"id"`
+	EventID    string  `json:"event_id"`
+	StreamID   string  `json:"stream_id"`
+	UserID     string  `json:"user_id"`
+	Text       string  `json:"text"`
+	Likes      *int64  `json:"likes"`
+	PositionMS *int64  `json:"position_ms"`
+	TS         string  `json:"ts"`
+	Code       string  `json:"code"`
+	LastID     string  `json:"last_id"`
+	Viewers    int     `json:"viewers"`
+	Resumed    *bool   `json:"resumed"`
+	History    []frame `json:"history"`
+	Raw        string  `json:"-"`
 }
 
 // client is a viewer connected over a real WebSocket; a goroutine reads

@@ -27,6 +27,9 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 const (
 	beforePartyKeys = 4
 	partyKeys       = 5
+	// chatStreamIDs adds the chats' stream ids, which store.Writer writes:
+	// the schema the current writer needs.
+	chatStreamIDs = 6
 )
 
 // migrator returns an empty database and a migrator over the embedded
@@ -184,17 +187,51 @@ func checkKeys(t *testing.T, db *pgxpool.Pool, when string, chatsAndLogs string)
 	}
 }
 
+// write stores es with store.Writer, or on a schema older than the
+// writer's (no chat stream ids) as that schema's writer did: the same rows,
+// skipping those already there.
 func write(t *testing.T, db *pgxpool.Pool, es []event.Event) {
 	t.Helper()
-	if err := store.NewWriter(db).Write(context.Background(), slices.Clone(es)); err != nil {
+	ctx := context.Background()
+	var current bool
+	err := db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM information_schema.columns
+		WHERE table_name = 'watch_party_chats' AND column_name = 'stream_ms')`).Scan(&current)
+	if err != nil {
 		t.Fatal(err)
+	}
+	if current {
+		if err := store.NewWriter(db).Write(ctx, slices.Clone(es)); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	for _, e := range es {
+		var err error
+		switch e.Type {
+		case event.Chat:
+			_, err = db.Exec(ctx, `INSERT INTO watch_party_chats (event_id, party_id, user_id, body, created_at)
+				VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`, e.ID, e.PartyID, e.UserID, e.Text, e.CreatedAt)
+		case event.Like:
+			_, err = db.Exec(ctx, `INSERT INTO watch_party_likes (party_id, user_id, event_id, created_at)
+				VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, e.PartyID, e.UserID, e.ID, e.CreatedAt)
+		case event.Viewers:
+			_, err = db.Exec(ctx, `INSERT INTO watch_party_viewer_counts (party_id, sampled_at, viewers)
+				VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, e.PartyID, e.CreatedAt, *e.Viewers)
+		default:
+			_, err = db.Exec(ctx, `INSERT INTO watch_party_logs (event_id, party_id, user_id, action, position_ms, created_at)
+				VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`, e.ID, e.PartyID, e.UserID, string(e.Type), e.PositionMS, e.CreatedAt)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
 // Rows written before the party-first keys are there after them, and after
 // going back down; a redelivery of those events, alone or mixed with new
 // ones (the COPY fast path then meets duplicates and falls back to the
-// INSERT), adds nothing on either schema.
+// INSERT), adds nothing on either schema (up to the chat stream ids, which the
+// current writer needs).
 func TestPartyKeysKeepRowsAndIdempotency(t *testing.T) {
 	m, url := migrator(t)
 	migrateTo(t, m, beforePartyKeys)
@@ -210,7 +247,7 @@ func TestPartyKeysKeepRowsAndIdempotency(t *testing.T) {
 	}
 	want := contents(t, db)
 
-	migrateTo(t, m, partyKeys)
+	migrateTo(t, m, chatStreamIDs)
 	checkKeys(t, db, "after up", "party_id, event_id")
 	sameContents(t, "after up", contents(t, db), want)
 
@@ -257,7 +294,7 @@ func TestPartyKeysKeepRowsAndIdempotency(t *testing.T) {
 	write(t, db, old)
 	sameContents(t, "after down and a redelivery", contents(t, db), want)
 
-	migrateTo(t, m, partyKeys)
+	migrateTo(t, m, chatStreamIDs)
 	checkKeys(t, db, "after up again", "party_id, event_id")
 	sameContents(t, "after up again", contents(t, db), want)
 }
@@ -325,5 +362,50 @@ func TestPartyKeysRefuseUnusablePrebuiltIndex(t *testing.T) {
 			}
 			checkKeys(t, db, "after the failed migration", "event_id")
 		})
+	}
+}
+
+// Chats stored before they kept their stream id get one from created_at:
+// its millisecond, and their order within it as the sequence; going down
+// drops the columns and keeps the rows.
+func TestChatStreamIDsBackfill(t *testing.T) {
+	m, url := migrator(t)
+	migrateTo(t, m, partyKeys)
+	db := open(t, url)
+	party := newParty(t, db)
+	at := time.Date(2026, 11, 27, 10, 0, 0, 123_000_000, time.UTC)
+	var es []event.Event
+	for i, d := range []time.Duration{0, 0, time.Millisecond, 0} {
+		es = append(es, event.Event{Type: event.Chat, ID: uuid.New(), PartyID: party, UserID: fmt.Sprint("u", i),
+			CreatedAt: at.Add(d), Text: fmt.Sprint("chat ", i)})
+	}
+	write(t, db, es)
+	want := contents(t, db)
+
+	migrateTo(t, m, chatStreamIDs)
+	rows, err := db.Query(context.Background(), `SELECT stream_ms, stream_seq, count(*) FROM watch_party_chats
+		WHERE party_id = $1 GROUP BY 1, 2 ORDER BY 1, 2`, party)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for rows.Next() {
+		var ms, seq, n int64
+		if err := rows.Scan(&ms, &seq, &n); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%d-%d x%d", ms, seq, n))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	ms := at.UnixMilli()
+	wantIDs := []string{fmt.Sprintf("%d-0 x1", ms), fmt.Sprintf("%d-1 x1", ms), fmt.Sprintf("%d-2 x1", ms), fmt.Sprintf("%d-0 x1", ms+1)}
+	if !slices.Equal(got, wantIDs) {
+		t.Errorf("backfilled stream ids %v, want %v", got, wantIDs)
+	}
+	migrateTo(t, m, partyKeys)
+	if got := contents(t, db); !slices.Equal(got["watch_party_chats"], want["watch_party_chats"]) {
+		t.Errorf("after down: chats %v, want %v", got["watch_party_chats"], want["watch_party_chats"])
 	}
 }

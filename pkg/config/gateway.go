@@ -140,8 +140,19 @@ func Gateway(c *gateway.Config) envflag.Command {
 				Help: "longest WAIT for WATCH_PARTY_MIN_REPLICAS_ACK replicas",
 				Doc: fmt.Sprintf("longest `WAIT` for `WATCH_PARTY_MIN_REPLICAS_ACK` replicas, at most %d ms (the pipeline's read timeout)",
 					gateway.MaxMinReplicasAckTimeout.Milliseconds())},
+			envflag.Int{P: &c.WelcomeHistory, Env: "WATCH_PARTY_WELCOME_HISTORY", Flag: "welcome-history",
+				Default: gateway.DefaultWelcomeHistory, Bound: nn,
+				Help: fmt.Sprintf("last chats a new viewer's welcome carries, 0 to %d (0: none)", gateway.MaxWelcomeHistory),
+				Doc: fmt.Sprintf("how many of the party's last chats the `welcome` of a new viewer (not one resuming with `since`) "+
+					"carries in `history`, flushed or not; 0 to %d, 0 sends none", gateway.MaxWelcomeHistory)},
 		}, Logging(&c.LogFormat, &c.LogLevel)),
 		Rules: []func() error{
+			func() error {
+				if c.WelcomeHistory > gateway.MaxWelcomeHistory {
+					return fmt.Errorf("WATCH_PARTY_WELCOME_HISTORY %d is over %d", c.WelcomeHistory, gateway.MaxWelcomeHistory)
+				}
+				return nil
+			},
 			func() error {
 				if c.AuthSecret == "" && !c.DevAuth {
 					return errors.New("WATCH_PARTY_AUTH_SECRET is required unless WATCH_PARTY_DEV_AUTH=true")

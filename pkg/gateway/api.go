@@ -42,6 +42,7 @@ type LiveStats interface {
 type partyAPI struct {
 	parties  *store.Parties
 	live     LiveStats
+	history  ChatHistory
 	verifier *auth.Verifier
 	log      *slog.Logger
 	now      func() time.Time
@@ -54,13 +55,14 @@ type partyAPI struct {
 // registerAPI adds the REST API under /api/ to mux, behind CORS and, except
 // for preflights, authentication as for WebSockets.
 func (g *Gateway) registerAPI(mux *http.ServeMux) {
-	a := &partyAPI{parties: g.store, live: g.liveStats(), verifier: g.verifier,
+	a := &partyAPI{parties: g.store, live: g.liveStats(), history: g.history, verifier: g.verifier,
 		log: g.log.With("component", "api"), now: g.now, maxBody: int64(g.cfg.MaxBodyBytes),
 		maxActive: g.cfg.MaxActivePartiesPerHost, maxPartyLength: g.cfg.MaxPartyDuration}
 	api := http.NewServeMux()
 	api.HandleFunc("POST /api/parties", a.authed(a.create))
 	api.HandleFunc("GET /api/parties", a.authed(a.list))
 	api.HandleFunc("GET /api/parties/{id}", a.authed(a.get))
+	api.HandleFunc("GET /api/parties/{id}/chats", a.authed(a.chats))
 	api.HandleFunc("POST /api/parties/{id}/end", a.authed(a.end))
 	api.HandleFunc("POST /api/parties/{id}/cancel", a.authed(a.cancel))
 	api.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) { noRoute(api, w, r) })

@@ -3,6 +3,8 @@ package gateway
 import (
 	"strings"
 	"time"
+
+	"github.com/watchparty/watchparty/pkg/history"
 )
 
 // Config is the gateway binary's configuration (SPEC §2). pkg/config
@@ -58,10 +60,15 @@ type Config struct {
 	// confirmed it (WAIT), waiting at most MinReplicasAckTimeout.
 	MinReplicasAck        int
 	MinReplicasAckTimeout time.Duration
+	WelcomeHistory        int // last chats a new viewer's welcome carries; 0: none
 }
+
+// MaxWelcomeHistory is the most chats a welcome carries.
+const MaxWelcomeHistory = history.MaxLimit
 
 // Defaults of the limits, also declared as the flags' defaults by pkg/config.
 const (
+	DefaultWelcomeHistory          = 50
 	DefaultPlaybackRate            = 10
 	DefaultPlaybackBurst           = 50
 	DefaultJoinRate                = 5

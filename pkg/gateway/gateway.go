@@ -19,6 +19,7 @@ import (
 	"github.com/watchparty/watchparty/pkg/auth"
 	"github.com/watchparty/watchparty/pkg/event"
 	"github.com/watchparty/watchparty/pkg/health"
+	"github.com/watchparty/watchparty/pkg/history"
 	"github.com/watchparty/watchparty/pkg/presence"
 	"github.com/watchparty/watchparty/pkg/room"
 	"github.com/watchparty/watchparty/pkg/shutdown"
@@ -44,6 +45,7 @@ type Gateway struct {
 	verifier *auth.Verifier
 	parties  *partyCache
 	store    *store.Parties
+	history  *history.Reader
 	appender *stream.Appender
 	feed     *stream.Feed
 	presence *presence.Presence
@@ -87,6 +89,7 @@ func New(cfg Config, rdb redis.UniversalClient, db *pgxpool.Pool, log *slog.Logg
 		verifier: verifier,
 		parties:  newPartyCache(parties, 2*time.Second, cfg.PartyCacheSize),
 		store:    parties,
+		history:  history.NewReader(rdb, store.NewChats(db)),
 		appender: stream.NewAppender(rdb, stream.AppenderConfig{MaxBuffered: cfg.MaxBufferedEvents,
 			MinReplicas: cfg.MinReplicasAck, ReplicaTimeout: cfg.MinReplicasAckTimeout,
 			OnReplicaShortfall: func(n int) { metrics.ReplicaShortfalls.Add(float64(n)) },
@@ -100,7 +103,7 @@ func New(cfg Config, rdb redis.UniversalClient, db *pgxpool.Pool, log *slog.Logg
 	}
 	g.rooms = room.NewRooms(rdb, g.feed, g.presence, g.log, func(t event.Type) {
 		g.metrics.Broadcasts.WithLabelValues(string(t)).Inc()
-	})
+	}, room.History{Reader: g.history, Size: cfg.WelcomeHistory})
 	// Ready means events can be appended (the appender runs and its
 	// script is loaded on Redis), not merely that Redis answers PING: the
 	// event path needs nothing else, and a PostgreSQL outage must not take

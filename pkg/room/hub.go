@@ -24,8 +24,15 @@ type Hub struct {
 	retiring bool
 	retired  chan struct{}
 
+	// startID is the stream position the hub started following at (set
+	// by Start, before ready closes); the chats up to it are read once,
+	// off the hub's lock, into early.
+	startID string
+	early   earlyHistory
+
 	mu          sync.Mutex
 	viewers     map[*Viewer]struct{}
+	recent      chatRing // the last chats delivered since Start
 	lastID      string
 	likes       int64
 	playback    Playback
@@ -34,9 +41,10 @@ type Hub struct {
 	onFrame     func(event.Type)
 }
 
-func newHub(party uuid.UUID, log *slog.Logger, onFrame func(event.Type)) *Hub {
+func newHub(party uuid.UUID, log *slog.Logger, onFrame func(event.Type), history int) *Hub {
 	return &Hub{party: party, log: log, ready: make(chan struct{}), retired: make(chan struct{}),
-		viewers: make(map[*Viewer]struct{}), onFrame: onFrame, playback: Playback{State: "paused"}, sentViewers: -1}
+		viewers: make(map[*Viewer]struct{}), onFrame: onFrame, playback: Playback{State: "paused"}, sentViewers: -1,
+		recent: chatRing{max: history}}
 }
 
 var partyEndedFrame = []byte(`{"type":"party_ended"}`)
@@ -79,7 +87,7 @@ func (h *Hub) pushViewers(n int) {
 func (h *Hub) Start(snap stream.Snapshot) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.lastID = snap.LastID
+	h.lastID, h.startID = snap.LastID, snap.LastID
 	h.playback = Playback{State: snap.Playback.State, PositionMS: snap.Playback.PositionMS}
 	if snap.Playback.UpdatedAt != "" {
 		updated := snap.Playback.UpdatedAt
@@ -113,6 +121,9 @@ func (h *Hub) Deliver(e event.Event, likes int64) {
 		h.log.Error("encode broadcast frame", "party_id", h.party, "err", err)
 		return
 	}
+	if e.Type == event.Chat {
+		h.recent.add(frame)
+	}
 	for v := range h.viewers {
 		v.deliver(frame, e.StreamID)
 	}
@@ -121,12 +132,27 @@ func (h *Hub) Deliver(e event.Event, likes int64) {
 	}
 }
 
+// welcomeState is what a welcome carries from the hub, read under its
+// lock: the stream position, the likes and playback it leaves, and the
+// chats delivered since the hub started (oldest first, at most the
+// configured history) that belong in the welcome's history.
+type welcomeState struct {
+	LastID   string
+	Likes    int64
+	Playback Playback
+	Recent   [][]byte
+}
+
 // add registers v after running welcome under the hub's lock, so that no
 // entry delivered after the welcome's last_id can be missed or come first.
-func (h *Hub) add(v *Viewer, welcome func(lastID string, likes int64, playback Playback)) {
+func (h *Hub) add(v *Viewer, withRecent bool, welcome func(welcomeState)) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	welcome(h.lastID, h.likes, h.playback)
+	st := welcomeState{LastID: h.lastID, Likes: h.likes, Playback: h.playback}
+	if withRecent {
+		st.Recent = h.recent.frames()
+	}
+	welcome(st)
 	h.viewers[v] = struct{}{}
 	if h.ended {
 		endViewer(v)

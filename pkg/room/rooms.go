@@ -24,6 +24,7 @@ type Rooms struct {
 	presence *presence.Presence
 	log      *slog.Logger
 	onFrame  func(event.Type)
+	history  History
 
 	mu   sync.Mutex
 	hubs map[uuid.UUID]*Hub
@@ -34,10 +35,15 @@ type Rooms struct {
 }
 
 // NewRooms returns an empty index. onFrame, if set, is told of each
-// broadcast frame fanned out (once per process, not per viewer).
-func NewRooms(rdb redis.UniversalClient, feed *stream.Feed, pres *presence.Presence, log *slog.Logger, onFrame func(event.Type)) *Rooms {
-	return &Rooms{rdb: rdb, feed: feed, presence: pres, log: log, onFrame: onFrame, hubs: make(map[uuid.UUID]*Hub),
-		unfollow: feed.Unfollow}
+// broadcast frame fanned out (once per process, not per viewer). hist says
+// how many of the party's last chats a new viewer's welcome carries.
+func NewRooms(rdb redis.UniversalClient, feed *stream.Feed, pres *presence.Presence, log *slog.Logger,
+	onFrame func(event.Type), hist History) *Rooms {
+	if hist.Reader == nil {
+		hist.Size = 0
+	}
+	return &Rooms{rdb: rdb, feed: feed, presence: pres, log: log, onFrame: onFrame, history: hist,
+		hubs: make(map[uuid.UUID]*Hub), unfollow: feed.Unfollow}
 }
 
 // Run pushes each party's viewer count to its viewers at most once a
@@ -90,6 +96,10 @@ type Welcome struct {
 	Playback Playback `json:"playback"`
 	LastID   string   `json:"last_id"`
 	Resumed  *bool    `json:"resumed,omitempty"`
+	// History is the party's last chats up to and including LastID, oldest
+	// first, as broadcast; only for a new viewer (not with since), and
+	// absent when it could not be read.
+	History *[]json.RawMessage `json:"history,omitempty"`
 }
 
 // Join adds v to its party's hub and sends its welcome. With since (a
@@ -116,16 +126,21 @@ func (r *Rooms) Join(ctx context.Context, v *Viewer, since string) error {
 	if err != nil {
 		return err
 	}
-	welcome := func(lastID string, likes int64, playback Playback) {
+	withHistory := since == "" && r.history.Size > 0
+	welcome := func(st welcomeState, early [][]byte, earlyOK bool) {
 		w := Welcome{Type: "welcome", PartyID: v.Party.String(), UserID: v.Identity.UserID,
-			Viewers: viewers, Likes: likes, Playback: playback, LastID: lastID, Resumed: resumed}
+			Viewers: viewers, Likes: st.Likes, Playback: st.Playback, LastID: st.LastID, Resumed: resumed}
+		if withHistory && earlyOK {
+			hist := historyOf(early, st.Recent, r.history.Size)
+			w.History = &hist
+		}
 		b, _ := json.Marshal(w)
 		v.write(b)
 		if since != "" {
 			v.startCatchUp(since)
 		}
 	}
-	h, err := r.addViewer(ctx, v, likes, welcome)
+	h, err := r.addViewer(ctx, v, likes, withHistory, welcome)
 	if err != nil {
 		_, _ = r.presence.Add(context.WithoutCancel(ctx), v.Party, -1)
 		return err
@@ -216,18 +231,36 @@ func (r *Rooms) readPage(v *Viewer, keys stream.Keys, cursor string) (stream.Pag
 	}
 }
 
+// historyTimeout bounds the read of a party's chat history for a welcome;
+// past it (PostgreSQL down or slow) the welcome goes out without history.
+const historyTimeout = 3 * time.Second
+
 // addViewer adds v to the party's current hub; a hub that its last viewer
-// left while v was joining is not used.
-func (r *Rooms) addViewer(ctx context.Context, v *Viewer, likes int64, welcome func(string, int64, Playback)) (*Hub, error) {
+// left while v was joining is not used. With withHistory, the chats up to
+// the hub's start are read first, holding no lock fan-out takes; the hub
+// adds those it delivered since, under its lock, as it welcomes v.
+func (r *Rooms) addViewer(ctx context.Context, v *Viewer, likes int64, withHistory bool,
+	welcome func(st welcomeState, early [][]byte, earlyOK bool)) (*Hub, error) {
 	for {
 		h, err := r.hub(ctx, v.Party)
 		if err != nil {
 			return nil, err
 		}
 		h.noteLikes(likes)
+		var early [][]byte
+		earlyOK := false
+		if withHistory {
+			hctx, cancel := context.WithTimeout(ctx, historyTimeout)
+			early, err = h.earlyChats(hctx, r.history.Reader, r.history.Size)
+			cancel()
+			if err != nil {
+				r.log.Warn("welcome without chat history", "party_id", v.Party, "err", err)
+			}
+			earlyOK = err == nil
+		}
 		r.mu.Lock()
 		if r.hubs[v.Party] == h && !h.retiring {
-			h.add(v, welcome)
+			h.add(v, withHistory && earlyOK, func(st welcomeState) { welcome(st, early, earlyOK) })
 			r.mu.Unlock()
 			return h, nil
 		}
@@ -252,7 +285,7 @@ func (r *Rooms) hub(ctx context.Context, party uuid.UUID) (*Hub, error) {
 		h, ok = r.hubs[party]
 	}
 	if !ok {
-		h = newHub(party, r.log, r.onFrame)
+		h = newHub(party, r.log, r.onFrame, r.history.Size)
 		r.hubs[party] = h
 	}
 	r.mu.Unlock()

@@ -36,7 +36,7 @@ func newRooms(t *testing.T) (*Rooms, redis.UniversalClient, *stream.Appender) {
 	running(t, app.Run)
 	feed := stream.NewFeed(rdb, log)
 	running(t, feed.Run)
-	return NewRooms(rdb, feed, presence.New(rdb), log, nil), rdb, app
+	return NewRooms(rdb, feed, presence.New(rdb), log, nil, History{}), rdb, app
 }
 
 // TestNewHubSeesPlaybackAppendedWhileItStarts: a seek appended while a pod
@@ -87,7 +87,7 @@ func TestLeavingDoesNotHoldUpOtherParties(t *testing.T) {
 		feedUnfollow(p)
 	}
 	v := NewViewer(nil, quiet, auth.Identity{UserID: "v"}, 10, nil)
-	if _, err := r.addViewer(ctx, v, 0, func(string, int64, Playback) {}); err != nil {
+	if _, err := r.addViewer(ctx, v, 0, false, func(welcomeState, [][]byte, bool) {}); err != nil {
 		t.Fatal(err)
 	}
 	left := make(chan struct{})
@@ -97,7 +97,7 @@ func TestLeavingDoesNotHoldUpOtherParties(t *testing.T) {
 	joined := make(chan error, 1)
 	go func() {
 		w := NewViewer(nil, busy, auth.Identity{UserID: "w"}, 10, nil)
-		_, err := r.addViewer(ctx, w, 0, func(string, int64, Playback) {})
+		_, err := r.addViewer(ctx, w, 0, false, func(welcomeState, [][]byte, bool) {})
 		joined <- err
 	}()
 	select {

@@ -138,6 +138,8 @@ func (t table) arrays() []any {
 			cols[c] = column[*int64](t.rows, c)
 		case int32:
 			cols[c] = column[int32](t.rows, c)
+		case int64:
+			cols[c] = column[int64](t.rows, c)
 		}
 	}
 	return cols
@@ -186,12 +188,14 @@ func byEventID(a, b event.Event) int { return bytes.Compare(a.ID[:], b.ID[:]) }
 func chatTable(es []event.Event) table {
 	slices.SortFunc(es, byEventID)
 	es = slices.CompactFunc(es, func(a, b event.Event) bool { return a.ID == b.ID })
-	t := table{name: "watch_party_chats", columns: []string{"event_id", "party_id", "user_id", "body", "created_at"},
-		insert: `INSERT INTO watch_party_chats (event_id, party_id, user_id, body, created_at)
-			SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::timestamptz[])
+	t := table{name: "watch_party_chats",
+		columns: []string{"event_id", "party_id", "user_id", "body", "created_at", "stream_ms", "stream_seq"},
+		insert: `INSERT INTO watch_party_chats (event_id, party_id, user_id, body, created_at, stream_ms, stream_seq)
+			SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::timestamptz[], $6::bigint[], $7::bigint[])
 			ON CONFLICT DO NOTHING`}
 	for _, e := range es {
-		t.rows = append(t.rows, []any{raw(e.ID), raw(e.PartyID), e.UserID, e.Text, event.Millis(e.CreatedAt)})
+		pos := chatPosition(e)
+		t.rows = append(t.rows, []any{raw(e.ID), raw(e.PartyID), e.UserID, e.Text, event.Millis(e.CreatedAt), pos.MS, pos.Seq})
 	}
 	return t
 }

@@ -1,0 +1,115 @@
+package room
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+
+	"github.com/google/uuid"
+
+	"github.com/watchparty/watchparty/pkg/event"
+	"github.com/watchparty/watchparty/pkg/stream"
+)
+
+// HistoryReader reads a party's last chats before a stream id, oldest
+// first (history.Reader).
+type HistoryReader interface {
+	Before(ctx context.Context, party uuid.UUID, before string, n int) ([]event.Event, bool, error)
+}
+
+// History configures the chats a new viewer's welcome carries: the last
+// Size chats of the party (0: none), read through Reader.
+type History struct {
+	Reader HistoryReader
+	Size   int
+}
+
+// chatRing keeps the broadcast frames of the last max chats a hub
+// delivered. It is guarded by the hub's lock.
+type chatRing struct {
+	max    int
+	buf    [][]byte
+	next   int // where the next frame goes once buf is full
+	filled bool
+}
+
+func (r *chatRing) add(frame []byte) {
+	if r.max <= 0 {
+		return
+	}
+	if !r.filled {
+		r.buf = append(r.buf, frame)
+		r.filled = len(r.buf) == r.max
+		return
+	}
+	r.buf[r.next] = frame
+	r.next = (r.next + 1) % r.max
+}
+
+// frames returns the kept frames, oldest first, in a new slice.
+func (r *chatRing) frames() [][]byte {
+	out := make([][]byte, 0, len(r.buf))
+	out = append(out, r.buf[r.next:]...)
+	return append(out, r.buf[:r.next]...)
+}
+
+// earlyHistory is a hub's chats up to the position it started following
+// at, read once for all its viewers. The chats before that position never
+// change (a flush only moves them from the stream to PostgreSQL), so one
+// read serves every later welcome; a failed read is tried again by the
+// next viewer. Its lock is held across the read, so viewers joining
+// meanwhile wait for that one read rather than each making their own; the
+// hub's lock, which fan-out takes, is never held for it.
+type earlyHistory struct {
+	mu     sync.Mutex
+	frames [][]byte
+	done   bool
+}
+
+// earlyChats returns the broadcast frames of the party's last n chats up
+// to and including the stream position the hub started at, oldest first.
+func (h *Hub) earlyChats(ctx context.Context, rd HistoryReader, n int) ([][]byte, error) {
+	h.early.mu.Lock()
+	defer h.early.mu.Unlock()
+	if h.early.done {
+		return h.early.frames, nil
+	}
+	// The chats up to startID are those before the id right after it.
+	chats, _, err := rd.Before(ctx, h.party, stream.NextID(h.startID), n)
+	if err != nil {
+		return nil, fmt.Errorf("read chat history of party %s: %w", h.party, err)
+	}
+	frames := make([][]byte, 0, len(chats))
+	for _, e := range chats {
+		f, err := event.BroadcastFrame(e, 0)
+		if err != nil {
+			return nil, fmt.Errorf("encode chat history of party %s: %w", h.party, err)
+		}
+		frames = append(frames, f)
+	}
+	h.early.frames, h.early.done = frames, true
+	return frames, nil
+}
+
+// historyOf joins a hub's early chats and the chats it delivered since
+// into the last n, oldest first, as the welcome's history array.
+func historyOf(early, recent [][]byte, n int) []json.RawMessage {
+	all := make([]json.RawMessage, 0, min(n, len(early)+len(recent)))
+	skip := max(0, len(early)+len(recent)-n)
+	for _, f := range early {
+		if skip > 0 {
+			skip--
+			continue
+		}
+		all = append(all, f)
+	}
+	for _, f := range recent {
+		if skip > 0 {
+			skip--
+			continue
+		}
+		all = append(all, f)
+	}
+	return all
+}

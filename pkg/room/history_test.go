@@ -1,0 +1,72 @@
+package room
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func frames(from, to int) [][]byte {
+	var out [][]byte
+	for i := from; i < to; i++ {
+		out = append(out, []byte(fmt.Sprint(i)))
+	}
+	return out
+}
+
+func strs[T ~[]byte](fs []T) []string {
+	out := make([]string, len(fs))
+	for i, f := range fs {
+		out[i] = string(f)
+	}
+	return out
+}
+
+func TestChatRingKeepsTheLast(t *testing.T) {
+	tests := []struct {
+		name     string
+		max, add int
+		want     []string
+	}{
+		{"off", 0, 5, []string{}},
+		{"not full", 4, 3, []string{"0", "1", "2"}},
+		{"exactly full", 4, 4, []string{"0", "1", "2", "3"}},
+		{"wrapped", 4, 10, []string{"6", "7", "8", "9"}},
+		{"one", 1, 3, []string{"2"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := chatRing{max: tt.max}
+			for _, f := range frames(0, tt.add) {
+				r.add(f)
+			}
+			if diff := cmp.Diff(tt.want, strs(r.frames())); diff != "" {
+				t.Errorf("frames (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestHistoryOfJoinsEarlyAndRecent(t *testing.T) {
+	tests := []struct {
+		name          string
+		early, recent [][]byte
+		n             int
+		want          []string
+	}{
+		{"nothing", nil, nil, 3, []string{}},
+		{"early only", frames(0, 5), nil, 3, []string{"2", "3", "4"}},
+		{"recent only", nil, frames(5, 7), 3, []string{"5", "6"}},
+		{"both, cut in early", frames(0, 5), frames(5, 7), 4, []string{"3", "4", "5", "6"}},
+		{"recent fills it", frames(0, 5), frames(5, 9), 3, []string{"6", "7", "8"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := historyOf(tt.early, tt.recent, tt.n)
+			if diff := cmp.Diff(tt.want, strs(got)); diff != "" {
+				t.Errorf("history (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

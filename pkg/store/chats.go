@@ -1,0 +1,82 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/watchparty/watchparty/pkg/event"
+)
+
+// StreamPos is a Redis stream entry id "<ms>-<seq>" as the chat table keeps
+// it (stream_ms, stream_seq): the order of a party's chats.
+type StreamPos struct{ MS, Seq int64 }
+
+// ParseStreamPos parses a stream entry id.
+func ParseStreamPos(id string) (StreamPos, error) {
+	ms, seq, ok := strings.Cut(id, "-")
+	a, err1 := strconv.ParseInt(ms, 10, 64)
+	b, err2 := strconv.ParseInt(seq, 10, 64)
+	if !ok || err1 != nil || err2 != nil || a < 0 || b < 0 {
+		return StreamPos{}, fmt.Errorf("bad stream id %q", id)
+	}
+	return StreamPos{a, b}, nil
+}
+
+func (p StreamPos) String() string {
+	return strconv.FormatInt(p.MS, 10) + "-" + strconv.FormatInt(p.Seq, 10)
+}
+
+// MaxStreamPos comes after every stream id.
+var MaxStreamPos = StreamPos{math.MaxInt64, math.MaxInt64}
+
+// chatPosition is where e stands in its party's stream. An event without
+// a stream id (written by code that never appended it) is placed at the
+// millisecond it was accepted.
+func chatPosition(e event.Event) StreamPos {
+	if p, err := ParseStreamPos(e.StreamID); err == nil {
+		return p
+	}
+	return StreamPos{MS: e.CreatedAt.UnixMilli()}
+}
+
+// Chats reads stored chat messages. It is safe for concurrent use.
+type Chats struct{ db *pgxpool.Pool }
+
+// NewChats returns a Chats over db.
+func NewChats(db *pgxpool.Pool) *Chats { return &Chats{db: db} }
+
+// Before returns at most n of party's stored chats whose stream id comes
+// before before, newest first, each with its StreamID set. Use
+// MaxStreamPos for the newest chats.
+func (c *Chats) Before(ctx context.Context, party uuid.UUID, before StreamPos, n int) ([]event.Event, error) {
+	rows, err := c.db.Query(ctx, `
+		SELECT event_id, user_id, body, created_at, stream_ms, stream_seq
+		FROM watch_party_chats
+		WHERE party_id = $1 AND (stream_ms, stream_seq) < ($2, $3)
+		ORDER BY stream_ms DESC, stream_seq DESC
+		LIMIT $4`, party, before.MS, before.Seq, n)
+	if err != nil {
+		return nil, fmt.Errorf("read chats of party %s: %w", party, err)
+	}
+	defer rows.Close()
+	var out []event.Event
+	for rows.Next() {
+		e := event.Event{Type: event.Chat, PartyID: party}
+		var pos StreamPos
+		if err := rows.Scan(&e.ID, &e.UserID, &e.Text, &e.CreatedAt, &pos.MS, &pos.Seq); err != nil {
+			return nil, fmt.Errorf("read chats of party %s: %w", party, err)
+		}
+		e.StreamID = pos.String()
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read chats of party %s: %w", party, err)
+	}
+	return out, nil
+}
