@@ -52,7 +52,7 @@ bench-fanout: deps ## only the fan-out benchmark (and Centrifugo beside it when 
 	$(WITH_GO) go test -run '^$$' -bench Fanout -benchtime 1x -timeout 20m ./bench/ -fanout.out=$(CURDIR)/docs
 
 bench-peer: deps ## install Centrifugo v6.9.1 into ~/.cache/watchparty-bench/bin (once; builds for minutes), then run bench-fanout against it
-	@test -x $(PEER_BIN)/centrifugo && $(PEER_BIN)/centrifugo version | grep -q '$(patsubst v%,%,$(CENTRIFUGO_VERSION))' || \
+	@$(WITH_GO) go version -m $(PEER_BIN)/centrifugo 2>/dev/null | grep -Eq 'mod[[:space:]]+github.com/centrifugal/centrifugo/v6[[:space:]]+$(CENTRIFUGO_VERSION)' || \
 		{ echo "installing centrifugo $(CENTRIFUGO_VERSION) into $(PEER_BIN)"; \
 		  $(WITH_GO) GOBIN=$(PEER_BIN) go install github.com/centrifugal/centrifugo/v6@$(CENTRIFUGO_VERSION); }
 	$(WITH_GO) WATCHPARTY_BENCH_BIN=$(PEER_BIN) go test -run '^$$' -bench Fanout -benchtime 1x -timeout 20m ./bench/ \

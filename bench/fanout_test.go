@@ -239,6 +239,9 @@ func runFanout(ctx context.Context, b *testing.B, env *env, srv *server) *server
 		run.rssPerViewer[n] = float64(grown) / float64(n)
 		say(b, "%s: %d viewers connected in %.1fs; RSS %.1f MiB idle, +%.1f KiB per viewer",
 			srv.name, n, time.Since(start).Seconds(), float64(run.rssIdle)/(1<<20), run.rssPerViewer[n]/1024)
+		if *fanoutProfile != "" {
+			heapProfile(b, srv, n)
+		}
 		rates := ratesFor(i)
 		for j, rate := range rates {
 			viewers = reviveViewers(ctx, b, srv, party, viewers, st)

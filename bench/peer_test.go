@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"debug/buildinfo"
 	"context"
 	"encoding/json"
 	"errors"
@@ -199,7 +200,8 @@ func centrifugoConfig(port int, redisAddr string) map[string]any {
 			}},
 		},
 		"health": map[string]any{"enabled": true},
-		"debug":  map[string]any{"enabled": true},
+		// pprof handlers, only when the benchmark takes profiles
+		"debug": map[string]any{"enabled": *fanoutProfile != ""},
 	}
 }
 
@@ -236,8 +238,11 @@ func startCentrifugo(ctx context.Context, b *testing.B, env *env, path string) *
 		out, _ := os.ReadFile(logf.Name())
 		b.Fatalf("centrifugo: %v\n%s", err, out)
 	}
-	out, _ := exec.Command(path, "version").CombinedOutput()
-	say(b, "peer: %s, config %s", strings.TrimSpace(string(out)), compactJSON(cfg))
+	version := "unknown version"
+	if info, err := buildinfo.ReadFile(path); err == nil {
+		version = info.Main.Path + " " + info.Main.Version + " built with " + info.GoVersion
+	}
+	say(b, "peer: %s, config %s", version, compactJSON(cfg))
 	return &server{name: "centrifugo", pid: cmd.Process.Pid, debug: base,
 		proto: centrifugoProto{url: "ws://127.0.0.1:" + strconv.Itoa(port) + "/connection/websocket"},
 		channel: func(i int) string {
@@ -402,4 +407,27 @@ func profileServer(b *testing.B, srv *server, d time.Duration) func() {
 		say(b, "profile of %s written to %s", srv.name, path)
 	}()
 	return func() { <-done }
+}
+
+// heapProfile saves srv's heap profile (and, as text, its runtime.MemStats)
+// with n viewers connected into -fanout.profile.
+func heapProfile(b *testing.B, srv *server, n int) {
+	b.Helper()
+	if err := os.MkdirAll(*fanoutProfile, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	for _, q := range []string{"", "?debug=1"} {
+		resp, err := http.Get(srv.debug + "/debug/pprof/heap" + q)
+		if err != nil {
+			say(b, "heap profile of %s: %v", srv.name, err)
+			return
+		}
+		name := fmt.Sprintf("%s.heap.%d.pprof", srv.name, n)
+		if q != "" {
+			name = fmt.Sprintf("%s.heap.%d.txt", srv.name, n)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		_ = os.WriteFile(filepath.Join(*fanoutProfile, name), body, 0o644)
+	}
 }

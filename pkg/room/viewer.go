@@ -72,6 +72,10 @@ func (v *Viewer) Sent() {
 	}
 }
 
+// Queued is the number of the viewer's frames handed to melody and not
+// yet written (the one being written included).
+func (v *Viewer) Queued() int64 { return v.queued.Load() }
+
 // Send queues a frame that is not a stream entry (ack, error, viewers,
 // party_ended): it goes out at once, even during a catch-up.
 func (v *Viewer) Send(frame []byte) { v.write(frame) }
