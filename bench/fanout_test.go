@@ -83,8 +83,8 @@ func BenchmarkFanout(b *testing.B) {
 
 var (
 	fanoutViewers  = flag2ints("fanout.viewers", "1000,5000", "BenchmarkFanout: viewer counts of the fan-out steps")
-	fanoutRates1k  = flag2ints("fanout.rates-small", "25,100,200", "BenchmarkFanout: chats/s of the steps with the smaller viewer count")
-	fanoutRatesBig = flag2ints("fanout.rates-large", "5,10,20", "BenchmarkFanout: chats/s of the steps with the larger viewer count")
+	fanoutRates1k  = flag2ints("fanout.rates-small", "25,100,200,400", "BenchmarkFanout: chats/s of the steps with the smaller viewer count")
+	fanoutRatesBig = flag2ints("fanout.rates-large", "5,10,20,40", "BenchmarkFanout: chats/s of the steps with the larger viewer count")
 	fanoutStep     = flagDuration("fanout.step", 3*time.Second, "BenchmarkFanout: publishing time of each step")
 	fanoutDrain    = flagDuration("fanout.drain", 5*time.Second, "BenchmarkFanout: how long after the last chat a viewer may still receive it")
 	fanoutIngest   = flagDuration("fanout.ingest", 5*time.Second, "BenchmarkFanout: measured time of the ingest shape")
