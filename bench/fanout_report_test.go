@@ -82,6 +82,11 @@ func fanoutTable(runs []*serverRun) string {
 			cell("%.0f", float64(s.closed), f(func(r *stepResult) float64 { return float64(r.closed) })))
 	}
 	sb.WriteString("\n| figure | value |\n|---|---|\n")
+	var po *float64
+	if peer != nil {
+		po = ptr(100 * peer.otherCPU)
+	}
+	fmt.Fprintf(&sb, "| other programs on the machine during the server's run (%% of a core; noise) | %s |\n", cell("%.0f", 100*ours.otherCPU, po))
 	for _, n := range *fanoutViewers {
 		var pv *float64
 		if peer != nil {

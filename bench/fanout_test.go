@@ -157,6 +157,34 @@ type serverRun struct {
 	rssIdle      int64
 	rssPerViewer map[int]float64 // bytes
 	ingest       ingestShape
+	otherCPU     float64 // cores used by other programs during the run (noise)
+}
+
+// noiseMeter measures what the rest of the machine used during a server's
+// run: all busy time but the server's, Redis's and this process's.
+type noiseMeter struct {
+	env   *env
+	pid   int
+	start time.Time
+	at    time.Duration
+}
+
+func (n *noiseMeter) known(ctx context.Context) time.Duration {
+	return procCPU(n.pid) + redisCPU(ctx, n.env.rdb) + selfCPU() + treeCPU(n.env.pgPID(ctx))
+}
+
+func startNoise(ctx context.Context, env *env, pid int) *noiseMeter {
+	n := &noiseMeter{env: env, pid: pid, start: time.Now()}
+	busy, irq, _ := machineCPU()
+	n.at = busy - irq - n.known(ctx)
+	return n
+}
+
+// stop returns the other programs' CPU in cores.
+func (n *noiseMeter) stop(ctx context.Context) float64 {
+	busy, irq, _ := machineCPU()
+	other := busy - irq - n.known(ctx) - n.at
+	return max(0, other.Seconds()/time.Since(n.start).Seconds())
 }
 
 // saturated is the step with the most deliveries per second at n viewers.
@@ -227,6 +255,11 @@ type fanoutState struct {
 func runFanout(ctx context.Context, b *testing.B, env *env, srv *server) *serverRun {
 	b.Helper()
 	run := &serverRun{name: srv.name, rssPerViewer: map[int]float64{}}
+	noise := startNoise(ctx, env, srv.pid)
+	defer func() {
+		run.otherCPU = noise.stop(ctx)
+		say(b, "%s: other programs on the machine used %.0f%% of a core during its run", srv.name, 100*run.otherCPU)
+	}()
 	time.Sleep(time.Second) // let the server settle before its idle size is taken
 	run.rssIdle = rss(srv.pid)
 	st := &fanoutState{}
