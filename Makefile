@@ -14,7 +14,7 @@ GO ?= $(eval GO := $(or $(shell bash scripts/deps.sh --which-go),$(error no usab
 # themselves, and scripts/run.sh get the same one; and without a GOROOT of another Go.
 WITH_GO = env -u GOROOT PATH="$(dir $(shell command -v $(GO))):$$PATH"
 
-.PHONY: help deps go build run test test-bootstrap bench clean distclean
+.PHONY: help deps go build run test test-bootstrap bench bench-fanout bench-peer clean distclean
 
 help: ## list the targets
 	@echo "usage: make <target>"
@@ -43,6 +43,20 @@ test-bootstrap: ## as root: scripts/deps.sh brings up Go where none is reachable
 bench: deps ## run the benchmarks in ./bench once each
 	@test -d bench || { echo "make bench: there is no ./bench package yet" >&2; exit 1; }
 	$(WITH_GO) go test -run '^$$' -bench . -benchtime 1x -timeout 30m ./bench/...
+
+# Where bench-peer installs the peer the fan-out benchmark compares against.
+PEER_BIN ?= $(HOME)/.cache/watchparty-bench/bin
+CENTRIFUGO_VERSION := v6.9.1
+
+bench-fanout: deps ## only the fan-out benchmark (and Centrifugo beside it when installed); writes docs/bench-fanout.*
+	$(WITH_GO) go test -run '^$$' -bench Fanout -benchtime 1x -timeout 20m ./bench/ -fanout.out=$(CURDIR)/docs
+
+bench-peer: deps ## install Centrifugo v6.9.1 into ~/.cache/watchparty-bench/bin (once; builds for minutes), then run bench-fanout against it
+	@$(WITH_GO) go version -m $(PEER_BIN)/centrifugo 2>/dev/null | grep -Eq 'mod[[:space:]]+github.com/centrifugal/centrifugo/v6[[:space:]]+$(CENTRIFUGO_VERSION)' || \
+		{ echo "installing centrifugo $(CENTRIFUGO_VERSION) into $(PEER_BIN)"; \
+		  $(WITH_GO) GOBIN=$(PEER_BIN) go install github.com/centrifugal/centrifugo/v6@$(CENTRIFUGO_VERSION); }
+	$(WITH_GO) WATCHPARTY_BENCH_BIN=$(PEER_BIN) go test -run '^$$' -bench Fanout -benchtime 1x -timeout 20m ./bench/ \
+		-fanout.peer=require -fanout.out=$(CURDIR)/docs
 
 clean: ## remove bin/
 	rm -rf $(BIN)

@@ -349,3 +349,13 @@ func machine() string {
 	}
 	return fmt.Sprintf("%d CPUs (%s)", runtime.NumCPU(), model)
 }
+
+// pgPID is the postmaster of the benchmark's PostgreSQL, 0 when unknown.
+func (e *env) pgPID(ctx context.Context) int {
+	var backend int
+	if err := e.pool.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&backend); err != nil {
+		return 0
+	}
+	ppid, _, _ := procStat(backend)
+	return ppid
+}

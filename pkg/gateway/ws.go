@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -30,6 +31,9 @@ type conn struct {
 	party  store.Party
 	since  string
 	expiry *time.Timer
+	// out is the connection's writer; its conn batches the writes of
+	// frames queued back to back (see coalescingConn).
+	out *coalescingWriter
 	// ended is how the connection ended from the client's side: its close
 	// code, 1009 for an oversized frame, 1006 without a close frame.
 	ended atomic.Int32
@@ -62,6 +66,12 @@ func (g *Gateway) newMelody() *melody.Melody {
 	m := melody.New()
 	m.Config.MaxMessageSize = maxFrameBytes
 	m.Config.MessageBufferSize = sendBuffer
+	// Client frames are small (at most maxFrameBytes, usually a chat):
+	// a small read buffer is enough. Write buffers come from a pool for
+	// the time of one message, so an idle viewer holds none.
+	m.Upgrader.ReadBufferSize = readBufferBytes
+	m.Upgrader.WriteBufferSize = writeBufferBytes
+	m.Upgrader.WriteBufferPool = &writeBuffers
 	m.Upgrader.CheckOrigin = func(r *http.Request) bool { return originAllowed(r, g.cfg.Origins()) }
 	m.HandleConnect(g.onConnect)
 	m.HandleDisconnect(g.onDisconnect)
@@ -86,6 +96,14 @@ func (g *Gateway) newMelody() *melody.Melody {
 	})
 	return m
 }
+
+// Buffer sizes of a viewer connection (see newMelody).
+const (
+	readBufferBytes  = 512
+	writeBufferBytes = 4096
+)
+
+var writeBuffers sync.Pool
 
 func connOf(s *melody.Session) *conn {
 	v, ok := s.Get(connKey)
@@ -171,7 +189,9 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 	g.drainMu.RUnlock()
 	c := &conn{party: party, since: r.URL.Query().Get("since")}
 	keys := map[string]any{connKey: c, "identity": id}
-	if err := g.melody.HandleRequestWithKeys(w, r, keys); err != nil {
+	out := &coalescingWriter{ResponseWriter: w}
+	c.out = out
+	if err := g.melody.HandleRequestWithKeys(out, r, keys); err != nil {
 		g.sessions.Done()
 		g.log.Debug("websocket upgrade failed", "party_id", partyID, "err", err)
 	}
@@ -187,6 +207,12 @@ func (g *Gateway) onConnect(s *melody.Session) {
 	c := connOf(s)
 	id := s.MustGet("identity").(auth.Identity)
 	c.viewer = room.NewViewer(s, c.party.ID, id, sendLimit, func(*room.Viewer) { g.metrics.SlowConsumers.Inc() })
+	if c.out != nil && c.out.conn != nil {
+		v := c.viewer
+		// While the frame being written is not the last one queued, the
+		// next write follows at once: hold it back and write them together.
+		c.out.conn.setMore(func() bool { return v.Queued() > 1 })
+	}
 	g.metrics.Connections.Inc()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

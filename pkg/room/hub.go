@@ -39,6 +39,17 @@ type Hub struct {
 	ended       bool
 	sentViewers int // the count last pushed to viewers
 	onFrame     func(event.Type)
+	// pending holds the broadcast frames (and the end) delivered to the
+	// hub and not yet fanned out; fanning says a fan-out goroutine runs.
+	pending []pendingFrame
+	fanning bool
+}
+
+// pendingFrame is an entry's broadcast frame, or the party's end.
+type pendingFrame struct {
+	frame []byte
+	id    string
+	end   bool
 }
 
 func newHub(party uuid.UUID, log *slog.Logger, onFrame func(event.Type), history int) *Hub {
@@ -58,9 +69,7 @@ func (h *Hub) Ended() {
 		return
 	}
 	h.ended = true
-	for v := range h.viewers {
-		endViewer(v)
-	}
+	h.queueLocked(pendingFrame{end: true}) // after the entries still pending
 }
 
 func endViewer(v *Viewer) {
@@ -124,9 +133,7 @@ func (h *Hub) Deliver(e event.Event, likes int64) {
 	if e.Type == event.Chat {
 		h.recent.add(frame)
 	}
-	for v := range h.viewers {
-		v.deliver(frame, e.StreamID)
-	}
+	h.queueLocked(pendingFrame{frame: frame, id: e.StreamID})
 	if h.onFrame != nil {
 		h.onFrame(e.Type)
 	}
@@ -143,6 +150,54 @@ type welcomeState struct {
 	Recent   [][]byte
 }
 
+// queueLocked adds f to the frames to fan out and starts the fan-out
+// goroutine unless it runs.
+func (h *Hub) queueLocked(f pendingFrame) {
+	h.pending = append(h.pending, f)
+	if !h.fanning {
+		h.fanning = true
+		go h.fanOut()
+	}
+}
+
+// fanOut sends the pending frames to the viewers until none are left. It
+// runs apart from the feed, so that entries arriving while it writes to
+// many viewers gather in pending: the next round then queues them to each
+// viewer back to back, and the viewer's connection writes them with one
+// system call (see the gateway's coalescingConn). Each round takes the
+// pending frames and the viewers together under the hub's lock: a viewer
+// added later got a welcome whose last_id covers those frames, and its
+// rounds skip the entries up to that id (see add).
+func (h *Hub) fanOut() {
+	var batch []pendingFrame
+	var viewers []*Viewer
+	for {
+		h.mu.Lock()
+		if len(h.pending) == 0 {
+			h.fanning = false
+			h.mu.Unlock()
+			return
+		}
+		batch, h.pending = h.pending, batch[:0]
+		viewers = viewers[:0]
+		for v := range h.viewers {
+			viewers = append(viewers, v)
+		}
+		h.mu.Unlock()
+		for _, v := range viewers {
+			for _, f := range batch {
+				if f.end {
+					endViewer(v)
+					break
+				}
+				v.deliver(f.frame, f.id)
+			}
+		}
+		clear(batch)
+		clear(viewers)
+	}
+}
+
 // add registers v after running welcome under the hub's lock, so that no
 // entry delivered after the welcome's last_id can be missed or come first.
 func (h *Hub) add(v *Viewer, withRecent bool, welcome func(welcomeState)) {
@@ -153,6 +208,9 @@ func (h *Hub) add(v *Viewer, withRecent bool, welcome func(welcomeState)) {
 		st.Recent = h.recent.frames()
 	}
 	welcome(st)
+	// Frames still pending are of entries up to lastID, which the
+	// welcome covers: the viewer skips them.
+	v.skipThrough(h.lastID)
 	h.viewers[v] = struct{}{}
 	if h.ended {
 		endViewer(v)
@@ -167,11 +225,18 @@ func (h *Hub) goLive(v *Viewer, cursor string) bool {
 	if stream.After(h.lastID, cursor) {
 		return false
 	}
-	if !stream.After(cursor, h.lastID) {
-		cursor = "" // caught up exactly: nothing to skip
-	}
+	// cursor is at or past every entry the hub has: frames of entries up
+	// to it may still be pending, and the viewer skips them.
 	v.goLive(cursor)
 	return true
+}
+
+// goLiveNow ends v's catch-up at the hub's live position: v gets the
+// entries after it.
+func (h *Hub) goLiveNow(v *Viewer) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	v.goLive(h.lastID)
 }
 
 // remove unregisters v and reports how many viewers are left.

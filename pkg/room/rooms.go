@@ -172,7 +172,7 @@ const CatchUpFailed = "catch_up_failed"
 // client that entries right after since are gone.
 func (r *Rooms) catchUp(h *Hub, v *Viewer, keys stream.Keys, since string, gapKnown bool) {
 	if _, err := stream.ParseID(since); err != nil {
-		v.goLive("")
+		h.goLiveNow(v)
 		return
 	}
 	cursor := since

@@ -49,7 +49,7 @@ type Viewer struct {
 
 	mu         sync.Mutex
 	catchingUp bool
-	cursor     string // the last stream id sent by the catch-up
+	cursor     string // live entries up to this id are skipped: sent by the catch-up or covered by the welcome
 }
 
 // NewViewer returns a viewer whose queue holds at most limit frames; limit
@@ -69,6 +69,10 @@ func (v *Viewer) Sent() {
 	}
 }
 
+// Queued is the number of the viewer's frames handed to melody and not
+// yet written (the one being written included).
+func (v *Viewer) Queued() int64 { return v.queued.Load() }
+
 // Send queues a frame that is not a stream entry (ack, error, viewers,
 // party_ended): it goes out at once, even during a catch-up.
 func (v *Viewer) Send(frame []byte) { v.write(frame) }
@@ -78,7 +82,7 @@ func (v *Viewer) Send(frame []byte) { v.write(frame) }
 func (v *Viewer) deliver(frame []byte, id string) {
 	v.mu.Lock()
 	skip := v.catchingUp
-	if !skip && v.cursor != "" { // the catch-up read past the hub: skip what it sent
+	if !skip && v.cursor != "" { // sent by the catch-up or covered by the welcome
 		if skip = !stream.After(id, v.cursor); !skip {
 			v.cursor = ""
 		}
@@ -176,8 +180,21 @@ func (v *Viewer) startCatchUp(since string) {
 	v.mu.Unlock()
 }
 
-// goLive ends the catch-up. cursor is the last entry it sent when that is
-// past what the hub has delivered (live entries up to it are skipped), else "".
+// skipThrough makes a live viewer skip the entries up to id (those its
+// welcome covers); a catching-up viewer keeps its own cursor.
+func (v *Viewer) skipThrough(id string) {
+	if id == "" {
+		return
+	}
+	v.mu.Lock()
+	if !v.catchingUp {
+		v.cursor = id
+	}
+	v.mu.Unlock()
+}
+
+// goLive ends the catch-up. cursor is the last entry it sent, at or past
+// every entry the hub has: live entries up to it are skipped.
 func (v *Viewer) goLive(cursor string) {
 	v.mu.Lock()
 	v.catchingUp, v.cursor = false, cursor
