@@ -2,8 +2,8 @@ package bench
 
 import (
 	"bytes"
-	"debug/buildinfo"
 	"context"
+	"debug/buildinfo"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -23,8 +23,8 @@ import (
 	"github.com/watchparty/watchparty/pkg/testenv"
 )
 
-func flagInt(name string, v int, usage string) *int         { return flag.Int(name, v, usage) }
-func flagString(name, v, usage string) *string              { return flag.String(name, v, usage) }
+func flagInt(name string, v int, usage string) *int { return flag.Int(name, v, usage) }
+func flagString(name, v, usage string) *string      { return flag.String(name, v, usage) }
 func flagDuration(name string, v time.Duration, usage string) *time.Duration {
 	return flag.Duration(name, v, usage)
 }
