@@ -5,7 +5,8 @@
 //     party's Redis stream (acked once stored) and the stream is fanned out
 //     to every viewer of the party on this process;
 //   - the REST API under /api/parties: create (POST /api/parties), list
-//     (GET /api/parties), show (GET /api/parties/{id}), end
+//     (GET /api/parties), show (GET /api/parties/{id}), chat history paged
+//     backwards (GET /api/parties/{id}/chats), end
 //     (POST /api/parties/{id}/end) and cancel (POST /api/parties/{id}/cancel),
 //     with JSON errors and CORS for the configured origins;
 //   - the probes GET /healthz and GET /readyz;

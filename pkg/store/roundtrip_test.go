@@ -55,13 +55,13 @@ func journeys() []journey {
 		entry: `{"type":"chat","event_id":"11111111-1111-4111-8111-111111111111",` + p + `,"user_id":"alice","name":"Alice A.","created_at":"2026-11-27T12:00:00.123Z","text":"hi \u003cb\u003e \u0026 \"you\"\né 🎉"}`,
 		dlq:   `{"type":"chat","event_id":"11111111-1111-4111-8111-111111111111",` + p + `,"user_id":"alice","created_at":"2026-11-27T12:00:00.123Z","text":"hi \u003cb\u003e \u0026 \"you\"\né 🎉","stream_id":"1764244800123-0"}`,
 		frame: `{"type":"chat","event_id":"11111111-1111-4111-8111-111111111111","stream_id":"1764244800123-0","user_id":"alice","name":"Alice A.","text":"hi \u003cb\u003e \u0026 \"you\"\né 🎉","ts":"2026-11-27T12:00:00.123Z"}`,
-		table: "watch_party_chats", row: "11111111-1111-4111-8111-111111111111|alice|hi <b> & \"you\"\né 🎉|2026-11-27T12:00:00.123Z",
+		table: "watch_party_chats", row: "11111111-1111-4111-8111-111111111111|alice|hi <b> & \"you\"\né 🎉|2026-11-27T12:00:00.123Z|1764244800123|0",
 	}, {
 		event: plain,
 		entry: `{"type":"chat","event_id":"11111111-1111-4111-8111-111111111112",` + p + `,"user_id":"bob","created_at":"2026-11-27T12:00:01Z","text":"plain"}`,
 		dlq:   `{"type":"chat","event_id":"11111111-1111-4111-8111-111111111112",` + p + `,"user_id":"bob","created_at":"2026-11-27T12:00:01.000Z","text":"plain","stream_id":"1764244801000-0"}`,
 		frame: `{"type":"chat","event_id":"11111111-1111-4111-8111-111111111112","stream_id":"1764244801000-0","user_id":"bob","text":"plain","ts":"2026-11-27T12:00:01.000Z"}`,
-		table: "watch_party_chats", row: "11111111-1111-4111-8111-111111111112|bob|plain|2026-11-27T12:00:01.000Z",
+		table: "watch_party_chats", row: "11111111-1111-4111-8111-111111111112|bob|plain|2026-11-27T12:00:01.000Z|1764244801000|0",
 	}, {
 		event: ev(event.Like, "22222222-2222-4222-8222-222222222222", "bob", "Bob", journeyAt, "1764244800123-1"),
 		entry: `{"type":"like","event_id":"22222222-2222-4222-8222-222222222222",` + p + `,"user_id":"bob","name":"Bob","created_at":"2026-11-27T12:00:00.123Z"}`,
@@ -225,7 +225,7 @@ func storedRows(t *testing.T, db *pgxpool.Pool) []string {
 	const ts = `to_char(%s AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
 	at := func(col string) string { return strings.Replace(ts, "%s", col, 1) }
 	query := `
-		SELECT 'watch_party_chats: ' || concat_ws('|', event_id, user_id, body, ` + at("created_at") + `), event_id::text
+		SELECT 'watch_party_chats: ' || concat_ws('|', event_id, user_id, body, ` + at("created_at") + `, stream_ms, stream_seq), event_id::text
 		FROM watch_party_chats WHERE party_id = $1
 		UNION ALL
 		SELECT 'watch_party_likes: ' || concat_ws('|', event_id, user_id, ` + at("created_at") + `), event_id::text
