@@ -3,7 +3,6 @@ package lifecycle
 import (
 	"context"
 	"log/slog"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -22,26 +21,13 @@ import (
 func TestMain(m *testing.M) { testenv.Main(m) }
 
 // testLog discards, unless -v asks for the scheduler's logs.
-func testLog() *slog.Logger {
-	if testing.Verbose() {
-		return slog.New(slog.NewTextHandler(os.Stderr, nil))
-	}
-	return slog.New(slog.DiscardHandler)
-}
+func testLog() *slog.Logger { return testenv.Logger() }
 
 // newRedis returns a client of a throwaway server: the scheduler lease is
 // a global key.
 func newRedis(t testing.TB) *redis.Client { return testenv.StartRedisClient(t) }
 
-func newDB(t *testing.T) *pgxpool.Pool {
-	t.Helper()
-	db, err := store.Open(context.Background(), testenv.NewDatabase(t, store.Migrate))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
-	return db
-}
+func newDB(t *testing.T) *pgxpool.Pool { return testenv.NewPool(t, store.Migrate) }
 
 func leaseConfig() Config {
 	return Config{Interval: 50 * time.Millisecond, LeaseTTL: time.Second, SampleInterval: time.Hour}

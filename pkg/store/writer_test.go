@@ -16,15 +16,7 @@ import (
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-func newDB(t *testing.T) *pgxpool.Pool {
-	t.Helper()
-	db, err := store.Open(context.Background(), testenv.NewDatabase(t, store.Migrate))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
-	return db
-}
+func newDB(t *testing.T) *pgxpool.Pool { return testenv.NewPool(t, store.Migrate) }
 
 func newParty(t *testing.T, db *pgxpool.Pool) uuid.UUID {
 	t.Helper()
