@@ -142,7 +142,7 @@ func runIngestShape(ctx context.Context, b *testing.B, env *env, srv *server) in
 	close(stop)
 	writers.Wait()
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if ingestOutstanding(clients) == 0 {
+		if outstanding(clients) == 0 {
 			break
 		}
 	}
@@ -156,7 +156,7 @@ func runIngestShape(ctx context.Context, b *testing.B, env *env, srv *server) in
 		lat = append(lat, c.lat...)
 		c.mu.Unlock()
 	}
-	if n := ingestOutstanding(clients); n > 0 {
+	if n := outstanding(clients); n > 0 {
 		b.Errorf("%s: %d publishes still un-acked 10s after the clients stopped", srv.name, n)
 	}
 	sortDurations(lat)
@@ -169,12 +169,8 @@ func runIngestShape(ctx context.Context, b *testing.B, env *env, srv *server) in
 	return res
 }
 
-func ingestOutstanding(clients []*ingestClient) int {
-	n := 0
-	for _, c := range clients {
-		c.mu.Lock()
-		n += len(c.sent)
-		c.mu.Unlock()
-	}
-	return n
+func (c *ingestClient) unacked() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.sent)
 }

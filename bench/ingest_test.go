@@ -38,7 +38,7 @@ func BenchmarkIngest(b *testing.B) {
 	env := newEnv(b)
 	say(b, "machine: %s", machine())
 	parties := insertParties(ctx, b, env.pool, *ingestClients)
-	addr := startGateway(ctx, b, env)
+	addr, _ := startGateway(ctx, b, env, 0)
 
 	start := time.Now()
 	clients := connectClients(ctx, b, addr, parties)
@@ -102,10 +102,13 @@ func BenchmarkIngest(b *testing.B) {
 		conc.rate(), rate/conc.rate(), seq.rate(), rate/seq.rate(), verdict)
 }
 
-func startGateway(ctx context.Context, b *testing.B, env *env) string {
+// startGateway runs a gateway in this process on env's servers, with dev
+// auth and no backlog limit, acknowledging after minReplicas replicas
+// (WATCH_PARTY_MIN_REPLICAS_ACK); it returns its address and metrics.
+func startGateway(ctx context.Context, b *testing.B, env *env, minReplicas int) (string, *gateway.Metrics) {
 	b.Helper()
 	cfg := gateway.Config{Addr: "127.0.0.1:0", DevAuth: true, MaxBufferedEvents: 1 << 40,
-		ShutdownTimeout: 5 * time.Second, LogFormat: "text", LogLevel: "error"}
+		ShutdownTimeout: 5 * time.Second, LogFormat: "text", LogLevel: "error", MinReplicasAck: minReplicas}
 	g, err := gateway.New(cfg, openRedis(b, env.redisURL), env.pool, quietLogger())
 	if err != nil {
 		b.Fatalf("new gateway: %v", err)
@@ -123,7 +126,7 @@ func startGateway(ctx context.Context, b *testing.B, env *env) string {
 			b.Errorf("gateway: %v", err)
 		}
 	})
-	return ln.Addr().String()
+	return ln.Addr().String(), g.Metrics()
 }
 
 // wsClient is one viewer of the load tool. Its writer keeps at most window
@@ -247,14 +250,20 @@ func runPhase(ctx context.Context, b *testing.B, clients []*wsClient, m *meter, 
 	return res
 }
 
-func outstanding(clients []*wsClient) int {
+// outstanding counts the chats or publishes of clients still waiting for
+// their ack.
+func outstanding[C interface{ unacked() int }](clients []C) int {
 	n := 0
 	for _, c := range clients {
-		c.mu.Lock()
-		n += len(c.sent)
-		c.mu.Unlock()
+		n += c.unacked()
 	}
 	return n
+}
+
+func (c *wsClient) unacked() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.sent)
 }
 
 const chatText48 = "benchmark chat message, about as long as most..."

@@ -11,7 +11,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -215,35 +214,15 @@ func startCentrifugo(ctx context.Context, b *testing.B, env *env, path string) *
 	if err := os.WriteFile(cfgPath, cfg, 0o644); err != nil {
 		b.Fatal(err)
 	}
-	logf, err := os.Create(filepath.Join(dir, "centrifugo.log"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	cmd := exec.Command(path, "--config", cfgPath)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		b.Fatalf("start centrifugo: %v", err)
-	}
-	b.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		logf.Close()
-		if b.Failed() {
-			out, _ := os.ReadFile(logf.Name())
-			b.Logf("--- centrifugo output ---\n%s", out)
-		}
-	})
+	p := testenv.StartExec(b, "centrifugo", path, nil, "--config", cfgPath)
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
-	if err := waitHealthy(ctx, base+"/health", 30*time.Second); err != nil {
-		out, _ := os.ReadFile(logf.Name())
-		b.Fatalf("centrifugo: %v\n%s", err, out)
-	}
+	p.WaitHTTP(b, base+"/health", 30*time.Second)
 	version := "unknown version"
 	if info, err := buildinfo.ReadFile(path); err == nil {
 		version = info.Main.Path + " " + info.Main.Version + " built with " + info.GoVersion
 	}
 	say(b, "peer: %s, config %s", version, compactJSON(cfg))
-	return &server{name: "centrifugo", pid: cmd.Process.Pid, debug: base,
+	return &server{name: "centrifugo", pid: p.Pid(), debug: base,
 		proto: centrifugoProto{url: "ws://127.0.0.1:" + strconv.Itoa(port) + "/connection/websocket"},
 		channel: func(i int) string {
 			if i < 0 {
@@ -257,24 +236,6 @@ func compactJSON(b []byte) string {
 	var buf bytes.Buffer
 	_ = json.Compact(&buf, b)
 	return buf.String()
-}
-
-func waitHealthy(ctx context.Context, url string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		resp, err := http.DefaultClient.Do(req)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s did not answer 200 within %v (last error: %v)", url, timeout, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // centrifugoProto is Centrifugo's JSON client protocol: commands with ids,

@@ -2,8 +2,6 @@ package bench
 
 import (
 	"context"
-	"net"
-	"runtime/pprof"
 	"strconv"
 	"strings"
 	"testing"
@@ -12,7 +10,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/watchparty/watchparty/pkg/gateway"
 	"github.com/watchparty/watchparty/pkg/store"
 	"github.com/watchparty/watchparty/pkg/testenv"
 )
@@ -53,7 +50,7 @@ func benchReplicated(b *testing.B, minReplicas int) {
 	env.pool = openPool(b, env.dbURL)
 
 	parties := insertParties(ctx, b, env.pool, *ingestClients)
-	addr, metrics := startReplicatedGateway(ctx, b, env, minReplicas)
+	addr, metrics := startGateway(ctx, b, env, minReplicas)
 	clients := connectClients(ctx, b, addr, parties)
 
 	b.StartTimer()
@@ -78,30 +75,4 @@ func benchReplicated(b *testing.B, minReplicas int) {
 		res.errs, paced.errs, short)
 	warnNoise(b, "the saturating run", res.use)
 	warnNoise(b, "the paced run", paced.use)
-}
-
-// startReplicatedGateway is startGateway with WATCH_PARTY_MIN_REPLICAS_ACK
-// set; it also returns the gateway's metrics.
-func startReplicatedGateway(ctx context.Context, b *testing.B, env *env, minReplicas int) (string, *gateway.Metrics) {
-	b.Helper()
-	cfg := gateway.Config{Addr: "127.0.0.1:0", DevAuth: true, MaxBufferedEvents: 1 << 40,
-		ShutdownTimeout: 5 * time.Second, LogFormat: "text", LogLevel: "error", MinReplicasAck: minReplicas}
-	g, err := gateway.New(cfg, openRedis(b, env.redisURL), env.pool, quietLogger())
-	if err != nil {
-		b.Fatalf("new gateway: %v", err)
-	}
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		b.Fatalf("listen: %v", err)
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go pprof.Do(ctx, pprof.Labels("side", "gateway"), func(ctx context.Context) { done <- g.Serve(ctx, ln) })
-	b.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			b.Errorf("gateway: %v", err)
-		}
-	})
-	return ln.Addr().String(), g.Metrics()
 }

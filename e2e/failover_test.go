@@ -2,10 +2,7 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -59,36 +56,9 @@ func testSentinelFailover(t *testing.T, minReplicas int) {
 
 	watcher := dial(t, addr, party, "watcher")
 	watcher.nextOf("welcome", 5*time.Second)
-	var chatters []*chatter
-	for i := range 6 {
-		chatters = append(chatters, newChatter(addr, party, fmt.Sprintf("viewer-%d", i)))
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	var acks, refusals, cutoffs atomic.Int64
-	errs := make(chan error, len(chatters))
-	var wg sync.WaitGroup
-	for _, ch := range chatters {
-		c, err := ch.connect(t)
-		if err != nil {
-			t.Fatal(err)
-		}
-		wg.Go(func() { errs <- ch.chatResending(ctx, t, c, &acks, &refusals, &cutoffs) })
-	}
-	check := func() {
-		t.Helper()
-		select {
-		case err := <-errs:
-			t.Fatal(err)
-		default:
-		}
-	}
-	waitAcks := func(n int64, timeout time.Duration, what string) {
-		t.Helper()
-		eventually(t, timeout, what, func() bool { check(); return acks.Load() >= n })
-	}
+	cr := startCrowd(t, addr, party, 6)
 
-	waitAcks(200, 30*time.Second, "200 chats acknowledged before the failover")
+	cr.waitAcks(t, 200, 30*time.Second, "200 chats acknowledged before the failover")
 	old := g.Master.Addr()
 	master := redis.NewClient(&redis.Options{Addr: old})
 	defer master.Close()
@@ -98,29 +68,22 @@ func testSentinelFailover(t *testing.T, minReplicas int) {
 	if err := master.ClientKillByFilter(context.Background(), "TYPE", "replica").Err(); err != nil {
 		t.Fatalf("cut the replicas' links: %v", err)
 	}
-	cut := acks.Load() + refusals.Load()
+	cut := cr.acks.Load() + cr.refusals.Load()
 	eventually(t, 10*time.Second, "20 chats answered after the replicas' links were cut", func() bool {
-		check()
-		return acks.Load()+refusals.Load() >= cut+20
+		cr.check(t)
+		return cr.acks.Load()+cr.refusals.Load() >= cut+20
 	})
 	g.Master.Kill()
-	killed := acks.Load()
+	killed := cr.acks.Load()
 	killedAt := time.Now()
 	for _, r := range g.Replicas {
 		r.Thaw()
 	}
 	promoted := g.WaitForFailover(t, old, 60*time.Second)
 	t.Logf("Sentinels promoted %s %v after the kill", promoted, time.Since(killedAt).Round(time.Millisecond))
-	waitAcks(killed+200, 60*time.Second, "200 chats acknowledged after the failover")
+	cr.waitAcks(t, killed+200, 60*time.Second, "200 chats acknowledged after the failover")
 	t.Logf("failover to acks flowing again: %v", time.Since(killedAt).Round(time.Millisecond))
-	stop()
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	cr.finish(t)
 
 	// Neither process restarted: the gateway is ready, and a chat sent now
 	// reaches the watcher connected since before the kill.
@@ -129,16 +92,7 @@ func testSentinelFailover(t *testing.T, minReplicas int) {
 			t.Fatalf("%s exited with %d:\n%s", p.Name, code, p.Output())
 		}
 	}
-	gw.WaitHTTP(t, "http://"+addr+"/readyz", 10*time.Second)
-	c, err := chatters[0].connect(t)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if code, err := chatters[0].chat(c, "after"); code != "" || err != nil {
-		t.Fatalf("chat after the failover: %q %v", code, err)
-	}
-	for text := chatText(chatters[0].user, "after"); watcher.nextOf("chat", 10*time.Second).Text != text; {
-	}
+	cr.reachesWatcher(t, gw, addr, watcher)
 
 	// The running flusher flushes everything the promoted master holds.
 	fl.WaitHTTP(t, "http://"+flAddr+"/readyz", 10*time.Second)
@@ -152,7 +106,7 @@ func testSentinelFailover(t *testing.T, minReplicas int) {
 		stored[r[0]] = true
 	}
 	acked, lost := 0, 0
-	for _, ch := range chatters {
+	for _, ch := range cr.chatters {
 		_, ack := ch.snapshot()
 		for _, id := range ack {
 			acked++
@@ -163,7 +117,7 @@ func testSentinelFailover(t *testing.T, minReplicas int) {
 	}
 	t.Logf("WATCH_PARTY_MIN_REPLICAS_ACK=%d: %d chats acked (%d before the kill), %d stored, %d acked but lost; "+
 		"%d unavailable answers, %d dropped connections", minReplicas, acked, killed, len(stored), lost,
-		refusals.Load(), cutoffs.Load())
+		cr.refusals.Load(), cr.cutoffs.Load())
 	if minReplicas > 0 && lost > 0 {
 		t.Fatalf("%d acknowledged chats lost in the failover with WATCH_PARTY_MIN_REPLICAS_ACK=%d", lost, minReplicas)
 	}

@@ -39,72 +39,30 @@ func TestRedisRestartWithAOFKeepsAcknowledgedEvents(t *testing.T) {
 	// The watcher only listens, on one connection kept across the restart.
 	watcher := dial(t, addr, party, "watcher")
 	watcher.nextOf("welcome", 5*time.Second)
-	var chatters []*chatter
-	for i := range 8 {
-		chatters = append(chatters, newChatter(addr, party, fmt.Sprintf("viewer-%d", i)))
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	var acks, refusals, cutoffs atomic.Int64
-	errs := make(chan error, len(chatters))
-	var wg sync.WaitGroup
-	for _, ch := range chatters {
-		c, err := ch.connect(t)
-		if err != nil {
-			t.Fatal(err)
-		}
-		wg.Go(func() { errs <- ch.chatResending(ctx, t, c, &acks, &refusals, &cutoffs) })
-	}
-	waitAcks := func(n int64, what string) {
-		t.Helper()
-		eventually(t, 30*time.Second, what, func() bool {
-			select {
-			case err := <-errs:
-				t.Fatal(err)
-			default:
-			}
-			return acks.Load() >= n
-		})
-	}
+	cr := startCrowd(t, addr, party, 8)
 
-	waitAcks(300, "300 chats acknowledged before the crash")
+	cr.waitAcks(t, 300, 30*time.Second, "300 chats acknowledged before the crash")
 	r.Kill()
-	beforeKill := acks.Load()
+	beforeKill := cr.acks.Load()
 	eventually(t, 20*time.Second, "the gateway to answer unavailable or drop viewers a few times", func() bool {
-		return refusals.Load()+cutoffs.Load() >= 24
+		return cr.refusals.Load()+cr.cutoffs.Load() >= 24
 	})
 	r.Restart(t)
-	restarted := acks.Load()
-	waitAcks(restarted+300, "300 chats acknowledged after the restart")
-	stop()
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	restarted := cr.acks.Load()
+	cr.waitAcks(t, restarted+300, 30*time.Second, "300 chats acknowledged after the restart")
+	cr.finish(t)
 	redials := 0
-	for _, ch := range chatters {
+	for _, ch := range cr.chatters {
 		redials += ch.redials
 	}
 	t.Logf("%d acks before the kill, %d by the restart, %d in all; %d unavailable answers, %d dropped connections, %d redials",
-		beforeKill, restarted, acks.Load(), refusals.Load(), cutoffs.Load(), redials)
+		beforeKill, restarted, cr.acks.Load(), cr.refusals.Load(), cr.cutoffs.Load(), redials)
 
 	// The gateway never went down and its live feed resumed: a chat sent
 	// after the restart reaches the watcher, connected throughout. (That it
 	// also gets every chat accepted around the restart is
 	// TestLiveViewersMissNothingWhenTheFeedReconnects.)
-	gw.WaitHTTP(t, "http://"+addr+"/readyz", 10*time.Second)
-	c, err := chatters[0].connect(t)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if code, err := chatters[0].chat(c, "after"); code != "" || err != nil {
-		t.Fatalf("chat after the restart: %q %v", code, err)
-	}
-	for text := chatText(chatters[0].user, "after"); watcher.nextOf("chat", 10*time.Second).Text != text; {
-	}
+	cr.reachesWatcher(t, gw, addr, watcher)
 
 	// The flusher rode out the restart too: it flushes everything, and an
 	// outage sends nothing to the dead-letter list.
@@ -117,8 +75,84 @@ func TestRedisRestartWithAOFKeepsAcknowledgedEvents(t *testing.T) {
 		t.Fatalf("wp:dlq holds %d batches after a Redis restart", n)
 	}
 	s.flushOnce()
-	acked, stored := checkChatters(t, s, party, chatters)
+	acked, stored := checkChatters(t, s, party, cr.chatters)
 	t.Logf("%d chats acked, %d stored", acked, stored)
+}
+
+// crowd is a few chatters, each resending its chats on its own connection
+// (chatResending) until finish, counted together.
+type crowd struct {
+	chatters                []*chatter
+	acks, refusals, cutoffs atomic.Int64
+	errs                    chan error
+	stop                    context.CancelFunc
+	wg                      sync.WaitGroup
+}
+
+// startCrowd connects n chatters (users viewer-0 …) to the party at addr
+// and starts them chatting.
+func startCrowd(t *testing.T, addr, party string, n int) *crowd {
+	t.Helper()
+	ctx, stop := context.WithCancel(context.Background())
+	t.Cleanup(stop)
+	cr := &crowd{errs: make(chan error, n), stop: stop}
+	for i := range n {
+		cr.chatters = append(cr.chatters, newChatter(addr, party, fmt.Sprintf("viewer-%d", i)))
+	}
+	for _, ch := range cr.chatters {
+		c, err := ch.connect(t)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cr.wg.Go(func() { cr.errs <- ch.chatResending(ctx, t, c, &cr.acks, &cr.refusals, &cr.cutoffs) })
+	}
+	return cr
+}
+
+// check fails the test if a chatter gave up.
+func (cr *crowd) check(t *testing.T) {
+	t.Helper()
+	select {
+	case err := <-cr.errs:
+		t.Fatal(err)
+	default:
+	}
+}
+
+// waitAcks waits until the crowd has n acknowledged chats in all.
+func (cr *crowd) waitAcks(t *testing.T, n int64, timeout time.Duration, what string) {
+	t.Helper()
+	eventually(t, timeout, what, func() bool { cr.check(t); return cr.acks.Load() >= n })
+}
+
+// finish stops the chatters and fails the test if one of them failed.
+func (cr *crowd) finish(t *testing.T) {
+	t.Helper()
+	cr.stop()
+	cr.wg.Wait()
+	close(cr.errs)
+	for err := range cr.errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// reachesWatcher checks that the gateway gw (at addr) is ready and that a
+// chat sent through it now reaches watcher, connected since before.
+func (cr *crowd) reachesWatcher(t *testing.T, gw *testenv.Proc, addr string, watcher *client) {
+	t.Helper()
+	gw.WaitHTTP(t, "http://"+addr+"/readyz", 10*time.Second)
+	ch := cr.chatters[0]
+	c, err := ch.connect(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, err := ch.chat(c, "after"); code != "" || err != nil {
+		t.Fatalf("chat after the outage: %q %v", code, err)
+	}
+	for text := chatText(ch.user, "after"); watcher.nextOf("chat", 10*time.Second).Text != text; {
+	}
 }
 
 // chatResending chats on c until ctx ends, one message at a time: a chat

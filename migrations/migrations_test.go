@@ -18,6 +18,7 @@ import (
 	"github.com/watchparty/watchparty/migrations"
 	"github.com/watchparty/watchparty/pkg/event"
 	"github.com/watchparty/watchparty/pkg/store"
+	"github.com/watchparty/watchparty/pkg/store/storetest"
 	"github.com/watchparty/watchparty/pkg/testenv"
 )
 
@@ -66,17 +67,7 @@ func open(t *testing.T, url string) *pgxpool.Pool {
 	return db
 }
 
-func newParty(t *testing.T, db *pgxpool.Pool) uuid.UUID {
-	t.Helper()
-	id := uuid.New()
-	now := time.Now()
-	err := store.NewParties(db).Insert(context.Background(), store.Party{ID: id, Title: "t", VideoURL: "v",
-		HostUserID: "host", StartTime: now, EndTime: now.Add(time.Hour), Status: store.Ongoing, Control: store.ControlHost})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return id
-}
+func newParty(t *testing.T, db *pgxpool.Pool) uuid.UUID { return storetest.NewParty(t, db) }
 
 // batch returns n events of every kind for party, created from at on; a
 // like's user likes once, viewer samples are a second apart.

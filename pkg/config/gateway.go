@@ -42,7 +42,7 @@ func Gateway(c *gateway.Config) envflag.Command {
 				Unit: envflag.Millis, Default: 5 * time.Second, Bound: pos,
 				Help: "longest wait for in-flight work on SIGTERM/SIGINT",
 				Doc:  "longest shutdown on SIGTERM/SIGINT: finish in-flight appends, close viewers with 1001, record their leaves"},
-			envflag.Int64{P: &c.MaxBufferedEvents, Env: "WATCH_PARTY_MAX_BUFFERED_EVENTS", Flag: "max-buffered-events",
+			envflag.Int{P: &c.MaxBufferedEvents, Env: "WATCH_PARTY_MAX_BUFFERED_EVENTS", Flag: "max-buffered-events",
 				Default: 1_000_000, Bound: pos,
 				Help: "unflushed events one party may hold before events are refused",
 				Doc: "unflushed events one party's stream may hold; beyond it events are answered `unavailable` " +

@@ -17,6 +17,7 @@ import (
 	"github.com/watchparty/watchparty/pkg/dlq"
 	"github.com/watchparty/watchparty/pkg/event"
 	"github.com/watchparty/watchparty/pkg/store"
+	"github.com/watchparty/watchparty/pkg/store/storetest"
 	"github.com/watchparty/watchparty/pkg/stream"
 	"github.com/watchparty/watchparty/pkg/testenv"
 )
@@ -28,17 +29,7 @@ func newRedis(t testing.TB) *redis.Client { return testenv.StartRedisClient(t) }
 
 func newDB(t *testing.T) *pgxpool.Pool { return testenv.NewPool(t, store.Migrate) }
 
-func newParty(t *testing.T, db *pgxpool.Pool) uuid.UUID {
-	t.Helper()
-	id := uuid.New()
-	now := time.Now()
-	err := store.NewParties(db).Insert(context.Background(), store.Party{ID: id, Title: "t", VideoURL: "v",
-		HostUserID: "host", StartTime: now, EndTime: now.Add(time.Hour), Status: store.Ongoing, Control: store.ControlHost})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return id
-}
+func newParty(t *testing.T, db *pgxpool.Pool) uuid.UUID { return storetest.NewParty(t, db) }
 
 var at = time.Date(2026, 11, 27, 12, 0, 0, 123_456_789, time.UTC)
 

@@ -1,6 +1,6 @@
 // Package envflag declares settings that are both an environment variable
 // and a flag of the same meaning, the flag winning. Each setting is declared
-// once, as a typed value (String, Bool, Int, Int64, Float, Duration) holding
+// once, as a typed value (String, Bool, Int, Float, Duration) holding
 // its variable, flag, default, unit, meaning and checks; a Command groups the
 // settings of one command, binds them to a flag set, converts and validates
 // them, and renders the table the configuration docs show. It is this

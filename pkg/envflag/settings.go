@@ -83,27 +83,6 @@ func (s Int) bind(fs *pflag.FlagSet) (func() error, error) {
 	return func() error { return s.Bound.check(name(s.Env, s.Flag), *s.P, sign(*s.P)) }, err
 }
 
-// Int64 declares a whole-number setting too large for an int on 32 bits.
-type Int64 struct {
-	P         *int64
-	Env, Flag string
-	Default   int64
-	Bound     Bound
-	Help, Doc string
-}
-
-// Row implements Setting.
-func (s Int64) Row() Row {
-	return Row{Env: s.Env, Flag: s.Flag, Default: strconv.FormatInt(s.Default, 10), Doc: doc(s.Doc, s.Help)}
-}
-
-func (s Int64) bind(fs *pflag.FlagSet) (func() error, error) {
-	parse := func(v string) (int64, error) { return strconv.ParseInt(v, 10, 64) }
-	def, err := fromEnv(s.Env, s.Default, parse, "an integer")
-	fs.Int64Var(s.P, s.Flag, def, usage(s.Env, s.Help))
-	return func() error { return s.Bound.check(name(s.Env, s.Flag), *s.P, sign(*s.P)) }, err
-}
-
 // Float declares a decimal-number setting.
 type Float struct {
 	P         *float64

@@ -13,6 +13,7 @@ import (
 	"github.com/watchparty/watchparty/pkg/dlq"
 	"github.com/watchparty/watchparty/pkg/event"
 	"github.com/watchparty/watchparty/pkg/stream"
+	"github.com/watchparty/watchparty/pkg/testenv"
 )
 
 // addAt appends events to party's stream with entry ids at the given
@@ -43,7 +44,7 @@ func addAt(t *testing.T, rdb redis.UniversalClient, party uuid.UUID, at ...time.
 // buffered events and flush lag back to 0 while the dead-letter length stays.
 func TestBacklogGauges(t *testing.T) {
 	ctx := context.Background()
-	rdb, db := newRedis(t), newDB(t)
+	rdb, db := testenv.StartRedisClient(t), newDB(t)
 	f, _ := newFlusher(t, testConfig(), rdb, db)
 	now := time.Now()
 	f.metrics.now = func() time.Time { return now }

@@ -2,7 +2,6 @@ package flusher
 
 import (
 	"context"
-	"log/slog"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -19,13 +18,6 @@ import (
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
-
-// testLog discards, unless -v asks for the flusher's logs.
-func testLog() *slog.Logger { return testenv.Logger() }
-
-// newRedis returns a client of a throwaway server: wp:dlq and the scheduler
-// lease are global keys.
-func newRedis(t testing.TB) *redis.Client { return testenv.StartRedisClient(t) }
 
 func newDB(t *testing.T) *pgxpool.Pool { return testenv.NewPool(t, store.Migrate) }
 
@@ -49,7 +41,7 @@ func (w *countingWriter) Write(ctx context.Context, events []event.Event) error 
 // newFlusher returns a flusher over rdb and db whose writes are counted.
 func newFlusher(t *testing.T, cfg Config, rdb redis.UniversalClient, db *pgxpool.Pool) (*Flusher, *countingWriter) {
 	t.Helper()
-	f, err := New(cfg, rdb, db, NewMetrics(), testLog())
+	f, err := New(cfg, rdb, db, NewMetrics(), testenv.Logger())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/watchparty/watchparty/pkg/dlq"
 	"github.com/watchparty/watchparty/pkg/store"
 	"github.com/watchparty/watchparty/pkg/stream"
+	"github.com/watchparty/watchparty/pkg/testenv"
 )
 
 // TestPartyWithoutRowIsDeadLetteredAsOneBatch: every event of a party whose
@@ -19,7 +20,7 @@ import (
 // wp:dlq element that a replay writes once the party exists again. A good
 // party flushed in the same cycles is written.
 func TestPartyWithoutRowIsDeadLetteredAsOneBatch(t *testing.T) {
-	rdb, db := newRedis(t), newDB(t)
+	rdb, db := testenv.StartRedisClient(t), newDB(t)
 	ctx := context.Background()
 	cfg := testConfig() // a batch of 1000, dead-lettered on the 2nd failure
 	f, w := newFlusher(t, cfg, rdb, db)

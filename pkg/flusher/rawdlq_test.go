@@ -14,6 +14,7 @@ import (
 	"github.com/watchparty/watchparty/pkg/event"
 	"github.com/watchparty/watchparty/pkg/store"
 	"github.com/watchparty/watchparty/pkg/stream"
+	"github.com/watchparty/watchparty/pkg/testenv"
 )
 
 // olderDecoder decodes like event.Decode but does not know likes, as a
@@ -33,7 +34,7 @@ func olderDecoder(payload []byte, streamID string) (event.Event, error) {
 // and acknowledges it. A flusher that knows the type replays it into
 // PostgreSQL.
 func TestUnknownEventWaitsRawInTheDLQ(t *testing.T) {
-	rdb, db := newRedis(t), newDB(t)
+	rdb, db := testenv.StartRedisClient(t), newDB(t)
 	ctx := context.Background()
 	cfg := testConfig()
 	older, _ := newFlusher(t, cfg, rdb, db)

@@ -13,12 +13,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/watchparty/watchparty/pkg/shutdown"
+	"github.com/watchparty/watchparty/pkg/testenv"
 )
 
 // unitFlusher returns a flusher over in-memory fakes of its source, writer
 // and dead-letter list, all recording into one journal.
 func unitFlusher(cfg Config, src *fakeSource, w *fakeWriter, d *fakeDLQ) *Flusher {
-	return assemble(cfg, src, w, d, NewMetrics(), testLog())
+	return assemble(cfg, src, w, d, NewMetrics(), testenv.Logger())
 }
 
 func unitConfig(batch, maxDeliveries int) Config {

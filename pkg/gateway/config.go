@@ -23,7 +23,7 @@ type Config struct {
 	LikeRate          float64
 	LikeBurst         int
 	AllowedOrigins    string
-	MaxBufferedEvents int64
+	MaxBufferedEvents int
 	LogFormat         string
 	LogLevel          string
 

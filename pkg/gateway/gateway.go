@@ -90,7 +90,7 @@ func New(cfg Config, rdb redis.UniversalClient, db *pgxpool.Pool, log *slog.Logg
 		parties:  newPartyCache(parties, 2*time.Second, cfg.PartyCacheSize),
 		store:    parties,
 		history:  history.NewReader(rdb, store.NewChats(db)),
-		appender: stream.NewAppender(rdb, stream.AppenderConfig{MaxBuffered: cfg.MaxBufferedEvents,
+		appender: stream.NewAppender(rdb, stream.AppenderConfig{MaxBuffered: int64(cfg.MaxBufferedEvents),
 			MinReplicas: cfg.MinReplicasAck, ReplicaTimeout: cfg.MinReplicasAckTimeout,
 			OnReplicaShortfall: func(n int) { metrics.ReplicaShortfalls.Add(float64(n)) },
 			Log:                log.With("component", "appender")}),

@@ -2,7 +2,6 @@ package lifecycle
 
 import (
 	"context"
-	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -20,13 +19,6 @@ import (
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-// testLog discards, unless -v asks for the scheduler's logs.
-func testLog() *slog.Logger { return testenv.Logger() }
-
-// newRedis returns a client of a throwaway server: the scheduler lease is
-// a global key.
-func newRedis(t testing.TB) *redis.Client { return testenv.StartRedisClient(t) }
-
 func newDB(t *testing.T) *pgxpool.Pool { return testenv.NewPool(t, store.Migrate) }
 
 func leaseConfig() Config {
@@ -40,12 +32,12 @@ func newRedisScheduler(t *testing.T, name string, cfg Config, rdb redis.Universa
 	cfg.Name = name
 	f, err := flusher.New(flusher.Config{ConsumerName: name, FlushInterval: time.Hour, ShutdownTimeout: 5 * time.Second,
 		BatchSize: 1000, MaxDeliveries: 2, ClaimMinIdle: time.Minute, Retention: time.Hour},
-		rdb, db, flusher.NewMetrics(), testLog())
+		rdb, db, flusher.NewMetrics(), testenv.Logger())
 	if err != nil {
 		t.Fatal(err)
 	}
 	leader := prometheus.NewGauge(prometheus.GaugeOpts{Name: "leader"})
-	return New(cfg, rdb, store.NewParties(db), f, leader, testLog())
+	return New(cfg, rdb, store.NewParties(db), f, leader, testenv.Logger())
 }
 
 // start runs s until the test ends.
@@ -83,7 +75,7 @@ func (a *acting) leave() { a.now.Add(-1) }
 // up on purpose inside the pass) keeps the lease, so a second scheduler
 // that keeps trying never takes it and never acts at the same time.
 func TestLeaseOutlivesALongPass(t *testing.T) {
-	rdb, db := newRedis(t), newDB(t)
+	rdb, db := testenv.StartRedisClient(t), newDB(t)
 	cfg := leaseConfig()
 	a, b := newRedisScheduler(t, "sched-a", cfg, rdb, db), newRedisScheduler(t, "sched-b", cfg, rdb, db)
 	var (
@@ -147,7 +139,7 @@ func TestLeaseOutlivesALongPass(t *testing.T) {
 // from under a pass (the pass outlived it, say, Redis being slow), the
 // pass's context ends, so it stops acting.
 func TestPassStopsWhenTheLeaseIsLost(t *testing.T) {
-	rdb, db := newRedis(t), newDB(t)
+	rdb, db := testenv.StartRedisClient(t), newDB(t)
 	s := newRedisScheduler(t, "sched-a", leaseConfig(), rdb, db)
 	var once sync.Once
 	blocked, stopped := make(chan struct{}), make(chan struct{})
@@ -177,7 +169,7 @@ func TestPassStopsWhenTheLeaseIsLost(t *testing.T) {
 // scheduler lease reports itself leader, and that leadership moves (and
 // the gauge with it) when that replica stops.
 func TestSchedulerLeaderGauge(t *testing.T) {
-	rdb, db := newRedis(t), newDB(t)
+	rdb, db := testenv.StartRedisClient(t), newDB(t)
 	a := newRedisScheduler(t, "a", leaseConfig(), rdb, db)
 	b := newRedisScheduler(t, "b", leaseConfig(), rdb, db)
 	leader := func(s *Scheduler) float64 { return testutil.ToFloat64(s.deps.Leader) }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/watchparty/watchparty/pkg/event"
 	"github.com/watchparty/watchparty/pkg/store"
+	"github.com/watchparty/watchparty/pkg/testenv"
 )
 
 func newGauge() prometheus.Gauge { return prometheus.NewGauge(prometheus.GaugeOpts{Name: "leader"}) }
@@ -24,7 +25,7 @@ func unitConfig() Config {
 }
 
 func unitScheduler(w *world, l lease) *Scheduler {
-	return newScheduler(unitConfig(), w.deps(), l, w.clock, testLog())
+	return newScheduler(unitConfig(), w.deps(), l, w.clock, testenv.Logger())
 }
 
 func TestUnitAdvance(t *testing.T) {
@@ -118,7 +119,7 @@ func TestUnitSchedulerSteps(t *testing.T) {
 	shared := &leaseStore{}
 	a := unitScheduler(w, fakeLease{shared, "a"})
 	b := newScheduler(Config{Name: "b", Interval: time.Second, LeaseTTL: 3 * time.Second, SampleInterval: time.Minute},
-		w.deps(), fakeLease{shared, "b"}, w.clock, testLog())
+		w.deps(), fakeLease{shared, "b"}, w.clock, testenv.Logger())
 	w.parties[uuid.New()] = &party{status: store.Ongoing, end: t0.Add(time.Hour)}
 	ctx := context.Background()
 	la := loop{nextSample: a.nextSample(w.clock.Now())}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/watchparty/watchparty/pkg/event"
 	"github.com/watchparty/watchparty/pkg/store"
+	"github.com/watchparty/watchparty/pkg/store/storetest"
 	"github.com/watchparty/watchparty/pkg/testenv"
 )
 
@@ -18,17 +19,7 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 
 func newDB(t *testing.T) *pgxpool.Pool { return testenv.NewPool(t, store.Migrate) }
 
-func newParty(t *testing.T, db *pgxpool.Pool) uuid.UUID {
-	t.Helper()
-	id := uuid.New()
-	now := time.Now()
-	err := store.NewParties(db).Insert(context.Background(), store.Party{ID: id, Title: "t", VideoURL: "v",
-		HostUserID: "host", StartTime: now, EndTime: now.Add(time.Hour), Status: store.Ongoing, Control: store.ControlHost})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return id
-}
+func newParty(t *testing.T, db *pgxpool.Pool) uuid.UUID { return storetest.NewParty(t, db) }
 
 func ev(party uuid.UUID, typ event.Type, user string, at time.Time) event.Event {
 	e := event.Event{Type: typ, ID: uuid.New(), PartyID: party, UserID: user, CreatedAt: event.Millis(at)}

@@ -60,8 +60,8 @@ func buildAll() (string, error) {
 	return dir, nil
 }
 
-// Proc is a project binary running as a child process, its output kept in a
-// log file that is printed when the test fails.
+// Proc is a program running as a child process, its output kept and
+// printed when the test fails.
 type Proc struct {
 	Name string
 	cmd  *exec.Cmd
@@ -75,7 +75,14 @@ type Proc struct {
 // fails if the process reported a data race.
 func StartProc(t testing.TB, name string, env []string, args ...string) *Proc {
 	t.Helper()
-	cmd := exec.Command(Binary(t, name), args...)
+	return StartExec(t, name, Binary(t, name), env, args...)
+}
+
+// StartExec is StartProc for the executable at path, named name in
+// messages: another program a test runs beside the project's own.
+func StartExec(t testing.TB, name, path string, env []string, args ...string) *Proc {
+	t.Helper()
+	cmd := exec.Command(path, args...)
 	cmd.Env = append(os.Environ(), env...)
 	p := &Proc{Name: name, cmd: cmd, log: &lockedBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.log, p.log
