@@ -370,23 +370,22 @@ func profileServer(b *testing.B, srv *server, d time.Duration) func() {
 	return func() { <-done }
 }
 
-// heapProfile saves srv's heap profile (and, as text, its runtime.MemStats)
-// with n viewers connected into -fanout.profile.
+// heapProfile saves srv's heap profile after a forced collection (so it
+// shows what n connected viewers keep alive, not garbage), its
+// runtime.MemStats as text and its goroutines into -fanout.profile.
 func heapProfile(b *testing.B, srv *server, n int) {
 	b.Helper()
 	if err := os.MkdirAll(*fanoutProfile, 0o755); err != nil {
 		b.Fatal(err)
 	}
-	for _, q := range []string{"", "?debug=1"} {
-		resp, err := http.Get(srv.debug + "/debug/pprof/heap" + q)
+	for q, name := range map[string]string{"heap?gc=1": "heap.%d.pprof", "heap?debug=1": "heap.%d.txt",
+		"goroutine?debug=1": "goroutine.%d.txt"} {
+		resp, err := http.Get(srv.debug + "/debug/pprof/" + q)
 		if err != nil {
 			say(b, "heap profile of %s: %v", srv.name, err)
 			return
 		}
-		name := fmt.Sprintf("%s.heap.%d.pprof", srv.name, n)
-		if q != "" {
-			name = fmt.Sprintf("%s.heap.%d.txt", srv.name, n)
-		}
+		name := srv.name + "." + fmt.Sprintf(name, n)
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		_ = os.WriteFile(filepath.Join(*fanoutProfile, name), body, 0o644)

@@ -92,14 +92,13 @@ func (w *coalescingWriter) Unwrap() http.ResponseWriter { return w.ResponseWrite
 
 // Hijack wraps the hijacked connection.
 func (w *coalescingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	h, ok := w.ResponseWriter.(http.Hijacker)
-	if !ok {
-		return nil, nil, errors.New("response writer cannot hijack")
-	}
-	conn, rw, err := h.Hijack()
+	conn, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
 	if err != nil {
 		return nil, nil, err
 	}
 	w.conn = &coalescingConn{Conn: conn}
+	// The connection is the WebSocket's now: let go of the request's
+	// writer, which holds net/http's buffers for it (see upgradeDetached).
+	w.ResponseWriter = nil
 	return w.conn, rw, nil
 }

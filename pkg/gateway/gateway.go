@@ -31,8 +31,11 @@ import (
 // Frame limits of a viewer connection.
 const (
 	maxFrameBytes = 4096
-	sendBuffer    = 512 // melody's per-session buffer
-	sendLimit     = 480 // queued frames at which a viewer counts as slow
+	// melody's per-session buffer: 8 bytes a slot for every viewer, idle or
+	// not. Frames are written as they come and back-to-back frames leave
+	// in one write (coalescingConn), so a viewer that keeps up holds a few.
+	sendBuffer = 256
+	sendLimit  = 224 // queued frames at which a viewer counts as slow
 )
 
 // Gateway is one gateway process: HTTP server, viewers and the parts that

@@ -145,7 +145,12 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 		g.refuseJoin(w, no)
 		return
 	}
-	defer release() // the upgrade below returns when the connection closes
+	upgrading := false
+	defer func() {
+		if !upgrading {
+			release()
+		}
+	}()
 	party, err := g.parties.get(r.Context(), partyID)
 	switch {
 	case errors.Is(err, store.ErrPartyNotFound):
@@ -191,10 +196,13 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 	keys := map[string]any{connKey: c, "identity": id}
 	out := &coalescingWriter{ResponseWriter: w}
 	c.out = out
-	if err := g.melody.HandleRequestWithKeys(out, r, keys); err != nil {
-		g.sessions.Done()
-		g.log.Debug("websocket upgrade failed", "party_id", partyID, "err", err)
-	}
+	upgrading = true
+	upgradeDetached(out, r, func(w http.ResponseWriter, r *http.Request) {
+		if err := g.melody.HandleRequestWithKeys(w, r, keys); err != nil {
+			g.sessions.Done()
+			g.log.Debug("websocket upgrade failed", "party_id", partyID, "err", err)
+		}
+	}, release) // release when the viewer leaves
 }
 
 // refuseJoin answers a join over a limit and counts it.
