@@ -211,7 +211,23 @@ func (g *Gateway) refuseJoin(w http.ResponseWriter, r refusal) {
 	refuse(w, r)
 }
 
+// onConnect joins the viewer to its room. It runs on a short-lived
+// goroutine of its own while melody's waits: the join's calls to Redis
+// need a deep stack, which would otherwise stay with the read loop that
+// melody runs next on the same goroutine for as long as the viewer stays.
 func (g *Gateway) onConnect(s *melody.Session) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		g.join(s)
+	}()
+	<-done
+}
+
+func (g *Gateway) join(s *melody.Session) {
+	// Nothing reads the request after the upgrade; it would keep its
+	// headers and its contexts (with their timers) as long as the viewer.
+	s.Request = nil
 	c := connOf(s)
 	id := s.MustGet("identity").(auth.Identity)
 	c.viewer = room.NewViewer(s, c.party.ID, id, sendLimit, func(*room.Viewer) { g.metrics.SlowConsumers.Inc() })
