@@ -9,6 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/watchparty/watchparty/pkg/dlq"
+	"github.com/watchparty/watchparty/pkg/event"
 	"github.com/watchparty/watchparty/pkg/rdb"
 	"github.com/watchparty/watchparty/pkg/stream"
 )
@@ -127,11 +128,11 @@ func (f *Flusher) measureBacklog(ctx context.Context, rc redis.UniversalClient) 
 		if first == "" {
 			continue
 		}
-		id, err := stream.ParseID(first)
+		id, err := event.ParsePosition(first)
 		if err != nil {
 			return b, fmt.Errorf("party %s: %w", p, err)
 		}
-		if t := time.UnixMilli(int64(id.MS)); b.oldest.IsZero() || t.Before(b.oldest) {
+		if t := time.UnixMilli(id.MS); b.oldest.IsZero() || t.Before(b.oldest) {
 			b.oldest = t
 		}
 	}

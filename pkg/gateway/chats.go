@@ -87,7 +87,7 @@ func chatsQuery(r *http.Request) (before string, limit int, msg string) {
 	}
 	before = q.Get("before")
 	if q.Has("before") {
-		if _, err := store.ParseStreamPos(before); err != nil {
+		if _, err := event.ParsePosition(before); err != nil {
 			return "", 0, "before must be a next_before cursor of an earlier page (a stream id such as 1732000000000-0)"
 		}
 	}

@@ -13,7 +13,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/watchparty/watchparty/pkg/event"
-	"github.com/watchparty/watchparty/pkg/store"
 	"github.com/watchparty/watchparty/pkg/stream"
 )
 
@@ -27,7 +26,7 @@ const streamPage = 200
 type Archive interface {
 	// Before returns at most n of party's stored chats whose stream id
 	// comes before before, newest first, with StreamID set.
-	Before(ctx context.Context, party uuid.UUID, before store.StreamPos, n int) ([]event.Event, error)
+	Before(ctx context.Context, party uuid.UUID, before event.Position, n int) ([]event.Event, error)
 }
 
 // Reader reads chat history. It is safe for concurrent use.
@@ -56,9 +55,9 @@ func (r *Reader) Before(ctx context.Context, party uuid.UUID, before string, n i
 	if n <= 0 || n > MaxLimit {
 		return nil, false, fmt.Errorf("history limit %d out of 1..%d", n, MaxLimit)
 	}
-	bound := store.MaxStreamPos
+	bound := event.MaxPosition
 	if before != "" {
-		p, err := store.ParseStreamPos(before)
+		p, err := event.ParsePosition(before)
 		if err != nil {
 			return nil, false, err
 		}
@@ -71,7 +70,7 @@ func (r *Reader) Before(ctx context.Context, party uuid.UUID, before string, n i
 	}
 	if len(got) < want {
 		if covered != "" {
-			if bound, err = store.ParseStreamPos(covered); err != nil {
+			if bound, err = event.ParsePosition(covered); err != nil {
 				return nil, false, err
 			}
 		}

@@ -12,7 +12,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/watchparty/watchparty/pkg/event"
-	"github.com/watchparty/watchparty/pkg/store"
 	"github.com/watchparty/watchparty/pkg/stream"
 	"github.com/watchparty/watchparty/pkg/testenv"
 )
@@ -25,11 +24,11 @@ type archive struct {
 	reads int
 }
 
-func (a *archive) Before(_ context.Context, _ uuid.UUID, before store.StreamPos, n int) ([]event.Event, error) {
+func (a *archive) Before(_ context.Context, _ uuid.UUID, before event.Position, n int) ([]event.Event, error) {
 	a.reads++
 	var out []event.Event
 	for i := len(a.chats) - 1; i >= 0 && len(out) < n; i-- {
-		if p, _ := store.ParseStreamPos(a.chats[i].StreamID); p.MS < before.MS || (p.MS == before.MS && p.Seq < before.Seq) {
+		if p, _ := event.ParsePosition(a.chats[i].StreamID); p.Less(before) {
 			out = append(out, a.chats[i])
 		}
 	}

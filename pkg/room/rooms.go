@@ -171,7 +171,7 @@ const CatchUpFailed = "catch_up_failed"
 // drains, then lets it go live. gapKnown says the welcome already told the
 // client that entries right after since are gone.
 func (r *Rooms) catchUp(h *Hub, v *Viewer, keys stream.Keys, since string, gapKnown bool) {
-	if _, err := stream.ParseID(since); err != nil {
+	if _, err := event.ParsePosition(since); err != nil {
 		h.goLiveNow(v)
 		return
 	}

@@ -3,9 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"math"
-	"strconv"
-	"strings"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -13,36 +10,14 @@ import (
 	"github.com/watchparty/watchparty/pkg/event"
 )
 
-// StreamPos is a Redis stream entry id "<ms>-<seq>" as the chat table keeps
-// it (stream_ms, stream_seq): the order of a party's chats.
-type StreamPos struct{ MS, Seq int64 }
-
-// ParseStreamPos parses a stream entry id.
-func ParseStreamPos(id string) (StreamPos, error) {
-	ms, seq, ok := strings.Cut(id, "-")
-	a, err1 := strconv.ParseInt(ms, 10, 64)
-	b, err2 := strconv.ParseInt(seq, 10, 64)
-	if !ok || err1 != nil || err2 != nil || a < 0 || b < 0 {
-		return StreamPos{}, fmt.Errorf("bad stream id %q", id)
-	}
-	return StreamPos{a, b}, nil
-}
-
-func (p StreamPos) String() string {
-	return strconv.FormatInt(p.MS, 10) + "-" + strconv.FormatInt(p.Seq, 10)
-}
-
-// MaxStreamPos comes after every stream id.
-var MaxStreamPos = StreamPos{math.MaxInt64, math.MaxInt64}
-
 // chatPosition is where e stands in its party's stream. An event without
 // a stream id (written by code that never appended it) is placed at the
 // millisecond it was accepted.
-func chatPosition(e event.Event) StreamPos {
-	if p, err := ParseStreamPos(e.StreamID); err == nil {
+func chatPosition(e event.Event) event.Position {
+	if p, err := event.ParsePosition(e.StreamID); err == nil {
 		return p
 	}
-	return StreamPos{MS: e.CreatedAt.UnixMilli()}
+	return event.Position{MS: e.CreatedAt.UnixMilli()}
 }
 
 // Chats reads stored chat messages. It is safe for concurrent use.
@@ -53,8 +28,8 @@ func NewChats(db *pgxpool.Pool) *Chats { return &Chats{db: db} }
 
 // Before returns at most n of party's stored chats whose stream id comes
 // before before, newest first, each with its StreamID set. Use
-// MaxStreamPos for the newest chats.
-func (c *Chats) Before(ctx context.Context, party uuid.UUID, before StreamPos, n int) ([]event.Event, error) {
+// event.MaxPosition for the newest chats.
+func (c *Chats) Before(ctx context.Context, party uuid.UUID, before event.Position, n int) ([]event.Event, error) {
 	rows, err := c.db.Query(ctx, `
 		SELECT event_id, user_id, body, created_at, stream_ms, stream_seq
 		FROM watch_party_chats
@@ -68,7 +43,7 @@ func (c *Chats) Before(ctx context.Context, party uuid.UUID, before StreamPos, n
 	var out []event.Event
 	for rows.Next() {
 		e := event.Event{Type: event.Chat, PartyID: party}
-		var pos StreamPos
+		var pos event.Position
 		if err := rows.Scan(&e.ID, &e.UserID, &e.Text, &e.CreatedAt, &pos.MS, &pos.Seq); err != nil {
 			return nil, fmt.Errorf("read chats of party %s: %w", party, err)
 		}

@@ -33,14 +33,14 @@ func TestChatsBeforeInStreamOrder(t *testing.T) {
 	chats := store.NewChats(db)
 	tests := []struct {
 		name   string
-		before store.StreamPos
+		before event.Position
 		n      int
 		want   []string
 	}{
-		{"newest", store.MaxStreamPos, 3, []string{"1002-5", "1001-0", "1000-10"}},
-		{"below a cursor", store.StreamPos{MS: 1001, Seq: 0}, 10, []string{"1000-10", "1000-1", "1000-0"}},
-		{"cursor between two ids", store.StreamPos{MS: 1000, Seq: 5}, 10, []string{"1000-1", "1000-0"}},
-		{"nothing older", store.StreamPos{MS: 1000, Seq: 0}, 10, nil},
+		{"newest", event.MaxPosition, 3, []string{"1002-5", "1001-0", "1000-10"}},
+		{"below a cursor", event.Position{MS: 1001, Seq: 0}, 10, []string{"1000-10", "1000-1", "1000-0"}},
+		{"cursor between two ids", event.Position{MS: 1000, Seq: 5}, 10, []string{"1000-1", "1000-0"}},
+		{"nothing older", event.Position{MS: 1000, Seq: 0}, 10, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -59,26 +59,5 @@ func TestChatsBeforeInStreamOrder(t *testing.T) {
 				t.Errorf("stream ids (-want +got):\n%s", diff)
 			}
 		})
-	}
-}
-
-func TestParseStreamPos(t *testing.T) {
-	for _, tt := range []struct {
-		in   string
-		want store.StreamPos
-		ok   bool
-	}{
-		{"1732000000000-0", store.StreamPos{MS: 1732000000000, Seq: 0}, true},
-		{"5-17", store.StreamPos{MS: 5, Seq: 17}, true},
-		{"", store.StreamPos{}, false},
-		{"12", store.StreamPos{}, false},
-		{"12-", store.StreamPos{}, false},
-		{"-1-0", store.StreamPos{}, false},
-		{"a-b", store.StreamPos{}, false},
-	} {
-		got, err := store.ParseStreamPos(tt.in)
-		if (err == nil) != tt.ok || got != tt.want {
-			t.Errorf("ParseStreamPos(%q) = %v, %v; want %v, ok %v", tt.in, got, err, tt.want, tt.ok)
-		}
 	}
 }

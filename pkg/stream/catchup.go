@@ -86,7 +86,7 @@ func TrimmedAfter(info *redis.XInfoStream, after string) bool {
 
 // NextID is the smallest stream id after id, or "" when id is not one.
 func NextID(id string) string {
-	p, err := ParseID(id)
+	p, err := event.ParsePosition(id)
 	if err != nil {
 		return ""
 	}
@@ -99,7 +99,7 @@ func NextID(id string) string {
 // that is not a stream id is not resumable; a stream that does not exist
 // (nothing was written, or it was removed) is.
 func Resumable(ctx context.Context, c redis.UniversalClient, keys Keys, since string) (bool, error) {
-	if _, err := ParseID(since); err != nil {
+	if _, err := event.ParsePosition(since); err != nil {
 		return false, nil
 	}
 	info, err := c.XInfoStream(ctx, keys.Stream).Result()

@@ -179,23 +179,23 @@ func (c *Consumer) Trim(ctx context.Context, party uuid.UUID, keep time.Duration
 	if err != nil {
 		return fmt.Errorf("trim party %s: %w", party, err)
 	}
-	var bound ID
+	var bound event.Position
 	found := false
 	for _, g := range groups {
 		if g.Name != Group {
 			continue
 		}
-		last, err := ParseID(g.LastDeliveredID)
+		last, err := event.ParsePosition(g.LastDeliveredID)
 		if err != nil {
 			return fmt.Errorf("trim party %s: %w", party, err)
 		}
-		bound, found = ID{last.MS, last.Seq + 1}, true
+		bound, found = event.Position{MS: last.MS, Seq: last.Seq + 1}, true
 		if g.Pending > 0 {
 			p, err := c.rdb.XPending(ctx, key, Group).Result()
 			if err != nil {
 				return fmt.Errorf("trim party %s: %w", party, err)
 			}
-			if low, err := ParseID(p.Lower); err == nil && low.Less(bound) {
+			if low, err := event.ParsePosition(p.Lower); err == nil && low.Less(bound) {
 				bound = low
 			}
 		}
@@ -203,7 +203,7 @@ func (c *Consumer) Trim(ctx context.Context, party uuid.UUID, keep time.Duration
 	if !found {
 		return nil
 	}
-	if cutoff := (ID{MS: uint64(now.Add(-keep).UnixMilli())}); cutoff.Less(bound) {
+	if cutoff := (event.Position{MS: now.Add(-keep).UnixMilli()}); cutoff.Less(bound) {
 		bound = cutoff
 	}
 	if err := c.rdb.XTrimMinIDApprox(ctx, key, bound.String(), 0).Err(); err != nil {
