@@ -279,10 +279,15 @@ var errConnClosed = errors.New("connection closed")
 // chat sends client id cid on c and waits for its ack or error; it returns
 // the error frame's code, or errConnClosed.
 func (ch *chatter) chat(c *client, cid string) (string, error) {
+	return ch.sendAcked(c, cid, fmt.Appendf(nil, `{"type":"chat","id":%q,"text":%q}`, cid, chatText(ch.user, cid)))
+}
+
+// sendAcked sends frame b, of client id cid, on c and waits for its ack
+// or error, as chat does.
+func (ch *chatter) sendAcked(c *client, cid string, b []byte) (string, error) {
 	ch.mu.Lock()
 	ch.sent[cid] = true
 	ch.mu.Unlock()
-	b := fmt.Appendf(nil, `{"type":"chat","id":%q,"text":%q}`, cid, chatText(ch.user, cid))
 	if err := c.conn.WriteMessage(websocket.TextMessage, b); err != nil {
 		return "", errConnClosed
 	}

@@ -27,6 +27,9 @@ type system struct {
 	dbURL    string
 	db       *pgxpool.Pool
 	rdb      *redis.Client
+	// fast runs the binaries built without the race detector (see
+	// testenv.FastBinary).
+	fast bool
 }
 
 func newSystem(t testing.TB, redisURL, dbURL string) *system {
@@ -72,6 +75,15 @@ func ownRedisDB(t testing.TB, serverURL string) string {
 	return fmt.Sprintf("redis://%s/%d", opt.Addr, opt.DB)
 }
 
+// start runs the project's command name (see testenv.StartProc).
+func (s *system) start(name string, env []string, args ...string) *testenv.Proc {
+	s.t.Helper()
+	if s.fast {
+		return testenv.StartExec(s.t, name, testenv.FastBinary(s.t, name), env, args...)
+	}
+	return testenv.StartProc(s.t, name, env, args...)
+}
+
 func (s *system) env(extra ...string) []string {
 	return append([]string{
 		"REDIS_URL=" + s.redisURL,
@@ -98,7 +110,7 @@ func (s *system) startGateway(probe string, extra []string) (string, *testenv.Pr
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	env := s.env(append([]string{"GATEWAY_ADDR=" + addr, "WATCH_PARTY_DEV_AUTH=true",
 		"WATCH_PARTY_CHAT_RATE=0", "WATCH_PARTY_LIKE_RATE=0"}, extra...)...)
-	p := testenv.StartProc(s.t, "gateway", env)
+	p := s.start("gateway", env)
 	p.WaitHTTP(s.t, "http://"+addr+probe, 20*time.Second)
 	return addr, p
 }
@@ -111,7 +123,7 @@ func (s *system) flusher(extra ...string) (string, *testenv.Proc) {
 		s.t.Fatal(err)
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	p := testenv.StartProc(s.t, "flusher", s.env(append([]string{"FLUSHER_METRICS_ADDR=" + addr}, extra...)...), "run")
+	p := s.start("flusher", s.env(append([]string{"FLUSHER_METRICS_ADDR=" + addr}, extra...)...), "run")
 	p.WaitHTTP(s.t, "http://"+addr+"/healthz", 20*time.Second)
 	return addr, p
 }
@@ -119,7 +131,7 @@ func (s *system) flusher(extra ...string) (string, *testenv.Proc) {
 // flushOnce runs `flusher run --once` and fails the test unless it exits 0.
 func (s *system) flushOnce(extra ...string) {
 	s.t.Helper()
-	p := testenv.StartProc(s.t, "flusher", s.env(append([]string{"FLUSHER_METRICS_ADDR=127.0.0.1:0"}, extra...)...), "run", "--once")
+	p := s.start("flusher", s.env(append([]string{"FLUSHER_METRICS_ADDR=127.0.0.1:0"}, extra...)...), "run", "--once")
 	code, err := p.Wait(60 * time.Second)
 	if err != nil || code != 0 {
 		s.t.Fatalf("flusher run --once: exit %d, %v\n%s", code, err, p.Output())

@@ -243,7 +243,7 @@ func (g *restartableGateway) restart(t *testing.T) {
 
 func (g *restartableGateway) start(t *testing.T) {
 	env := g.s.env(append([]string{"GATEWAY_ADDR=" + g.addr, "WATCH_PARTY_DEV_AUTH=true"}, g.extra...)...)
-	g.proc = testenv.StartProc(t, "gateway", env)
+	g.proc = g.s.start("gateway", env)
 	g.proc.WaitHTTP(t, "http://"+g.addr+"/readyz", 30*time.Second)
 }
 

@@ -22,11 +22,28 @@ import (
 // calls t.Fatal when the build fails.
 func Binary(t testing.TB, name string) string {
 	t.Helper()
+	return binary(t, name, raceEnabled)
+}
+
+// FastBinary is Binary built without the race detector, for a test whose
+// servers must carry a load that race-checked ones could not on a small
+// machine (the test's own code still runs with the detector).
+func FastBinary(t testing.TB, name string) string {
+	t.Helper()
+	return binary(t, name, false)
+}
+
+func binary(t testing.TB, name string, race bool) string {
+	t.Helper()
 	s := ownedShared()
 	if s == nil {
 		t.Fatal(errNoMain)
 	}
-	dir, err := s.bins.get(buildAll)
+	bins, build := &s.bins, func() (string, error) { return buildAll(race) }
+	if race != raceEnabled {
+		bins = &s.fastBins
+	}
+	dir, err := bins.get(build)
 	if err != nil {
 		t.Fatalf("build binaries: %v", err)
 	}
@@ -37,7 +54,7 @@ func Binary(t testing.TB, name string) string {
 	return path
 }
 
-func buildAll() (string, error) {
+func buildAll(race bool) (string, error) {
 	out, err := exec.Command("go", "env", "GOMOD").Output()
 	if err != nil {
 		return "", fmt.Errorf("find module root: %w", err)
@@ -48,7 +65,7 @@ func buildAll() (string, error) {
 		return "", err
 	}
 	args := []string{"build", "-o", dir + string(filepath.Separator)}
-	if raceEnabled {
+	if race {
 		args = append(args, "-race")
 	}
 	cmd := exec.Command("go", append(args, "./cmd/...")...)

@@ -22,6 +22,7 @@ type servers struct {
 	redis    lazy[sharedRedis]
 	postgres lazy[sharedPostgres]
 	bins     lazy[string] // folder of the project's built binaries
+	fastBins lazy[string] // the same, built without the race detector
 }
 
 type sharedRedis struct {
@@ -151,8 +152,10 @@ func (s *servers) cluster(envURL string) (*cluster, error) {
 // close stops the servers it started and drops the template it made on a
 // server it did not start.
 func (s *servers) close() error {
-	if dir, ok := s.bins.peek(); ok {
-		_ = os.RemoveAll(dir)
+	for _, bins := range []*lazy[string]{&s.bins, &s.fastBins} {
+		if dir, ok := bins.peek(); ok {
+			_ = os.RemoveAll(dir)
+		}
 	}
 	if r, ok := s.redis.peek(); ok && r.server != nil {
 		r.server.Kill()
