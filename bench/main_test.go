@@ -18,6 +18,8 @@ var (
 	ingestFor     = flag.Duration("ingest.duration", 10*time.Second, "BenchmarkIngest: measured duration (the paced phase takes half)")
 	ingestPaced   = flag.Float64("ingest.paced-rate", 5000, "BenchmarkIngest: chats per second of all clients in the paced phase")
 	baselineFor   = flag.Duration("baseline.duration", 3*time.Second, "BenchmarkIngest: duration of each Redis baseline")
+
+	capacityEvents = flag.Int("capacity.events", 200_000, "BenchmarkCapacity: chats appended to measure Redis memory")
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
