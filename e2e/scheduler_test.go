@@ -83,6 +83,9 @@ func TestOneSchedulerAndTakeover(t *testing.T) {
 	if !leaseHeld(other) {
 		t.Fatal("the surviving flusher does not report holding the lease")
 	}
+	// A process logs a transition just after committing it: wait for the
+	// line, not only for the row.
+	eventually(t, 10*time.Second, "10 transitions logged", func() bool { return len(transitions(a, b)) >= 10 })
 	for key, n := range transitions(a, b) {
 		if n != 1 {
 			t.Fatalf("%s logged %d times", key, n)
