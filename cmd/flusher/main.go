@@ -28,6 +28,6 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	cmd.AddCommand(newRunCmd(), newMigrateCmd(), newReplayDLQCmd(), newDLQCmd())
+	cmd.AddCommand(newRunCmd(), newMigrateCmd(), newReplayDLQCmd(), newDLQCmd(), newEraseUserCmd())
 	return cmd
 }

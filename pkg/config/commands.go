@@ -20,6 +20,7 @@ func Commands() []envflag.Command {
 		ReplayDLQ(&DLQ{}, &dlq.ReplayOptions{}),
 		DLQList(&DLQ{}, &limit),
 		DLQShow(&DLQ{}),
+		EraseUserCmd(&EraseUser{}),
 	}
 }
 

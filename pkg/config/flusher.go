@@ -140,3 +140,27 @@ func DLQShow(c *DLQ) envflag.Command {
 		Settings: slices.Concat(Redis(&c.RedisURL, &c.RedisCluster), Logging(&c.LogFormat, &c.LogLevel)),
 	}
 }
+
+// EraseUser is the configuration of `flusher erase-user`.
+type EraseUser struct {
+	DLQ          // Redis, PostgreSQL and logging
+	User  string // the user id whose events are erased
+	Party string // a party id, or "" for every party
+	Batch int    // most rows deleted per transaction
+}
+
+// EraseUserCmd declares the settings of `flusher erase-user`, bound to c.
+func EraseUserCmd(c *EraseUser) envflag.Command {
+	return envflag.Command{
+		Name: "flusher erase-user",
+		Settings: slices.Concat(Redis(&c.RedisURL, &c.RedisCluster), Postgres(&c.DatabaseURL),
+			Logging(&c.LogFormat, &c.LogLevel), []envflag.Setting{
+				envflag.String{P: &c.User, Flag: "user", NonEmpty: true,
+					Help: "the user id whose chats, likes and logs are erased (required)"},
+				envflag.String{P: &c.Party, Flag: "party",
+					Help: "erase only in this party id (default: in every party)"},
+				envflag.Int{P: &c.Batch, Flag: "batch", Default: 5000, Bound: envflag.Positive,
+					Help: "most rows deleted per transaction"},
+			}),
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -20,13 +21,17 @@ import (
 type Writer struct {
 	db   *pgxpool.Pool
 	role replicaRole
+	// erasures is set once the erasure table exists (migration 7): a
+	// flusher may start before its database is migrated.
+	erasures atomic.Bool
 }
 
 // NewWriter returns a Writer over db.
 func NewWriter(db *pgxpool.Pool) *Writer { return &Writer{db: db} }
 
 // Write stores events in one transaction, idempotently: an event already
-// stored is skipped and never changed. Either every row is committed or none.
+// stored is skipped and never changed, and an event an erasure covers
+// (RecordErasure) is left out. Either every row is committed or none.
 // The error is the database's (see Classify).
 func (w *Writer) Write(ctx context.Context, events []event.Event) error {
 	err := w.write(ctx, events)
@@ -39,12 +44,15 @@ func (w *Writer) Write(ctx context.Context, events []event.Event) error {
 }
 
 func (w *Writer) write(ctx context.Context, events []event.Event) error {
-	r := split(events)
 	return inTx(ctx, w.db, func(tx pgx.Tx) error {
 		fast, err := w.role.enter(ctx, tx)
 		if err != nil {
 			return fmt.Errorf("begin write: %w", err)
 		}
+		if events, err = w.dropErased(ctx, tx, events); err != nil {
+			return err
+		}
+		r := split(events)
 		if fast {
 			err := lockParties(ctx, tx, events)
 			if refused(err) {
@@ -65,6 +73,21 @@ func (w *Writer) write(ctx context.Context, events []event.Event) error {
 		}
 		return nil
 	})
+}
+
+// dropErased is dropErased once the erasure table exists.
+func (w *Writer) dropErased(ctx context.Context, tx pgx.Tx, events []event.Event) ([]event.Event, error) {
+	if !w.erasures.Load() {
+		var exists bool
+		if err := tx.QueryRow(ctx, `SELECT to_regclass('watch_party_erasures') IS NOT NULL`).Scan(&exists); err != nil {
+			return nil, fmt.Errorf("look for the erasure table: %w", err)
+		}
+		if !exists {
+			return events, nil
+		}
+		w.erasures.Store(true)
+	}
+	return dropErased(ctx, tx, events)
 }
 
 // inTx runs fn in a transaction and commits it when fn returns nil.
