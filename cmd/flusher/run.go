@@ -70,9 +70,14 @@ func run(ctx context.Context, cfg flusher.Config, once bool) error {
 		"postgres": func(ctx context.Context) error { return db.Ping(ctx) },
 		"writes":   f.Ready,
 	})
+	var pruner lifecycle.Pruner
+	if cfg.LogRetention > 0 || cfg.ChatRetention > 0 {
+		pruner = lifecycle.NewRetention(db, map[string]time.Duration{
+			"watch_party_logs": cfg.LogRetention, "watch_party_chats": cfg.ChatRetention}, metrics.RetentionDeleted, log)
+	}
 	sched := lifecycle.New(lifecycle.Config{Name: cfg.ConsumerName, Interval: cfg.SchedulerInterval,
 		LeaseTTL: cfg.LeaseTTL, SampleInterval: cfg.ViewerSampleInterval},
-		rc, store.NewParties(db), f, metrics.SchedulerLeader, log)
+		rc, store.NewParties(db), f, metrics.SchedulerLeader, pruner, log)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return serveProbes(gctx, cfg.MetricsAddr, probes, metrics, log) })
 	// Redis may still be starting: the probes answer (not ready) meanwhile,

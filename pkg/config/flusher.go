@@ -48,6 +48,16 @@ func FlusherRun(c *flusher.Config, once *bool) envflag.Command {
 				Default: 5 * time.Minute, Bound: envflag.NonNegative,
 				Help: "how long flushed entries stay in a stream for reconnecting viewers",
 				Doc:  "how long flushed entries stay in a stream to serve reconnecting viewers (`since`)"},
+			envflag.Duration{P: &c.LogRetention, Env: "WATCH_PARTY_LOG_RETENTION", Flag: "log-retention",
+				Bound: envflag.NonNegative,
+				Help:  "delete watch_party_logs rows older than this (0: keep them)",
+				Doc: "`watch_party_logs` rows (joins, leaves, playback) older than this are deleted by the scheduler " +
+					"lease holder, 5,000 rows per transaction; `0` keeps them"},
+			envflag.Duration{P: &c.ChatRetention, Env: "WATCH_PARTY_CHAT_RETENTION", Flag: "chat-retention",
+				Bound: envflag.NonNegative,
+				Help:  "delete watch_party_chats rows older than this (0: keep them)",
+				Doc: "the same for `watch_party_chats` (chat history then ends there); `0` keeps them. Likes (one " +
+					"row per user and party) and viewer counts are kept"},
 			envflag.Duration{P: &c.SchedulerInterval, Env: "WATCH_PARTY_SCHEDULER_INTERVAL", Flag: "scheduler-interval",
 				Default: 5 * time.Second, Bound: pos,
 				Help: "how often party statuses are advanced"},

@@ -22,6 +22,10 @@ type Config struct {
 	// Retention is how long acknowledged entries stay in a stream to serve
 	// reconnecting viewers (since=).
 	Retention time.Duration
+	// LogRetention and ChatRetention are how long rows of watch_party_logs
+	// and watch_party_chats are kept (0: forever).
+	LogRetention  time.Duration
+	ChatRetention time.Duration
 	LogFormat string
 	LogLevel  string
 }

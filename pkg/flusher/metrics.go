@@ -21,6 +21,9 @@ type Metrics struct {
 	DLQLength       prometheus.Gauge
 	Claimed         prometheus.Counter
 	SchedulerLeader prometheus.Gauge
+	// RetentionDeleted counts rows deleted for being older than their
+	// table's retention, by table.
+	RetentionDeleted *prometheus.CounterVec
 
 	// oldestMS is the stream time (unix ms) of the oldest event not yet
 	// flushed as of the last backlog refresh, 0 when none waited. The
@@ -54,12 +57,15 @@ func NewMetrics() *Metrics {
 			Help: "Pending stream entries claimed from flushers that stopped reading them."}),
 		SchedulerLeader: prometheus.NewGauge(prometheus.GaugeOpts{Name: "watch_party_scheduler_leader",
 			Help: "1 while this flusher holds the scheduler lease, else 0."}),
+		RetentionDeleted: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "watch_party_retention_deleted_rows_total",
+			Help: "Rows deleted for being older than their table's retention (WATCH_PARTY_LOG_RETENTION, WATCH_PARTY_CHAT_RETENTION)."},
+			[]string{"table"}),
 	}
 	lag := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "watch_party_flush_lag_seconds",
 		Help: "Age of the oldest event in Redis not yet flushed to PostgreSQL, as of this flusher's last backlog refresh (0 when none waits)."},
 		m.flushLag)
 	m.Registry.MustRegister(m.Buffered, m.FlushDuration, m.FailedFlushes, m.ActiveInstances, m.Flushed, m.DLQEvents, m.DLQLength,
-		m.Claimed, m.SchedulerLeader, lag,
+		m.Claimed, m.SchedulerLeader, m.RetentionDeleted, lag,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	for _, t := range event.Types {
 		m.Flushed.WithLabelValues(string(t))

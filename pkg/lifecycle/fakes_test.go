@@ -30,6 +30,7 @@ type world struct {
 	viewers    map[uuid.UUID]int
 	samples    []event.Event
 	passes     int // calls of StartDue: one per pass over the table
+	prunes     int // calls of Prune
 }
 
 type party struct {
@@ -60,7 +61,15 @@ func (w *world) lines() []string {
 
 func (w *world) deps() Deps {
 	return Deps{Parties: (*fakeParties)(w), Flusher: (*fakeFlusher)(w), Streams: (*fakeStreams)(w),
-		Presence: (*fakePresence)(w), Samples: (*fakeSamples)(w), Leader: newGauge()}
+		Presence: (*fakePresence)(w), Samples: (*fakeSamples)(w), Leader: newGauge(), Pruner: (*fakePruner)(w)}
+}
+
+type fakePruner world
+
+func (f *fakePruner) Prune(context.Context, time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.prunes++
 }
 
 // move applies one guarded transition to every party it fits.

@@ -37,7 +37,7 @@ func newRedisScheduler(t *testing.T, name string, cfg Config, rdb redis.Universa
 		t.Fatal(err)
 	}
 	leader := prometheus.NewGauge(prometheus.GaugeOpts{Name: "leader"})
-	return New(cfg, rdb, store.NewParties(db), f, leader, testenv.Logger())
+	return New(cfg, rdb, store.NewParties(db), f, leader, nil, testenv.Logger())
 }
 
 // start runs s until the test ends.

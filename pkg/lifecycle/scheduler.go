@@ -36,7 +36,13 @@ type Deps struct {
 	Samples  SampleWriter
 	// Leader is set to 1 while this replica holds the lease, else 0.
 	Leader prometheus.Gauge
+	// Pruner, when set, deletes expired rows after each pass over the
+	// party table (Retention).
+	Pruner Pruner
 }
+
+// Pruner deletes what has outlived its retention.
+type Pruner interface{ Prune(ctx context.Context, now time.Time) }
 
 // Scheduler advances party statuses, finishes parties (final flush, peak
 // viewers, removal of their Redis keys) and samples viewer counts. It acts
@@ -60,12 +66,12 @@ type hooks struct {
 
 // New returns the scheduler of the flusher replica cfg.Name over Redis
 // rdb: its lease, the streams it closes and removes, the viewer counts it
-// reads and the samples it appends are there. parties, f and leader are
-// the rest of deps.
+// reads and the samples it appends are there. parties, f, leader and
+// pruner (nil: none) are the rest of deps.
 func New(cfg Config, rdb redis.UniversalClient, parties Parties, f Flusher, leader prometheus.Gauge,
-	log *slog.Logger) *Scheduler {
+	pruner Pruner, log *slog.Logger) *Scheduler {
 	return newScheduler(cfg, Deps{Parties: parties, Flusher: f, Streams: redisStreams{rdb},
-		Presence: presence.Reader(rdb), Samples: stream.NewWriter(rdb), Leader: leader},
+		Presence: presence.Reader(rdb), Samples: stream.NewWriter(rdb), Leader: leader, Pruner: pruner},
 		newRedisLease(rdb, cfg.Name, cfg.LeaseTTL), realClock{}, log)
 }
 
@@ -144,6 +150,9 @@ func (s *Scheduler) step(ctx context.Context, st *loop) {
 	s.underLease(ctx, checked, func(ctx context.Context) {
 		if doAdvance {
 			s.Advance(ctx)
+			if s.deps.Pruner != nil && ctx.Err() == nil {
+				s.deps.Pruner.Prune(ctx, now)
+			}
 		}
 		if doSample && ctx.Err() == nil {
 			s.Sample(ctx, sampleAt)

@@ -130,6 +130,9 @@ func TestUnitSchedulerSteps(t *testing.T) {
 		if w.passes != passes || len(w.samples) != samples {
 			t.Errorf("%s: %d passes, %d samples; want %d, %d", step, w.passes, len(w.samples), passes, samples)
 		}
+		if w.prunes != passes { // the retention runs after each pass, by the lease holder only
+			t.Errorf("%s: %d prunes, want one per pass (%d)", step, w.prunes, passes)
+		}
 		if got := testutil.ToFloat64(a.deps.Leader); got != aLeads {
 			t.Errorf("%s: a's leader gauge = %v, want %v", step, got, aLeads)
 		}

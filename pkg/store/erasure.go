@@ -116,3 +116,16 @@ func dropErased(ctx context.Context, tx pgx.Tx, events []event.Event) ([]event.E
 	}
 	return kept, nil
 }
+
+// DeleteOlderThan deletes at most batch rows of table (an event table with
+// created_at) created before cutoff, in one transaction, and returns how
+// many it deleted.
+func DeleteOlderThan(ctx context.Context, db *pgxpool.Pool, table string, cutoff time.Time, batch int) (int64, error) {
+	t := pgx.Identifier{table}.Sanitize()
+	tag, err := db.Exec(ctx, `DELETE FROM `+t+` WHERE ctid = ANY(ARRAY(
+		SELECT ctid FROM `+t+` WHERE created_at < $1 LIMIT $2))`, cutoff, batch)
+	if err != nil {
+		return 0, fmt.Errorf("delete %s rows older than %s: %w", table, cutoff.Format(time.RFC3339), err)
+	}
+	return tag.RowsAffected(), nil
+}
