@@ -26,8 +26,8 @@ type Config struct {
 	// and watch_party_chats are kept (0: forever).
 	LogRetention  time.Duration
 	ChatRetention time.Duration
-	LogFormat string
-	LogLevel  string
+	LogFormat     string
+	LogLevel      string
 }
 
 // Interval is the periodic flush interval.

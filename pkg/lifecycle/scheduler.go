@@ -42,7 +42,9 @@ type Deps struct {
 }
 
 // Pruner deletes what has outlived its retention.
-type Pruner interface{ Prune(ctx context.Context, now time.Time) }
+type Pruner interface {
+	Prune(ctx context.Context, now time.Time)
+}
 
 // Scheduler advances party statuses, finishes parties (final flush, peak
 // viewers, removal of their Redis keys) and samples viewer counts. It acts
