@@ -96,11 +96,7 @@ func xaddLoop(ctx context.Context, b *testing.B, env *env, name string, workers 
 // script through stream.Appender's pipelines, from workers goroutines.
 func appenderLoop(ctx context.Context, b *testing.B, env *env, workers int) loopResult {
 	b.Helper()
-	a := stream.NewAppender(openRedis(b, env.redisURL), stream.AppenderConfig{MaxBuffered: 1 << 40})
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go pprof.Do(runCtx, pprof.Labels("phase", "appender"), func(ctx context.Context) { done <- a.Run(ctx) })
-	defer func() { cancel(); <-done }()
+	a := runAppender(ctx, b, env)
 	parties := benchParties(workers)
 	seqs := make([]int, workers)
 	now := event.Millis(time.Now())
@@ -153,4 +149,16 @@ func pipelineLoop(ctx context.Context, b *testing.B, env *env, name string, payl
 		r.name = "pipelined EXISTS+HGET+XLEN+XADD+HSET+SPUBLISH, no Lua"
 	}
 	return r
+}
+
+// runAppender runs a stream.Appender on env's Redis, without a backlog
+// limit, until b ends.
+func runAppender(ctx context.Context, b *testing.B, env *env) *stream.Appender {
+	b.Helper()
+	a := stream.NewAppender(openRedis(b, env.redisURL), stream.AppenderConfig{MaxBuffered: 1 << 40})
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go pprof.Do(runCtx, pprof.Labels("phase", "appender"), func(ctx context.Context) { done <- a.Run(ctx) })
+	b.Cleanup(func() { cancel(); <-done })
+	return a
 }

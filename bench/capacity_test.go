@@ -44,11 +44,7 @@ func BenchmarkCapacity(b *testing.B) {
 func redisBytesPerEvent(ctx context.Context, b *testing.B) float64 {
 	b.Helper()
 	env := newEnv(b)
-	a := stream.NewAppender(openRedis(b, env.redisURL), stream.AppenderConfig{MaxBuffered: 1 << 40})
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- a.Run(runCtx) }()
-	defer func() { cancel(); <-done }()
+	a := runAppender(ctx, b, env)
 	parties := benchParties(10)
 	before := usedMemory(ctx, b, env)
 	n := *capacityEvents
@@ -108,11 +104,7 @@ func usedMemory(ctx context.Context, b *testing.B, env *env) int64 {
 func onePartyRate(ctx context.Context, b *testing.B) (loopResult, float64) {
 	b.Helper()
 	env := newEnv(b)
-	a := stream.NewAppender(openRedis(b, env.redisURL), stream.AppenderConfig{MaxBuffered: 1 << 40})
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- a.Run(runCtx) }()
-	defer func() { cancel(); <-done }()
+	a := runAppender(ctx, b, env)
 	party := benchParties(1)[0]
 	const workers = 64
 	seqs := make([]int, workers)

@@ -69,6 +69,7 @@ func TestNothingAckedThatIsNotCommitted(t *testing.T) {
 	}
 
 	pg.Start(t)
+	s.db.Reset() // drop the pool's connections the stop ended
 	eventually(t, 20*time.Second, "all 50 chats in PostgreSQL", func() bool {
 		n, err := s.tryCount(`SELECT count(*) FROM watch_party_chats WHERE party_id = $1`, party)
 		return err == nil && n == 50
@@ -184,6 +185,7 @@ func TestOutageNeverDeadLetters(t *testing.T) {
 	}
 
 	pg.Start(t)
+	s.db.Reset() // drop the pool's connections the stop ended
 	eventually(t, 30*time.Second, "every acknowledged chat in PostgreSQL", func() bool {
 		got, err := tryStoredChats(s, party)
 		return err == nil && len(got) >= len(acked)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -92,7 +91,7 @@ func runScaleOut(t *testing.T, s *system) {
 		if i >= scaleBigParty {
 			party = parties[1+i%(scaleParties-1)]
 		}
-		v := &scaleViewer{user: "viewer-" + strconv.Itoa(i), party: party, next: i}
+		v := &scaleViewer{resumer: resumer{user: "viewer-" + strconv.Itoa(i), party: party, next: i}}
 		viewers[i] = v
 		watching.Go(func() { v.watch(ctx, gws) })
 	}
@@ -185,7 +184,7 @@ func runScaleOut(t *testing.T, s *system) {
 	})
 	stop()
 	for _, v := range viewers {
-		v.close()
+		v.stop()
 	}
 	watching.Wait()
 	delivered, resumes := 0, 0
@@ -314,24 +313,13 @@ func (tk *scaleTalker) talk(ctx context.Context, t *testing.T, gws *liveGateways
 // it is acknowledged), and whenever its connection ends it resumes with
 // since on another running gateway.
 type scaleViewer struct {
-	user, party string
-	next        int
+	resumer
 
 	welcomed atomic.Bool
 	liked    atomic.Bool
 	resumes  atomic.Int32
-	mu       sync.Mutex
-	got      []string
-	lat      []time.Duration
-	conn     *websocket.Conn
-	closed   bool
-	failure  error
-}
-
-func (v *scaleViewer) chats() []string {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return slices.Clone(v.got)
+	lat      []time.Duration // under mu
+	failure  error           // under mu
 }
 
 func (v *scaleViewer) latencies() []time.Duration {
@@ -354,39 +342,18 @@ func (v *scaleViewer) fail(err error) {
 	}
 }
 
-func (v *scaleViewer) close() {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.closed = true
-	if v.conn != nil {
-		_ = v.conn.Close()
-	}
-}
-
 func (v *scaleViewer) watch(ctx context.Context, gws *liveGateways) {
 	for attempt := 0; ctx.Err() == nil; attempt++ {
-		q := url.Values{"user": {v.user}}
-		v.mu.Lock()
-		if n := len(v.got); n > 0 {
-			q.Set("since", v.got[n-1])
-		}
-		v.mu.Unlock()
-		conn, _, err := websocket.DefaultDialer.DialContext(ctx, wsURL(gws.pick(v.next), v.party, q), nil)
+		conn, since, done := v.dial(ctx, gws.pick(v.next), attempt)
 		v.next++
-		if err != nil {
-			pause(ctx, time.Duration(min(attempt, 10))*50*time.Millisecond) // backoff between dials
+		if done {
+			return
+		}
+		if conn == nil {
 			continue
 		}
 		attempt = 0
-		v.mu.Lock()
-		v.conn = conn
-		closed := v.closed
-		v.mu.Unlock()
-		if closed {
-			_ = conn.Close()
-			return
-		}
-		err = v.read(conn, q.Get("since"))
+		err := v.read(conn, since)
 		_ = conn.Close()
 		var ce *websocket.CloseError
 		switch {

@@ -71,7 +71,7 @@ func TestSoakRecoveryUnderAbuse(t *testing.T) {
 	warmAbuse := startAbusers(warm, addrs, parties, abuseParty)
 	var warming sync.WaitGroup
 	for i := range 16 {
-		v := &soakViewer{user: fmt.Sprintf("warm-watcher-%d", i), party: abuseParty, addrs: addrs, next: i}
+		v := &soakViewer{resumer: resumer{user: fmt.Sprintf("warm-watcher-%d", i), party: abuseParty, next: i}, addrs: addrs}
 		warming.Go(func() { v.watch(t) })
 		warming.Go(func() { <-warm.Done(); v.stop() })
 	}
@@ -97,7 +97,7 @@ func TestSoakRecoveryUnderAbuse(t *testing.T) {
 	defer stopLoad()
 	var viewers []*soakViewer
 	for i := range 16 {
-		v := &soakViewer{user: fmt.Sprintf("watcher-%d", i), party: parties[i%2], addrs: addrs, next: i}
+		v := &soakViewer{resumer: resumer{user: fmt.Sprintf("watcher-%d", i), party: parties[i%2], next: i}, addrs: addrs}
 		viewers = append(viewers, v)
 	}
 	var watching sync.WaitGroup
@@ -247,66 +247,86 @@ func (g *restartableGateway) start(t *testing.T) {
 	g.proc.WaitHTTP(t, "http://"+g.addr+"/readyz", 30*time.Second)
 }
 
+// resumer is what a watching viewer keeps across its connections: the
+// stream ids of the chats it received, its connection, whether it was
+// stopped.
+type resumer struct {
+	user, party string
+	next        int // the gateway of the next dial, counting round
+
+	mu      sync.Mutex
+	got     []string
+	conn    *websocket.Conn
+	stopped bool
+}
+
+func (r *resumer) chats() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.got)
+}
+
+func (r *resumer) stop() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.stopped = true
+	if r.conn != nil {
+		_ = r.conn.Close()
+	}
+}
+
+// dial connects to addr, resuming with since after the last chat
+// received. A failed dial returns no connection after a backoff that
+// grows with attempt; done says the viewer was stopped.
+func (r *resumer) dial(ctx context.Context, addr string, attempt int) (conn *websocket.Conn, since string, done bool) {
+	r.mu.Lock()
+	q := url.Values{"user": {r.user}}
+	if n := len(r.got); n > 0 {
+		q.Set("since", r.got[n-1])
+	}
+	done = r.stopped
+	r.mu.Unlock()
+	if done {
+		return nil, "", true
+	}
+	conn, _, err := websocket.DefaultDialer.DialContext(ctx, wsURL(addr, r.party, q), nil)
+	if err != nil {
+		pause(ctx, time.Duration(min(attempt, 10))*50*time.Millisecond) // backoff between dials
+		return nil, "", ctx.Err() != nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.conn = conn
+	if r.stopped {
+		_ = conn.Close()
+		return nil, "", true
+	}
+	return conn, q.Get("since"), false
+}
+
 // soakViewer only watches: it records the stream id of every chat it is
 // sent, and reconnects with since to whichever gateway answers whenever its
 // connection ends.
 type soakViewer struct {
-	user, party string
-	addrs       []string
-	next        int
+	resumer
+	addrs []string
 
 	welcomed   atomic.Bool
 	reconnects atomic.Int32
-	mu         sync.Mutex
-	got        []string
-	conn       *websocket.Conn
-	stopped    bool
-}
-
-func (v *soakViewer) chats() []string {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return slices.Clone(v.got)
-}
-
-func (v *soakViewer) stop() {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.stopped = true
-	if v.conn != nil {
-		_ = v.conn.Close()
-	}
 }
 
 func (v *soakViewer) watch(t *testing.T) {
 	for attempt := 0; ; attempt++ {
-		v.mu.Lock()
-		if v.stopped {
-			v.mu.Unlock()
+		conn, since, done := v.dial(context.Background(), v.addrs[v.next%len(v.addrs)], attempt)
+		v.next++
+		if done {
 			return
 		}
-		q := url.Values{"user": {v.user}}
-		if n := len(v.got); n > 0 {
-			q.Set("since", v.got[n-1])
-		}
-		v.mu.Unlock()
-		addr := v.addrs[v.next%len(v.addrs)]
-		v.next++
-		conn, _, err := websocket.DefaultDialer.Dial(wsURL(addr, v.party, q), nil)
-		if err != nil {
-			time.Sleep(time.Duration(min(attempt, 10)) * 50 * time.Millisecond) // backoff between dials
+		if conn == nil {
 			continue
 		}
 		attempt = 0
-		v.mu.Lock()
-		v.conn = conn
-		stopped := v.stopped
-		v.mu.Unlock()
-		if stopped {
-			_ = conn.Close()
-			return
-		}
-		v.read(t, conn, q.Get("since"))
+		v.read(t, conn, since)
 		v.reconnects.Add(1)
 	}
 }
