@@ -46,18 +46,9 @@ func BenchmarkIngest(b *testing.B) {
 		len(clients), time.Since(start).Seconds(), *ingestWindow)
 
 	resetStats(ctx, b, env.rdb)
-	m := newMeter(ctx, env.rdb, env.pool)
-	b.StartTimer()
-	res := runPhase(ctx, b, clients, m, 0, *ingestFor)
-	b.StopTimer()
-	redisStats := commandStats(ctx, env.rdb)
-	every := time.Duration(float64(len(clients)) / *ingestPaced * float64(time.Second))
-	paced := runPhase(ctx, b, clients, newMeter(ctx, env.rdb, env.pool), every, *ingestFor/2)
+	var redisStats []cmdStat
+	res, paced := saturateThenPace(ctx, b, env, clients, parties, func() { redisStats = commandStats(ctx, env.rdb) })
 	stored := storedChats(ctx, b, env, parties)
-	closeClients(clients)
-	if acked := res.total + paced.total; acked > stored {
-		b.Fatalf("%d chats acked but %d stored", acked, stored)
-	}
 
 	payload := sampleChatPayload(b)
 	seq := xaddLoop(ctx, b, env, "xadd1", 1, payload)
@@ -100,6 +91,27 @@ func BenchmarkIngest(b *testing.B) {
 	result(b, "RESULT gateway %.0f acked events/s (p50 %.2fms, p99 %.2fms; paced at %.0f/s: p50 %.2fms, p99 %.2fms) vs one XADD per round trip: %.0f/s with 64 goroutines (ratio %.2f), %.0f/s sequential (ratio %.2f); target >= 2x the 64-goroutine figure: %s",
 		rate, ms(res.p50), ms(res.p99), *ingestPaced, ms(paced.p50), ms(paced.p99),
 		conc.rate(), rate/conc.rate(), seq.rate(), rate/seq.rate(), verdict)
+}
+
+// saturateThenPace runs the clients' saturating phase (the timed part of
+// the benchmark), then between (unless nil), then the paced phase, closes
+// the clients, and fails unless every acked chat is stored.
+func saturateThenPace(ctx context.Context, b *testing.B, env *env, clients []*wsClient, parties []uuid.UUID,
+	between func()) (res, paced ingestResult) {
+	b.Helper()
+	b.StartTimer()
+	res = runPhase(ctx, b, clients, newMeter(ctx, env.rdb, env.pool), 0, *ingestFor)
+	b.StopTimer()
+	if between != nil {
+		between()
+	}
+	every := time.Duration(float64(len(clients)) / *ingestPaced * float64(time.Second))
+	paced = runPhase(ctx, b, clients, newMeter(ctx, env.rdb, env.pool), every, *ingestFor/2)
+	closeClients(clients)
+	if acked, stored := res.total+paced.total, storedChats(ctx, b, env, parties); acked > stored {
+		b.Fatalf("%d chats acked but %d stored", acked, stored)
+	}
+	return res, paced
 }
 
 // startGateway runs a gateway in this process on env's servers, with dev

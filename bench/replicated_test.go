@@ -53,16 +53,7 @@ func benchReplicated(b *testing.B, minReplicas int) {
 	addr, metrics := startGateway(ctx, b, env, minReplicas)
 	clients := connectClients(ctx, b, addr, parties)
 
-	b.StartTimer()
-	res := runPhase(ctx, b, clients, newMeter(ctx, env.rdb, env.pool), 0, *ingestFor)
-	b.StopTimer()
-	every := time.Duration(float64(len(clients)) / *ingestPaced * float64(time.Second))
-	paced := runPhase(ctx, b, clients, newMeter(ctx, env.rdb, env.pool), every, *ingestFor/2)
-	stored := storedChats(ctx, b, env, parties)
-	closeClients(clients)
-	if acked := res.total + paced.total; acked > stored {
-		b.Fatalf("%d chats acked but %d stored", acked, stored)
-	}
+	res, paced := saturateThenPace(ctx, b, env, clients, parties, nil)
 	short := testutil.ToFloat64(metrics.ReplicaShortfalls)
 
 	b.ReportMetric(res.rate(), "acked/s")
