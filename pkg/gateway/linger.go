@@ -37,6 +37,11 @@ func (w *lingerWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	// Counted from the hijack, while the request is still in flight (and
+	// so before a shutdown waits for lingering connections), not from the
+	// close, which melody may do on its writer goroutine after the
+	// session's end was reported.
+	w.lingering.Add(1)
 	return &lingerConn{Conn: conn, wg: w.lingering}, rw, nil
 }
 
@@ -46,8 +51,9 @@ func (w *lingerWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // client may lose the close frame (it sees 1006 instead of 1001 or 1000).
 // Close therefore only shuts the write side (FIN after the close frame),
 // and a goroutine reads and discards what arrives until the client closes
-// or lingerTimeout passes, then closes the socket. wg tracks those
-// goroutines so the gateway waits for them before it exits.
+// or lingerTimeout passes, then closes the socket. wg counts the
+// connection from its hijack until it is closed, lingering included, so
+// the gateway waits for every one before it exits.
 type lingerConn struct {
 	net.Conn
 	wg   *sync.WaitGroup
@@ -60,9 +66,9 @@ func (c *lingerConn) Close() error {
 		tcp, ok := c.Conn.(interface{ CloseWrite() error })
 		if !ok || tcp.CloseWrite() != nil {
 			err = c.Conn.Close()
+			c.wg.Done()
 			return
 		}
-		c.wg.Add(1)
 		go func() {
 			defer c.wg.Done()
 			_ = c.Conn.SetReadDeadline(time.Now().Add(lingerTimeout))
