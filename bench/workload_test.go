@@ -121,7 +121,7 @@ type tableRows struct {
 }
 
 var (
-	chatColumns = []string{"event_id", "party_id", "user_id", "body", "created_at"}
+	chatColumns = []string{"event_id", "party_id", "user_id", "body", "created_at", "stream_ms", "stream_seq"}
 	likeColumns = []string{"party_id", "user_id", "event_id", "created_at"}
 	logColumns  = []string{"event_id", "party_id", "user_id", "action", "position_ms", "created_at"}
 )
@@ -166,7 +166,11 @@ func rowsOf(batch []event.Event, googleUUID bool) tableRows {
 	}
 	var r tableRows
 	for _, e := range chats {
-		r.chats = append(r.chats, []any{id(e.ID), id(e.PartyID), e.UserID, e.Text, e.CreatedAt})
+		pos, err := event.ParsePosition(e.StreamID)
+		if err != nil { // as store.Writer places a chat without a stream id
+			pos = event.Position{MS: e.CreatedAt.UnixMilli()}
+		}
+		r.chats = append(r.chats, []any{id(e.ID), id(e.PartyID), e.UserID, e.Text, e.CreatedAt, pos.MS, pos.Seq})
 	}
 	for _, e := range likes {
 		r.likes = append(r.likes, []any{id(e.PartyID), e.UserID, id(e.ID), e.CreatedAt})
