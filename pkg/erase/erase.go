@@ -20,7 +20,6 @@ import (
 
 	"github.com/watchparty/watchparty/pkg/dlq"
 	"github.com/watchparty/watchparty/pkg/event"
-	"github.com/watchparty/watchparty/pkg/rdb"
 	"github.com/watchparty/watchparty/pkg/store"
 	"github.com/watchparty/watchparty/pkg/stream"
 )
@@ -61,7 +60,7 @@ func Run(ctx context.Context, db *pgxpool.Pool, rc redis.UniversalClient, r Requ
 	}
 	parties := []uuid.UUID{r.Party}
 	if r.Party == uuid.Nil {
-		if parties, err = liveParties(ctx, rc); err != nil {
+		if parties, err = stream.NewConsumer(rc, "erase-user").Parties(ctx); err != nil {
 			return rep, err
 		}
 	}
@@ -75,21 +74,6 @@ func Run(ctx context.Context, db *pgxpool.Pool, rc redis.UniversalClient, r Requ
 	}
 	rep.DLQEvents, rep.DLQBatches, err = eraseFromDLQ(ctx, rc, r)
 	return rep, err
-}
-
-// liveParties are the parties whose streams may exist.
-func liveParties(ctx context.Context, rc redis.UniversalClient) ([]uuid.UUID, error) {
-	ids, err := rc.SMembers(ctx, rdb.RegistryKey).Result()
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", rdb.RegistryKey, err)
-	}
-	var out []uuid.UUID
-	for _, s := range ids {
-		if id, err := uuid.Parse(s); err == nil {
-			out = append(out, id)
-		}
-	}
-	return out, nil
 }
 
 // eraseFromStream deletes user's entries from party's stream, page by page,
