@@ -28,7 +28,11 @@ type frame struct {
 	Viewers    int     `json:"viewers"`
 	Resumed    *bool   `json:"resumed"`
 	History    []frame `json:"history"`
-	Raw        string  `json:"-"`
+	// Moderation frames.
+	TargetUserID  string `json:"target_user_id"`
+	TargetEventID string `json:"target_event_id"`
+	Until         string `json:"until"`
+	Raw           string `json:"-"`
 }
 
 // client is a viewer connected over a real WebSocket; a goroutine reads

@@ -50,10 +50,21 @@ func (e Event) check() error {
 		return fmt.Errorf("missing created_at")
 	case !known:
 		return fmt.Errorf("unknown event type %q", e.Type)
-	case k.missing != "" && isNil(k.payload.value(&record{Event: e})):
+	case k.missing != "" && !k.hasPayload(e):
 		return errors.New(k.missing)
 	}
 	return nil
+}
+
+// hasPayload reports whether e carries every payload field of its kind.
+func (k kind) hasPayload(e Event) bool {
+	r := record{Event: e}
+	for _, f := range k.payload {
+		if isZero(f.value(&r)) {
+			return false
+		}
+	}
+	return true
 }
 
 // EncodeDeadLetter returns e as one event of a dead-letter batch, in the

@@ -48,6 +48,10 @@ var (
 	viewersField   = field{"viewers", func(r *record) any { return &r.Viewers }}
 	streamIDField  = field{"stream_id", func(r *record) any { return &r.StreamID }}
 	likeTotalField = field{"likes", func(r *record) any { return &r.likes }}
+
+	targetField      = field{"target_user_id", func(r *record) any { return &r.Target }}
+	targetEventField = field{"target_event_id", func(r *record) any { return &r.TargetEvent }}
+	untilField       = field{"until", func(r *record) any { return &r.Until }}
 )
 
 // presence says when a slot's key is written.
@@ -78,19 +82,22 @@ var streamForm = form{name: "stream entry", slots: []slot{
 	{typeField, always}, {idField, always}, {partyField, always}, {userField, always},
 	{nameField, nonZero}, {createdField, always}, {textField, nonZero},
 	{positionField, nonZero}, {viewersField, nonZero},
+	{targetField, nonZero}, {targetEventField, nonZero}, {untilField, nonZero},
 }}
 
 // deadLetterForm keeps no display name: the writer does not store it.
 var deadLetterForm = form{name: "dead-letter event", millis: true, slots: []slot{
 	{typeField, always}, {idField, always}, {partyField, always}, {userField, always},
 	{createdField, always}, {textField, payload}, {positionField, payload},
-	{viewersField, payload}, {streamIDField, always},
+	{viewersField, payload}, {targetField, payload}, {targetEventField, payload},
+	{untilField, payload}, {streamIDField, always},
 }}
 
 var frameForm = form{name: "frame", millis: true, slots: []slot{
 	{typeField, always}, {idField, always}, {streamIDField, always}, {userField, always},
 	{nameField, nonZero}, {textField, nonZero}, {likeTotalField, payload},
-	{positionField, nonZero}, {tsField, always},
+	{positionField, nonZero}, {targetField, nonZero}, {targetEventField, nonZero},
+	{untilField, nonZero}, {tsField, always},
 }}
 
 // present reports whether s is written for r.
@@ -99,7 +106,7 @@ func (s slot) present(r *record, v any) bool {
 	case nonZero:
 		return !isZero(v)
 	case payload:
-		return kinds[r.Type].payload.key == s.key && !isNil(v)
+		return kinds[r.Type].carries(s.field) && !isNil(v)
 	}
 	return true
 }

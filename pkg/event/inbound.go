@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/google/uuid"
 )
 
 // Limits on what a viewer may send.
@@ -14,6 +17,8 @@ const (
 	MaxClientIDLen = 64
 	MaxChatLen     = 500
 	MaxPositionMS  = 604_800_000
+	MaxUserIDLen   = 128     // as auth accepts
+	MaxMuteSeconds = 604_800 // a week
 )
 
 // Inbound is a validated client frame.
@@ -22,6 +27,11 @@ type Inbound struct {
 	ClientID   string // optional client message id; "" when absent
 	Text       string
 	PositionMS int64
+	// Moderation: the user acted on (all but delete), the chat a delete
+	// hides, and a mute's length.
+	Target       string
+	TargetEvent  uuid.UUID
+	MuteDuration time.Duration
 }
 
 // InvalidError says why a client frame was refused; its message is safe to
@@ -69,6 +79,14 @@ func ParseInbound(raw []byte) (Inbound, error) {
 	case Like:
 	case Play, Pause, Seek:
 		in.PositionMS, err = position(fields["position_ms"])
+	case Delete:
+		in.TargetEvent, err = targetEvent(fields["target_event_id"])
+	case Mute:
+		if in.Target, err = target(fields["target_user_id"]); err == nil {
+			in.MuteDuration, err = muteDuration(fields["duration_s"])
+		}
+	case Unmute, Kick, Ban, Unban, ModeratorAdd, ModeratorRemove:
+		in.Target, err = target(fields["target_user_id"])
 	default:
 		err = invalid("unknown type %q", typ)
 	}
@@ -105,12 +123,45 @@ func chatText(raw json.RawMessage) (string, error) {
 	return text, nil
 }
 
-func position(raw json.RawMessage) (int64, error) {
+func target(raw json.RawMessage) (string, error) {
+	user, err := stringField(raw)
+	if err != nil || user == "" || len(user) > MaxUserIDLen {
+		return "", invalid("target_user_id must be a user id of 1 to %d bytes", MaxUserIDLen)
+	}
+	return user, nil
+}
+
+func targetEvent(raw json.RawMessage) (uuid.UUID, error) {
+	s, err := stringField(raw)
+	if err != nil {
+		return uuid.Nil, invalid("target_event_id must be the event_id of a chat")
+	}
+	id, err := uuid.Parse(s)
+	if err != nil || id == uuid.Nil {
+		return uuid.Nil, invalid("target_event_id must be the event_id of a chat")
+	}
+	return id, nil
+}
+
+func muteDuration(raw json.RawMessage) (time.Duration, error) {
+	n, err := integer(raw)
+	if err != nil || n < 1 || n > MaxMuteSeconds {
+		return 0, invalid("duration_s must be an integer from 1 to %d", MaxMuteSeconds)
+	}
+	return time.Duration(n) * time.Second, nil
+}
+
+// integer reads a JSON integer (not a string, not a fraction).
+func integer(raw json.RawMessage) (int64, error) {
 	var n json.Number
 	if len(raw) == 0 || raw[0] == '"' || json.Unmarshal(raw, &n) != nil {
-		return 0, invalid("position_ms must be an integer")
+		return 0, invalid("not an integer")
 	}
-	v, err := n.Int64()
+	return n.Int64()
+}
+
+func position(raw json.RawMessage) (int64, error) {
+	v, err := integer(raw)
 	if err != nil || v < 0 || v > MaxPositionMS {
 		return 0, invalid("position_ms must be an integer from 0 to %d", MaxPositionMS)
 	}

@@ -4,12 +4,14 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
 )
 
 func TestParseInbound(t *testing.T) {
+	const chatID = "0190a5f4-5c4e-7c3a-9b1e-2f4d6a8c0e12"
 	long := strings.Repeat("é", MaxChatLen)
 	tests := []struct {
 		name    string
@@ -48,6 +50,29 @@ func TestParseInbound(t *testing.T) {
 		{name: "position too large", raw: `{"type":"seek","position_ms":604800001}`, invalid: true},
 		{name: "fractional position", raw: `{"type":"seek","position_ms":1.5}`, invalid: true},
 		{name: "string position", raw: `{"type":"seek","position_ms":"100"}`, invalid: true},
+		{name: "delete", raw: `{"type":"delete","id":"d","target_event_id":"` + chatID + `"}`,
+			want: Inbound{Type: Delete, ClientID: "d", TargetEvent: uuid.MustParse(chatID)}},
+		{name: "mute", raw: `{"type":"mute","target_user_id":"bob","duration_s":600}`,
+			want: Inbound{Type: Mute, Target: "bob", MuteDuration: 10 * time.Minute}},
+		{name: "mute for a week", raw: `{"type":"mute","target_user_id":"bob","duration_s":604800}`,
+			want: Inbound{Type: Mute, Target: "bob", MuteDuration: 7 * 24 * time.Hour}},
+		{name: "kick", raw: `{"type":"kick","target_user_id":"bob"}`, want: Inbound{Type: Kick, Target: "bob"}},
+		{name: "ban", raw: `{"type":"ban","target_user_id":"bob"}`, want: Inbound{Type: Ban, Target: "bob"}},
+		{name: "unban", raw: `{"type":"unban","target_user_id":"bob"}`, want: Inbound{Type: Unban, Target: "bob"}},
+		{name: "unmute", raw: `{"type":"unmute","target_user_id":"bob"}`, want: Inbound{Type: Unmute, Target: "bob"}},
+		{name: "moderator_add", raw: `{"type":"moderator_add","target_user_id":"mo"}`, want: Inbound{Type: ModeratorAdd, Target: "mo"}},
+		{name: "moderator_remove", raw: `{"type":"moderator_remove","target_user_id":"mo"}`, want: Inbound{Type: ModeratorRemove, Target: "mo"}},
+		{name: "delete without target", raw: `{"type":"delete"}`, invalid: true},
+		{name: "delete of a non-uuid", raw: `{"type":"delete","target_event_id":"42"}`, invalid: true},
+		{name: "delete of the nil uuid", raw: `{"type":"delete","target_event_id":"00000000-0000-0000-0000-000000000000"}`, invalid: true},
+		{name: "kick without target", raw: `{"type":"kick"}`, invalid: true},
+		{name: "kick of an empty user", raw: `{"type":"kick","target_user_id":""}`, invalid: true},
+		{name: "kick of a numeric user", raw: `{"type":"kick","target_user_id":7}`, invalid: true},
+		{name: "ban of a 129-byte user", raw: `{"type":"ban","target_user_id":"` + strings.Repeat("u", 129) + `"}`, invalid: true},
+		{name: "mute without duration", raw: `{"type":"mute","target_user_id":"bob"}`, invalid: true},
+		{name: "mute for zero seconds", raw: `{"type":"mute","target_user_id":"bob","duration_s":0}`, invalid: true},
+		{name: "mute over a week", raw: `{"type":"mute","target_user_id":"bob","duration_s":604801}`, invalid: true},
+		{name: "mute for a string", raw: `{"type":"mute","target_user_id":"bob","duration_s":"60"}`, invalid: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

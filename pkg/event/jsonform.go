@@ -89,8 +89,8 @@ func appendUUID(b []byte, id uuid.UUID) []byte {
 
 // decode reads a JSON object in form f into r with encoding/json, keys
 // matched as encoding/json matches struct fields (exactly, else ignoring
-// case) and keys f does not have ignored. Times of a millis form must be
-// present.
+// case) and keys f does not have ignored. The times a millis form always
+// writes must be present.
 func (f *form) decode(b []byte, r *record) error {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(b, &m); err != nil {
@@ -100,6 +100,9 @@ func (f *form) decode(b []byte, r *record) error {
 		raw, ok := find(m, s.key)
 		v := s.value(r)
 		if t, isTime := v.(*time.Time); isTime && f.millis {
+			if !ok && s.when != always {
+				continue
+			}
 			if err := parseTime(t, raw); err != nil {
 				return fmt.Errorf("event %s: %s: %w", r.ID, s.key, err)
 			}

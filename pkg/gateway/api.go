@@ -16,8 +16,10 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/watchparty/watchparty/pkg/auth"
+	"github.com/watchparty/watchparty/pkg/event"
 	"github.com/watchparty/watchparty/pkg/store"
 )
 
@@ -44,6 +46,8 @@ type partyAPI struct {
 	live     LiveStats
 	history  ChatHistory
 	verifier *auth.Verifier
+	rdb      redis.UniversalClient
+	moderate func(ctx context.Context, party store.Party, actor auth.Identity, in event.Inbound) moderated
 	log      *slog.Logger
 	now      func() time.Time
 
@@ -56,6 +60,7 @@ type partyAPI struct {
 // for preflights, authentication as for WebSockets.
 func (g *Gateway) registerAPI(mux *http.ServeMux) {
 	a := &partyAPI{parties: g.store, live: g.liveStats(), history: g.history, verifier: g.verifier,
+		rdb: g.rdb, moderate: g.moderate,
 		log: g.log.With("component", "api"), now: g.now, maxBody: int64(g.cfg.MaxBodyBytes),
 		maxActive: g.cfg.MaxActivePartiesPerHost, maxPartyLength: g.cfg.MaxPartyDuration}
 	api := http.NewServeMux()
@@ -65,6 +70,8 @@ func (g *Gateway) registerAPI(mux *http.ServeMux) {
 	api.HandleFunc("GET /api/parties/{id}/chats", a.authed(a.chats))
 	api.HandleFunc("POST /api/parties/{id}/end", a.authed(a.end))
 	api.HandleFunc("POST /api/parties/{id}/cancel", a.authed(a.cancel))
+	api.HandleFunc("POST /api/parties/{id}/moderation", a.authed(a.moderation))
+	api.HandleFunc("GET /api/parties/{id}/moderation", a.authed(a.moderationState))
 	api.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) { noRoute(api, w, r) })
 	mux.Handle("/api/", cors(g.cfg.Origins(), api))
 }

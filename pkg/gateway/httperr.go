@@ -16,6 +16,7 @@ const (
 	CodeUnavailable    = "unavailable"
 	CodeRateLimited    = "rate_limited"
 	CodePartyEnded     = "party_ended"
+	CodeMuted          = "muted"
 )
 
 type errorBody struct {

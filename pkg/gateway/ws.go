@@ -17,6 +17,7 @@ import (
 
 	"github.com/watchparty/watchparty/pkg/auth"
 	"github.com/watchparty/watchparty/pkg/event"
+	"github.com/watchparty/watchparty/pkg/moderation"
 	"github.com/watchparty/watchparty/pkg/room"
 	"github.com/watchparty/watchparty/pkg/store"
 	"github.com/watchparty/watchparty/pkg/stream"
@@ -172,6 +173,14 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusConflict, CodeConflict, "party has ended")
 		return
 	}
+	switch banned, err := moderation.Banned(r.Context(), g.rdb, partyID, id.UserID); {
+	case err != nil:
+		writeError(w, http.StatusServiceUnavailable, CodeUnavailable, "redis unavailable; try again")
+		return
+	case banned:
+		g.refuseJoin(w, refusal{http.StatusForbidden, CodeForbidden, "you are banned from this party", ""})
+		return
+	}
 	if limit := g.cfg.MaxConnsPerParty; limit > 0 {
 		n, err := g.presence.Total(r.Context(), partyID)
 		switch {
@@ -246,6 +255,13 @@ func (g *Gateway) join(s *melody.Session) {
 		return
 	}
 	c.joined = true
+	// A ban that came while this viewer joined may lie before the position
+	// its welcome covers, so its kick never reaches it: look again now
+	// that the viewer is in the room. (The ban is in Redis before its
+	// event is in the stream.)
+	if banned, err := moderation.Banned(ctx, g.rdb, c.party.ID, id.UserID); err == nil && banned {
+		c.viewer.Close(room.CloseRemoved, "banned")
+	}
 	if !id.Expires.IsZero() {
 		c.expiry = time.AfterFunc(time.Until(id.Expires), func() { c.viewer.Close(room.ClosePolicy, "token expired") })
 	}
@@ -335,6 +351,10 @@ func (g *Gateway) onMessage(s *melody.Session, raw []byte) {
 		g.reply(c, errorFrame{Type: "error", ID: in.ClientID, Code: CodeInvalidMessage, Message: err.Error()})
 		return
 	}
+	if in.Type.IsModeration() {
+		g.onModeration(c, in, arrived)
+		return
+	}
 	if code, msg := g.authorise(c, in); code != "" {
 		g.metrics.Events.WithLabelValues(string(in.Type), code).Inc()
 		g.reply(c, errorFrame{Type: "error", ID: in.ClientID, Code: code, Message: msg})
@@ -366,6 +386,26 @@ func (g *Gateway) onMessage(s *melody.Session, raw []byte) {
 	g.reply(c, ackFrame{Type: "ack", ID: in.ClientID, EventID: e.ID.String(), StreamID: res.StreamID})
 }
 
+// onModeration takes a moderation action sent over the WebSocket.
+func (g *Gateway) onModeration(c *conn, in event.Inbound, arrived time.Time) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	m := g.moderate(ctx, c.party, c.viewer.Identity, in)
+	if m.code != "" {
+		if m.err != nil {
+			g.log.Warn("moderation failed", "party_id", c.party.ID, "type", in.Type, "err", m.err)
+		}
+		g.metrics.Events.WithLabelValues(string(in.Type), m.code).Inc()
+		g.reply(c, errorFrame{Type: "error", ID: in.ClientID, Code: m.code, Message: m.msg})
+		return
+	}
+	g.log.Info("moderation", "party_id", c.party.ID, "type", in.Type, "by", c.viewer.Identity.UserID,
+		"target", in.Target, "target_event_id", in.TargetEvent)
+	g.metrics.Append.Observe(time.Since(arrived).Seconds())
+	g.metrics.Events.WithLabelValues(string(in.Type), resultAccepted).Inc()
+	g.reply(c, ackFrame{Type: "ack", ID: in.ClientID, EventID: m.event.ID.String(), StreamID: m.res.StreamID})
+}
+
 // authorise applies playback control and rate limits.
 func (g *Gateway) authorise(c *conn, in event.Inbound) (code, msg string) {
 	user := c.viewer.Identity.UserID
@@ -388,6 +428,8 @@ func appendOutcome(res stream.Result, err error) (code, msg string) {
 		return CodePartyEnded, "the party has ended"
 	case res.Status == stream.Full:
 		return CodeUnavailable, "the party's buffer is full; resend it with the same id later"
+	case res.Status == stream.Muted:
+		return CodeMuted, "you are muted in this party until " + event.FormatTime(res.MutedUntil)
 	default:
 		return "", ""
 	}

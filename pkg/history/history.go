@@ -7,12 +7,14 @@ package history
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/watchparty/watchparty/pkg/event"
+	"github.com/watchparty/watchparty/pkg/moderation"
 	"github.com/watchparty/watchparty/pkg/stream"
 )
 
@@ -25,8 +27,9 @@ const streamPage = 200
 // Archive holds the chats the flusher stored (store.Chats).
 type Archive interface {
 	// Before returns at most n of party's stored chats whose stream id
-	// comes before before, newest first, with StreamID set.
-	Before(ctx context.Context, party uuid.UUID, before event.Position, n int) ([]event.Event, error)
+	// comes before before, newest first, with StreamID set, leaving out
+	// deleted chats and those in exclude.
+	Before(ctx context.Context, party uuid.UUID, before event.Position, n int, exclude []uuid.UUID) ([]event.Event, error)
 }
 
 // Reader reads chat history. It is safe for concurrent use.
@@ -51,6 +54,8 @@ func NewReader(rdb redis.UniversalClient, archive Archive) *Reader {
 // the stream can pass. A flush between two calls moves entries from one
 // store to the other without changing their ids, so cursors stay valid.
 // Chats that went to the dead-letter list are missing until replayed.
+// Deleted chats are left out, whether their delete was flushed or is still
+// only in the stream (the party's set of deleted chats in Redis).
 func (r *Reader) Before(ctx context.Context, party uuid.UUID, before string, n int) ([]event.Event, bool, error) {
 	if n <= 0 || n > MaxLimit {
 		return nil, false, fmt.Errorf("history limit %d out of 1..%d", n, MaxLimit)
@@ -63,8 +68,12 @@ func (r *Reader) Before(ctx context.Context, party uuid.UUID, before string, n i
 		}
 		bound = p
 	}
+	deleted, err := moderation.Deleted(ctx, r.rdb, party)
+	if err != nil {
+		return nil, false, err
+	}
 	want := n + 1 // one more says whether there are older chats
-	got, covered, err := r.fromStream(ctx, party, before, want)
+	got, covered, err := r.fromStream(ctx, party, before, want, deleted)
 	if err != nil {
 		return nil, false, err
 	}
@@ -74,7 +83,7 @@ func (r *Reader) Before(ctx context.Context, party uuid.UUID, before string, n i
 				return nil, false, err
 			}
 		}
-		rows, err := r.archive.Before(ctx, party, bound, want-len(got))
+		rows, err := r.archive.Before(ctx, party, bound, want-len(got), slices.Collect(maps.Keys(deleted)))
 		if err != nil {
 			return nil, false, err
 		}
@@ -87,9 +96,9 @@ func (r *Reader) Before(ctx context.Context, party uuid.UUID, before string, n i
 }
 
 // fromStream reads up to want chats before before, newest first, a page
-// at a time, and the oldest id it read (or "" if it read none): the stream
+// at a time, leaving out deleted ones, and the oldest id it read (or "" if it read none): the stream
 // was read without a gap from there up to before.
-func (r *Reader) fromStream(ctx context.Context, party uuid.UUID, before string, want int) ([]event.Event, string, error) {
+func (r *Reader) fromStream(ctx context.Context, party uuid.UUID, before string, want int, deleted map[uuid.UUID]bool) ([]event.Event, string, error) {
 	keys := stream.KeysFor(party)
 	var got []event.Event
 	covered, cursor := "", before
@@ -100,7 +109,7 @@ func (r *Reader) fromStream(ctx context.Context, party uuid.UUID, before string,
 		}
 		for _, en := range entries {
 			covered, cursor = en.ID, en.ID
-			if en.Err != nil || en.Event.Type != event.Chat {
+			if en.Err != nil || en.Event.Type != event.Chat || deleted[en.Event.ID] {
 				continue
 			}
 			if got = append(got, en.Event); len(got) == want {

@@ -24,7 +24,7 @@ type archive struct {
 	reads int
 }
 
-func (a *archive) Before(_ context.Context, _ uuid.UUID, before event.Position, n int) ([]event.Event, error) {
+func (a *archive) Before(_ context.Context, _ uuid.UUID, before event.Position, n int, _ []uuid.UUID) ([]event.Event, error) {
 	a.reads++
 	var out []event.Event
 	for i := len(a.chats) - 1; i >= 0 && len(out) < n; i-- {

@@ -30,17 +30,28 @@ type AppendArgs struct {
 	Playback   string
 	PositionMS int64
 	CreatedAt  string // the event's created_at as the playback hash's updated_at
+	// MuteCheck says the event is a chat, refused ("muted") while UserID
+	// is muted at time Now.
+	MuteCheck bool
+	Now       time.Time
+	// Moderation is a moderation event's type, else "": its Target (a
+	// user, or the event_id of the chat a delete hides) and, for a mute,
+	// Until are written to the party's moderation state.
+	Moderation string
+	Target     string
+	Until      time.Time
 }
 
 // AppendReply is lua/append.lua's answer.
 type AppendReply struct {
 	// Status is "ok" (stored), "duplicate" (StreamID is the first entry of
-	// the event_id), "liked" (the user's like was counted before), "closed"
-	// (the party takes no more events) or "full" (its unflushed backlog is
-	// full).
-	Status   string
-	StreamID string
-	Likes    int64 // the like total after a like, else -1
+	// the event_id), "liked" (the user's like was counted before), "muted"
+	// (the chat's user is muted until MutedUntil), "closed" (the party
+	// takes no more events) or "full" (its unflushed backlog is full).
+	Status     string
+	StreamID   string
+	Likes      int64 // the like total after a like, else -1
+	MutedUntil time.Time
 }
 
 // QueueAppend queues lua/append.lua by EVALSHA on p (a pipeline) for the
@@ -48,10 +59,19 @@ type AppendReply struct {
 // ran. It never falls back to EVAL: a pipeline that failed with NOSCRIPT
 // (IsNoScript) is run again after LoadAppend.
 func QueueAppend(ctx context.Context, p redis.Scripter, k PartyKeys, now time.Time, a AppendArgs) *redis.Cmd {
-	keys := []string{k.Stream, k.IDsAt(now), k.Likers, k.Ended, k.Playback, k.IDsAt(now.Add(-IDGeneration))}
+	keys := []string{k.Stream, k.IDsAt(now), k.Likers, k.Ended, k.Playback, k.IDsAt(now.Add(-IDGeneration)),
+		k.Mutes, k.Bans, k.Moderators, k.Deleted}
+	muteCheck, until := int64(0), int64(0)
+	if a.MuteCheck {
+		muteCheck = a.Now.UnixMilli()
+	}
+	if !a.Until.IsZero() {
+		until = a.Until.UnixMilli()
+	}
 	return appendScript.EvalSha(ctx, p, keys,
 		a.Payload, a.EventID, flag(a.Dedup), flag(a.Like), a.UserID,
-		a.MaxBuffered, k.Channel, a.Playback, a.PositionMS, a.CreatedAt, int(IDTTL.Seconds()))
+		a.MaxBuffered, k.Channel, a.Playback, a.PositionMS, a.CreatedAt, int(IDTTL.Seconds()),
+		muteCheck, a.Moderation, a.Target, until)
 }
 
 // AppendReplyOf converts the answer of a command QueueAppend queued. Its
@@ -65,6 +85,10 @@ func AppendReplyOf(cmd *redis.Cmd) (AppendReply, error) {
 		return AppendReply{}, fmt.Errorf("unexpected append reply %q", vals)
 	}
 	likes, _ := strconv.ParseInt(vals[2], 10, 64)
+	if vals[0] == "muted" {
+		until, _ := strconv.ParseInt(vals[1], 10, 64)
+		return AppendReply{Status: vals[0], Likes: likes, MutedUntil: time.UnixMilli(until).UTC()}, nil
+	}
 	return AppendReply{Status: vals[0], StreamID: vals[1], Likes: likes}, nil
 }
 

@@ -38,6 +38,11 @@ type PartyKeys struct {
 	Peak     string // wp:{<party>}:peak, highest viewer count seen
 	Failures string // wp:{<party>}:failures, hash: stream id -> permanent write failures so far
 	Channel  string // wp:{<party>}:live, sharded pub/sub channel announcing new entries
+	// Moderation state, changed by the append of a moderation event:
+	Moderators string // wp:{<party>}:moderators, set of users the host appointed
+	Bans       string // wp:{<party>}:bans, set of banned users
+	Mutes      string // wp:{<party>}:mutes, hash: user -> end of the mute (Unix ms)
+	Deleted    string // wp:{<party>}:deleted, set of event ids of deleted chats
 	// Ended, wp:ended:{<party>}, marks a party closed to writes. It
 	// deliberately lies outside wp:{<party>}:* so that removing the party's
 	// keys keeps it, and a late write can never recreate a removed stream;
@@ -58,7 +63,12 @@ func KeysFor(p uuid.UUID) PartyKeys {
 		Peak:     "wp:" + tag + ":peak",
 		Failures: "wp:" + tag + ":failures",
 		Channel:  "wp:" + tag + ":live",
-		Ended:    "wp:ended:" + tag,
+
+		Moderators: "wp:" + tag + ":moderators",
+		Bans:       "wp:" + tag + ":bans",
+		Mutes:      "wp:" + tag + ":mutes",
+		Deleted:    "wp:" + tag + ":deleted",
+		Ended:      "wp:ended:" + tag,
 	}
 }
 
@@ -82,7 +92,8 @@ func (k PartyKeys) IDsAt(t time.Time) string {
 // Data lists the party's keys that cleanup removes at time now (all but
 // Ended; older client-id generations have expired).
 func (k PartyKeys) Data(now time.Time) []string {
-	keys := []string{k.Stream, k.Likers, k.Playback, k.Viewers, k.Peak, k.Failures}
+	keys := []string{k.Stream, k.Likers, k.Playback, k.Viewers, k.Peak, k.Failures,
+		k.Moderators, k.Bans, k.Mutes, k.Deleted}
 	for g := time.Duration(0); g <= IDTTL+IDGeneration; g += IDGeneration {
 		keys = append(keys, k.IDsAt(now.Add(-g)))
 	}

@@ -25,31 +25,37 @@ type History struct {
 	Size   int
 }
 
+// chatFrame is a chat's broadcast frame and its event id.
+type chatFrame struct {
+	id    uuid.UUID
+	frame []byte
+}
+
 // chatRing keeps the broadcast frames of the last max chats a hub
 // delivered. It is guarded by the hub's lock.
 type chatRing struct {
 	max    int
-	buf    [][]byte
+	buf    []chatFrame
 	next   int // where the next frame goes once buf is full
 	filled bool
 }
 
-func (r *chatRing) add(frame []byte) {
+func (r *chatRing) add(f chatFrame) {
 	if r.max <= 0 {
 		return
 	}
 	if !r.filled {
-		r.buf = append(r.buf, frame)
+		r.buf = append(r.buf, f)
 		r.filled = len(r.buf) == r.max
 		return
 	}
-	r.buf[r.next] = frame
+	r.buf[r.next] = f
 	r.next = (r.next + 1) % r.max
 }
 
 // frames returns the kept frames, oldest first, in a new slice.
-func (r *chatRing) frames() [][]byte {
-	out := make([][]byte, 0, len(r.buf))
+func (r *chatRing) frames() []chatFrame {
+	out := make([]chatFrame, 0, len(r.buf))
 	out = append(out, r.buf[r.next:]...)
 	return append(out, r.buf[:r.next]...)
 }
@@ -63,13 +69,15 @@ func (r *chatRing) frames() [][]byte {
 // hub's lock, which fan-out takes, is never held for it.
 type earlyHistory struct {
 	mu     sync.Mutex
-	frames [][]byte
+	frames []chatFrame
 	done   bool
 }
 
 // earlyChats returns the broadcast frames of the party's last n chats up
 // to and including the stream position the hub started at, oldest first.
-func (h *Hub) earlyChats(ctx context.Context, rd HistoryReader, n int) ([][]byte, error) {
+// Chats deleted before the read are left out (the reader leaves them out);
+// those deleted later, when a welcome is made (historyOf).
+func (h *Hub) earlyChats(ctx context.Context, rd HistoryReader, n int) ([]chatFrame, error) {
 	h.early.mu.Lock()
 	defer h.early.mu.Unlock()
 	if h.early.done {
@@ -80,36 +88,29 @@ func (h *Hub) earlyChats(ctx context.Context, rd HistoryReader, n int) ([][]byte
 	if err != nil {
 		return nil, fmt.Errorf("read chat history of party %s: %w", h.party, err)
 	}
-	frames := make([][]byte, 0, len(chats))
+	frames := make([]chatFrame, 0, len(chats))
 	for _, e := range chats {
 		f, err := event.BroadcastFrame(e, 0)
 		if err != nil {
 			return nil, fmt.Errorf("encode chat history of party %s: %w", h.party, err)
 		}
-		frames = append(frames, f)
+		frames = append(frames, chatFrame{id: e.ID, frame: f})
 	}
 	h.early.frames, h.early.done = frames, true
 	return frames, nil
 }
 
-// historyOf joins a hub's early chats and the chats it delivered since
-// into the last n, oldest first, as the welcome's history array.
-func historyOf(early, recent [][]byte, n int) []json.RawMessage {
-	all := make([]json.RawMessage, 0, min(n, len(early)+len(recent)))
-	skip := max(0, len(early)+len(recent)-n)
-	for _, f := range early {
-		if skip > 0 {
-			skip--
-			continue
+// historyOf joins a hub's early chats and the chats it delivered since,
+// less the deleted ones, into the last n, oldest first, as the welcome's
+// history array.
+func historyOf(early, recent []chatFrame, n int, deleted map[uuid.UUID]bool) []json.RawMessage {
+	kept := make([]json.RawMessage, 0, len(early)+len(recent))
+	for _, list := range [][]chatFrame{early, recent} {
+		for _, f := range list {
+			if !deleted[f.id] {
+				kept = append(kept, f.frame)
+			}
 		}
-		all = append(all, f)
 	}
-	for _, f := range recent {
-		if skip > 0 {
-			skip--
-			continue
-		}
-		all = append(all, f)
-	}
-	return all
+	return kept[max(0, len(kept)-n):]
 }

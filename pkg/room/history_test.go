@@ -5,20 +5,33 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/uuid"
 )
 
-func frames(from, to int) [][]byte {
-	var out [][]byte
+// frames returns chats from .. to-1, each frame its number, each id its
+// number in the last byte.
+func frames(from, to int) []chatFrame {
+	var out []chatFrame
 	for i := from; i < to; i++ {
-		out = append(out, []byte(fmt.Sprint(i)))
+		out = append(out, chatFrame{id: idOf(i), frame: []byte(fmt.Sprint(i))})
 	}
 	return out
 }
+
+func idOf(i int) uuid.UUID { return uuid.UUID{15: byte(i)} }
 
 func strs[T ~[]byte](fs []T) []string {
 	out := make([]string, len(fs))
 	for i, f := range fs {
 		out[i] = string(f)
+	}
+	return out
+}
+
+func frameStrs(fs []chatFrame) []string {
+	out := make([]string, len(fs))
+	for i, f := range fs {
+		out[i] = string(f.frame)
 	}
 	return out
 }
@@ -41,7 +54,7 @@ func TestChatRingKeepsTheLast(t *testing.T) {
 			for _, f := range frames(0, tt.add) {
 				r.add(f)
 			}
-			if diff := cmp.Diff(tt.want, strs(r.frames())); diff != "" {
+			if diff := cmp.Diff(tt.want, frameStrs(r.frames())); diff != "" {
 				t.Errorf("frames (-want +got):\n%s", diff)
 			}
 		})
@@ -51,19 +64,26 @@ func TestChatRingKeepsTheLast(t *testing.T) {
 func TestHistoryOfJoinsEarlyAndRecent(t *testing.T) {
 	tests := []struct {
 		name          string
-		early, recent [][]byte
+		early, recent []chatFrame
 		n             int
+		deleted       []int
 		want          []string
 	}{
-		{"nothing", nil, nil, 3, []string{}},
-		{"early only", frames(0, 5), nil, 3, []string{"2", "3", "4"}},
-		{"recent only", nil, frames(5, 7), 3, []string{"5", "6"}},
-		{"both, cut in early", frames(0, 5), frames(5, 7), 4, []string{"3", "4", "5", "6"}},
-		{"recent fills it", frames(0, 5), frames(5, 9), 3, []string{"6", "7", "8"}},
+		{"nothing", nil, nil, 3, nil, []string{}},
+		{"early only", frames(0, 5), nil, 3, nil, []string{"2", "3", "4"}},
+		{"recent only", nil, frames(5, 7), 3, nil, []string{"5", "6"}},
+		{"both, cut in early", frames(0, 5), frames(5, 7), 4, nil, []string{"3", "4", "5", "6"}},
+		{"recent fills it", frames(0, 5), frames(5, 9), 3, nil, []string{"6", "7", "8"}},
+		{"deleted left out", frames(0, 5), frames(5, 7), 4, []int{4, 6}, []string{"1", "2", "3", "5"}},
+		{"all deleted", frames(0, 2), nil, 4, []int{0, 1}, []string{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := historyOf(tt.early, tt.recent, tt.n)
+			deleted := map[uuid.UUID]bool{}
+			for _, i := range tt.deleted {
+				deleted[idOf(i)] = true
+			}
+			got := historyOf(tt.early, tt.recent, tt.n, deleted)
 			if diff := cmp.Diff(tt.want, strs(got)); diff != "" {
 				t.Errorf("history (-want +got):\n%s", diff)
 			}

@@ -2,6 +2,7 @@ package room
 
 import (
 	"log/slog"
+	"maps"
 	"strconv"
 	"sync"
 
@@ -32,7 +33,8 @@ type Hub struct {
 
 	mu          sync.Mutex
 	viewers     map[*Viewer]struct{}
-	recent      chatRing // the last chats delivered since Start
+	recent      chatRing           // the last chats delivered since Start
+	deleted     map[uuid.UUID]bool // chats deleted since Start
 	lastID      string
 	likes       int64
 	playback    Playback
@@ -45,11 +47,13 @@ type Hub struct {
 	fanning bool
 }
 
-// pendingFrame is an entry's broadcast frame, or the party's end.
+// pendingFrame is an entry's broadcast frame, the party's end, or the
+// removal of a kicked or banned user's viewers (closed with reason).
 type pendingFrame struct {
-	frame []byte
-	id    string
-	end   bool
+	frame          []byte
+	id             string
+	end            bool
+	remove, reason string
 }
 
 func newHub(party uuid.UUID, log *slog.Logger, onFrame func(event.Type), history int) *Hub {
@@ -130,10 +134,22 @@ func (h *Hub) Deliver(e event.Event, likes int64) {
 		h.log.Error("encode broadcast frame", "party_id", h.party, "err", err)
 		return
 	}
-	if e.Type == event.Chat {
-		h.recent.add(frame)
+	switch e.Type {
+	case event.Chat:
+		h.recent.add(chatFrame{id: e.ID, frame: frame})
+	case event.Delete:
+		if h.deleted == nil {
+			h.deleted = make(map[uuid.UUID]bool)
+		}
+		h.deleted[e.TargetEvent] = true
 	}
 	h.queueLocked(pendingFrame{frame: frame, id: e.StreamID})
+	switch e.Type {
+	case event.Kick:
+		h.queueLocked(pendingFrame{remove: e.Target, reason: "kicked"})
+	case event.Ban:
+		h.queueLocked(pendingFrame{remove: e.Target, reason: "banned"})
+	}
 	if h.onFrame != nil {
 		h.onFrame(e.Type)
 	}
@@ -142,12 +158,14 @@ func (h *Hub) Deliver(e event.Event, likes int64) {
 // welcomeState is what a welcome carries from the hub, read under its
 // lock: the stream position, the likes and playback it leaves, and the
 // chats delivered since the hub started (oldest first, at most the
-// configured history) that belong in the welcome's history.
+// configured history) that belong in the welcome's history, and the chats
+// deleted since then, which it leaves out.
 type welcomeState struct {
 	LastID   string
 	Likes    int64
 	Playback Playback
-	Recent   [][]byte
+	Recent   []chatFrame
+	Deleted  map[uuid.UUID]bool
 }
 
 // queueLocked adds f to the frames to fan out and starts the fan-out
@@ -190,6 +208,13 @@ func (h *Hub) fanOut() {
 					endViewer(v)
 					break
 				}
+				if f.remove != "" {
+					if v.Identity.UserID == f.remove {
+						v.Close(CloseRemoved, f.reason)
+						break
+					}
+					continue
+				}
 				v.deliver(f.frame, f.id)
 			}
 		}
@@ -205,7 +230,7 @@ func (h *Hub) add(v *Viewer, withRecent bool, welcome func(welcomeState)) {
 	defer h.mu.Unlock()
 	st := welcomeState{LastID: h.lastID, Likes: h.likes, Playback: h.playback}
 	if withRecent {
-		st.Recent = h.recent.frames()
+		st.Recent, st.Deleted = h.recent.frames(), maps.Clone(h.deleted)
 	}
 	welcome(st)
 	// Frames still pending are of entries up to lastID, which the

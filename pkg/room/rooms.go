@@ -127,11 +127,11 @@ func (r *Rooms) Join(ctx context.Context, v *Viewer, since string) error {
 		return err
 	}
 	withHistory := since == "" && r.history.Size > 0
-	welcome := func(st welcomeState, early [][]byte, earlyOK bool) {
+	welcome := func(st welcomeState, early []chatFrame, earlyOK bool) {
 		w := Welcome{Type: "welcome", PartyID: v.Party.String(), UserID: v.Identity.UserID,
 			Viewers: viewers, Likes: st.Likes, Playback: st.Playback, LastID: st.LastID, Resumed: resumed}
 		if withHistory && earlyOK {
-			hist := historyOf(early, st.Recent, r.history.Size)
+			hist := historyOf(early, st.Recent, r.history.Size, st.Deleted)
 			w.History = &hist
 		}
 		b, _ := json.Marshal(w)
@@ -240,14 +240,14 @@ const historyTimeout = 3 * time.Second
 // the hub's start are read first, holding no lock fan-out takes; the hub
 // adds those it delivered since, under its lock, as it welcomes v.
 func (r *Rooms) addViewer(ctx context.Context, v *Viewer, likes int64, withHistory bool,
-	welcome func(st welcomeState, early [][]byte, earlyOK bool)) (*Hub, error) {
+	welcome func(st welcomeState, early []chatFrame, earlyOK bool)) (*Hub, error) {
 	for {
 		h, err := r.hub(ctx, v.Party)
 		if err != nil {
 			return nil, err
 		}
 		h.noteLikes(likes)
-		var early [][]byte
+		var early []chatFrame
 		earlyOK := false
 		if withHistory {
 			hctx, cancel := context.WithTimeout(ctx, historyTimeout)

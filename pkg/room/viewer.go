@@ -20,6 +20,9 @@ const (
 	CloseGoingAway     = 1001
 	ClosePolicy        = 1008
 	CloseTryAgainLater = 1013
+	// CloseRemoved closes the connections of a user kicked ("kicked") or
+	// banned ("banned") from the party by its host or a moderator.
+	CloseRemoved = 4003
 )
 
 // Viewer is one open WebSocket of a party. Frames to it go through Send,

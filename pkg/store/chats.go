@@ -27,15 +27,20 @@ type Chats struct{ db *pgxpool.Pool }
 func NewChats(db *pgxpool.Pool) *Chats { return &Chats{db: db} }
 
 // Before returns at most n of party's stored chats whose stream id comes
-// before before, newest first, each with its StreamID set. Use
+// before before, newest first, each with its StreamID set, leaving out
+// deleted chats (deleted_at set) and those in exclude. Use
 // event.MaxPosition for the newest chats.
-func (c *Chats) Before(ctx context.Context, party uuid.UUID, before event.Position, n int) ([]event.Event, error) {
+func (c *Chats) Before(ctx context.Context, party uuid.UUID, before event.Position, n int, exclude []uuid.UUID) ([]event.Event, error) {
+	if exclude == nil {
+		exclude = []uuid.UUID{}
+	}
 	rows, err := c.db.Query(ctx, `
 		SELECT event_id, user_id, body, created_at, stream_ms, stream_seq
 		FROM watch_party_chats
 		WHERE party_id = $1 AND (stream_ms, stream_seq) < ($2, $3)
+			AND deleted_at IS NULL AND event_id <> ALL($5::uuid[])
 		ORDER BY stream_ms DESC, stream_seq DESC
-		LIMIT $4`, party, before.MS, before.Seq, n)
+		LIMIT $4`, party, before.MS, before.Seq, n, exclude)
 	if err != nil {
 		return nil, fmt.Errorf("read chats of party %s: %w", party, err)
 	}

@@ -44,7 +44,7 @@ func TestChatsBeforeInStreamOrder(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := chats.Before(context.Background(), party, tt.before, tt.n)
+			got, err := chats.Before(context.Background(), party, tt.before, tt.n, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -50,12 +51,16 @@ func journeys() []journey {
 	viewers := ev(event.Viewers, "88888888-8888-4888-8888-888888888888", "", "", journeyAt.Add(-123*time.Millisecond), "1764244800000-0")
 	viewers.Viewers = &n
 	const p = `"party_id":"0b7c0f8e-4c2a-4f4e-9c57-3f4f1d2a9b10"`
-	return []journey{{
+	del := ev(event.Delete, "99999999-9999-4999-8999-999999999990", "mod", "", journeyAt, "1764244800123-7")
+	del.TargetEvent = chat.ID
+	mute := ev(event.Mute, "99999999-9999-4999-8999-999999999991", "host", "Host", journeyAt, "1764244800123-8")
+	mute.Target, mute.Until = "bob", journeyAt.Add(10*time.Minute)
+	return append([]journey{{
 		event: chat,
 		entry: `{"type":"chat","event_id":"11111111-1111-4111-8111-111111111111",` + p + `,"user_id":"alice","name":"Alice A.","created_at":"2026-11-27T12:00:00.123Z","text":"hi \u003cb\u003e \u0026 \"you\"\né 🎉"}`,
 		dlq:   `{"type":"chat","event_id":"11111111-1111-4111-8111-111111111111",` + p + `,"user_id":"alice","created_at":"2026-11-27T12:00:00.123Z","text":"hi \u003cb\u003e \u0026 \"you\"\né 🎉","stream_id":"1764244800123-0"}`,
 		frame: `{"type":"chat","event_id":"11111111-1111-4111-8111-111111111111","stream_id":"1764244800123-0","user_id":"alice","name":"Alice A.","text":"hi \u003cb\u003e \u0026 \"you\"\né 🎉","ts":"2026-11-27T12:00:00.123Z"}`,
-		table: "watch_party_chats", row: "11111111-1111-4111-8111-111111111111|alice|hi <b> & \"you\"\né 🎉|2026-11-27T12:00:00.123Z|1764244800123|0",
+		table: "watch_party_chats", row: "11111111-1111-4111-8111-111111111111|alice|hi <b> & \"you\"\né 🎉|2026-11-27T12:00:00.123Z|1764244800123|0|2026-11-27T12:00:00.123Z|mod",
 	}, {
 		event: plain,
 		entry: `{"type":"chat","event_id":"11111111-1111-4111-8111-111111111112",` + p + `,"user_id":"bob","created_at":"2026-11-27T12:00:01Z","text":"plain"}`,
@@ -104,7 +109,39 @@ func journeys() []journey {
 		dlq:   `{"type":"viewers","event_id":"88888888-8888-4888-8888-888888888888",` + p + `,"user_id":"","created_at":"2026-11-27T12:00:00.000Z","viewers":13,"stream_id":"1764244800000-0"}`,
 		frame: `{"type":"viewers","event_id":"88888888-8888-4888-8888-888888888888","stream_id":"1764244800000-0","user_id":"","ts":"2026-11-27T12:00:00.000Z"}`,
 		table: "watch_party_viewer_counts", row: "2026-11-27T12:00:00.000Z|13",
-	}}
+	}, {
+		event: del,
+		entry: `{"type":"delete","event_id":"99999999-9999-4999-8999-999999999990",` + p + `,"user_id":"mod","created_at":"2026-11-27T12:00:00.123Z","target_event_id":"11111111-1111-4111-8111-111111111111"}`,
+		dlq:   `{"type":"delete","event_id":"99999999-9999-4999-8999-999999999990",` + p + `,"user_id":"mod","created_at":"2026-11-27T12:00:00.123Z","target_event_id":"11111111-1111-4111-8111-111111111111","stream_id":"1764244800123-7"}`,
+		frame: `{"type":"delete","event_id":"99999999-9999-4999-8999-999999999990","stream_id":"1764244800123-7","user_id":"mod","target_event_id":"11111111-1111-4111-8111-111111111111","ts":"2026-11-27T12:00:00.123Z"}`,
+		table: "watch_party_logs", row: "99999999-9999-4999-8999-999999999990|mod|delete|2026-11-27T12:00:00.123Z|11111111-1111-4111-8111-111111111111",
+	}, {
+		event: mute,
+		entry: `{"type":"mute","event_id":"99999999-9999-4999-8999-999999999991",` + p + `,"user_id":"host","name":"Host","created_at":"2026-11-27T12:00:00.123Z","target_user_id":"bob","until":"2026-11-27T12:10:00.123Z"}`,
+		dlq:   `{"type":"mute","event_id":"99999999-9999-4999-8999-999999999991",` + p + `,"user_id":"host","created_at":"2026-11-27T12:00:00.123Z","target_user_id":"bob","until":"2026-11-27T12:10:00.123Z","stream_id":"1764244800123-8"}`,
+		frame: `{"type":"mute","event_id":"99999999-9999-4999-8999-999999999991","stream_id":"1764244800123-8","user_id":"host","name":"Host","target_user_id":"bob","until":"2026-11-27T12:10:00.123Z","ts":"2026-11-27T12:00:00.123Z"}`,
+		table: "watch_party_logs", row: "99999999-9999-4999-8999-999999999991|host|mute|2026-11-27T12:00:00.123Z|bob|2026-11-27T12:10:00.123Z",
+	}}, targeted(p)...)
+}
+
+// targeted returns a journey for each moderation type that carries only
+// the user it acts on.
+func targeted(p string) []journey {
+	var out []journey
+	for i, typ := range []event.Type{event.Unmute, event.Kick, event.Ban, event.Unban, event.ModeratorAdd, event.ModeratorRemove} {
+		id := fmt.Sprintf("99999999-9999-4999-8999-99999999999%d", i+2)
+		sid := fmt.Sprintf("1764244800123-%d", i+9)
+		e := event.Event{Type: typ, ID: uuid.MustParse(id), PartyID: journeyParty, UserID: "host",
+			CreatedAt: journeyAt, StreamID: sid, Target: "bob"}
+		out = append(out, journey{
+			event: e,
+			entry: `{"type":"` + string(typ) + `","event_id":"` + id + `",` + p + `,"user_id":"host","created_at":"2026-11-27T12:00:00.123Z","target_user_id":"bob"}`,
+			dlq:   `{"type":"` + string(typ) + `","event_id":"` + id + `",` + p + `,"user_id":"host","created_at":"2026-11-27T12:00:00.123Z","target_user_id":"bob","stream_id":"` + sid + `"}`,
+			frame: `{"type":"` + string(typ) + `","event_id":"` + id + `","stream_id":"` + sid + `","user_id":"host","target_user_id":"bob","ts":"2026-11-27T12:00:00.123Z"}`,
+			table: "watch_party_logs", row: id + "|host|" + string(typ) + "|2026-11-27T12:00:00.123Z|bob",
+		})
+	}
+	return out
 }
 
 // TestEveryEventTypeThroughEveryEncoding carries one event of each type the
@@ -225,13 +262,15 @@ func storedRows(t *testing.T, db *pgxpool.Pool) []string {
 	const ts = `to_char(%s AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
 	at := func(col string) string { return strings.Replace(ts, "%s", col, 1) }
 	query := `
-		SELECT 'watch_party_chats: ' || concat_ws('|', event_id, user_id, body, ` + at("created_at") + `, stream_ms, stream_seq), event_id::text
+		SELECT 'watch_party_chats: ' || concat_ws('|', event_id, user_id, body, ` + at("created_at") + `, stream_ms, stream_seq,
+			` + at("deleted_at") + `, deleted_by), event_id::text
 		FROM watch_party_chats WHERE party_id = $1
 		UNION ALL
 		SELECT 'watch_party_likes: ' || concat_ws('|', event_id, user_id, ` + at("created_at") + `), event_id::text
 		FROM watch_party_likes WHERE party_id = $1
 		UNION ALL
-		SELECT 'watch_party_logs: ' || concat_ws('|', event_id, user_id, action, position_ms, ` + at("created_at") + `), event_id::text
+		SELECT 'watch_party_logs: ' || concat_ws('|', event_id, user_id, action, position_ms, ` + at("created_at") + `,
+			target_user_id, target_event_id, ` + at("until") + `), event_id::text
 		FROM watch_party_logs WHERE party_id = $1
 		UNION ALL
 		SELECT 'watch_party_viewer_counts: ' || concat_ws('|', ` + at("sampled_at") + `, viewers), '8'

@@ -12,12 +12,14 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/watchparty/watchparty/pkg/event"
 )
 
-// Writer writes batches of events to the four event tables.
+// Writer writes batches of events to the four event tables, and marks the
+// chats that delete events hide.
 type Writer struct {
 	db   *pgxpool.Pool
 	role replicaRole
@@ -71,8 +73,30 @@ func (w *Writer) write(ctx context.Context, events []event.Event) error {
 				return err
 			}
 		}
-		return nil
+		return markDeleted(ctx, tx, r.deletes)
 	})
+}
+
+// markDeleted marks the chats that delete events hide, after the batch's
+// chats were written (a chat and its delete may share a batch). A chat
+// already marked keeps its first deleted_at and deleted_by; a delete of a
+// chat that is not stored (yet) marks nothing.
+func markDeleted(ctx context.Context, tx pgx.Tx, deletes []event.Event) error {
+	if len(deletes) == 0 {
+		return nil
+	}
+	slices.SortFunc(deletes, func(a, b event.Event) int { return bytes.Compare(a.TargetEvent[:], b.TargetEvent[:]) })
+	parties, chats, by, at := make([][16]byte, len(deletes)), make([][16]byte, len(deletes)),
+		make([]string, len(deletes)), make([]time.Time, len(deletes))
+	for i, e := range deletes {
+		parties[i], chats[i], by[i], at[i] = raw(e.PartyID), raw(e.TargetEvent), e.UserID, event.Millis(e.CreatedAt)
+	}
+	_, err := tx.Exec(ctx, `
+		UPDATE watch_party_chats c SET deleted_at = d.at, deleted_by = d.by
+		FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[]) AS d(party_id, event_id, by, at)
+		WHERE c.party_id = d.party_id AND c.event_id = d.event_id AND c.deleted_at IS NULL`,
+		parties, chats, by, at)
+	return wrapTable("watch_party_chats (deletes)", err)
 }
 
 // dropErased is dropErased once the erasure table exists.
@@ -163,6 +187,12 @@ func (t table) arrays() []any {
 			cols[c] = column[int32](t.rows, c)
 		case int64:
 			cols[c] = column[int64](t.rows, c)
+		case pgtype.Text:
+			cols[c] = column[pgtype.Text](t.rows, c)
+		case pgtype.UUID:
+			cols[c] = column[pgtype.UUID](t.rows, c)
+		case pgtype.Timestamptz:
+			cols[c] = column[pgtype.Timestamptz](t.rows, c)
 		}
 	}
 	return cols
@@ -178,6 +208,7 @@ func column[T any](rows [][]any, c int) []T {
 
 type batchRows struct {
 	chats, likes, logs, viewers []event.Event
+	deletes                     []event.Event // also in logs
 }
 
 func split(events []event.Event) batchRows {
@@ -190,6 +221,8 @@ func split(events []event.Event) batchRows {
 			r.likes = append(r.likes, e)
 		case event.Viewers:
 			r.viewers = append(r.viewers, e)
+		case event.Delete:
+			r.logs, r.deletes = append(r.logs, e), append(r.deletes, e)
 		default:
 			r.logs = append(r.logs, e)
 		}
@@ -223,15 +256,40 @@ func chatTable(es []event.Event) table {
 	return t
 }
 
+// logTable writes the moderation columns (migration 8) only for a batch
+// that holds moderation events, so that a flusher started before its
+// database was migrated still writes everything else.
 func logTable(es []event.Event) table {
 	slices.SortFunc(es, byEventID)
 	es = slices.CompactFunc(es, func(a, b event.Event) bool { return a.ID == b.ID })
+	if slices.ContainsFunc(es, func(e event.Event) bool { return e.Type.IsModeration() }) {
+		return moderationLogTable(es)
+	}
 	t := table{name: "watch_party_logs", columns: []string{"event_id", "party_id", "user_id", "action", "position_ms", "created_at"},
 		insert: `INSERT INTO watch_party_logs (event_id, party_id, user_id, action, position_ms, created_at)
 			SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::bigint[], $6::timestamptz[])
 			ON CONFLICT DO NOTHING`}
 	for _, e := range es {
 		t.rows = append(t.rows, []any{raw(e.ID), raw(e.PartyID), e.UserID, string(e.Type), e.PositionMS, event.Millis(e.CreatedAt)})
+	}
+	return t
+}
+
+// moderationLogTable is logTable with what a moderation event acted on.
+func moderationLogTable(es []event.Event) table {
+	t := table{name: "watch_party_logs",
+		columns: []string{"event_id", "party_id", "user_id", "action", "position_ms", "created_at",
+			"target_user_id", "target_event_id", "until"},
+		insert: `INSERT INTO watch_party_logs (event_id, party_id, user_id, action, position_ms, created_at,
+				target_user_id, target_event_id, until)
+			SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::bigint[], $6::timestamptz[],
+				$7::text[], $8::uuid[], $9::timestamptz[])
+			ON CONFLICT DO NOTHING`}
+	for _, e := range es {
+		t.rows = append(t.rows, []any{raw(e.ID), raw(e.PartyID), e.UserID, string(e.Type), e.PositionMS, event.Millis(e.CreatedAt),
+			pgtype.Text{String: e.Target, Valid: e.Target != ""},
+			pgtype.UUID{Bytes: e.TargetEvent, Valid: e.TargetEvent != uuid.Nil},
+			pgtype.Timestamptz{Time: event.Millis(e.Until), Valid: !e.Until.IsZero()}})
 	}
 	return t
 }

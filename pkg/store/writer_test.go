@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -138,5 +139,72 @@ func TestWriteWithoutReplicaRolePermission(t *testing.T) {
 	}
 	if n := count(t, admin, "watch_party_chats"); n != 1 {
 		t.Fatalf("%d chats, want 1", n)
+	}
+}
+
+// TestWriteModeration: a delete marks its chat whether the chat comes in
+// the same batch or an earlier one, keeps the first mark when redelivered,
+// and moderation log rows survive a redelivery mixed with new events (the
+// COPY meets duplicates and falls back to the INSERT) unchanged.
+func TestWriteModeration(t *testing.T) {
+	db := newDB(t)
+	w := store.NewWriter(db)
+	ctx := context.Background()
+	party := newParty(t, db)
+	at := time.Date(2026, 11, 27, 10, 0, 0, 123_000_000, time.UTC)
+	early, late := ev(party, event.Chat, "bob", at), ev(party, event.Chat, "bob", at)
+	early.Text, late.Text = "early", "late"
+	del := func(chat event.Event, by string, at time.Time) event.Event {
+		e := ev(party, event.Delete, by, at)
+		e.TargetEvent = chat.ID
+		return e
+	}
+	mute := ev(party, event.Mute, "host", at)
+	mute.Target, mute.Until = "bob", at.Add(time.Minute)
+	if err := w.Write(ctx, []event.Event{early}); err != nil {
+		t.Fatal(err)
+	}
+	first := []event.Event{del(early, "mod", at.Add(time.Second)), late, del(late, "host", at.Add(2*time.Second)), mute}
+	if err := w.Write(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	kick := ev(party, event.Kick, "host", at.Add(3*time.Second))
+	kick.Target = "bob"
+	again := append(slices.Clone(first), del(early, "host", at.Add(time.Hour)), kick)
+	if err := w.Write(ctx, again); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	rows, err := db.Query(ctx, `SELECT body || ' ' || deleted_by || ' ' || to_char(deleted_at AT TIME ZONE 'UTC', 'HH24:MI:SS')
+		FROM watch_party_chats WHERE party_id = $1 ORDER BY body`, party)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, s)
+	}
+	if want := []string{"early mod 10:00:01", "late host 10:00:02"}; !slices.Equal(got, want) {
+		t.Fatalf("chats %q, want %q", got, want)
+	}
+	var logs []string
+	rows, err = db.Query(ctx, `SELECT concat_ws(' ', user_id, action, target_user_id, target_event_id IS NOT NULL,
+		to_char(until AT TIME ZONE 'UTC', 'HH24:MI:SS.MS')) FROM watch_party_logs WHERE party_id = $1 ORDER BY created_at, action`, party)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		logs = append(logs, s)
+	}
+	want := []string{"host mute bob f 10:01:00.123", "mod delete t", "host delete t", "host kick bob f", "host delete t"}
+	if !slices.Equal(logs, want) {
+		t.Fatalf("log rows %q, want %q", logs, want)
 	}
 }

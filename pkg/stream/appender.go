@@ -27,6 +27,7 @@ const (
 	AlreadyLiked               // the user's like was counted before; nothing stored
 	Closed                     // the party no longer takes events; nothing stored
 	Full                       // the party's unflushed backlog is full; nothing stored
+	Muted                      // the chat's user is muted in the party; nothing stored
 )
 
 // Result is the outcome of one append.
@@ -34,6 +35,8 @@ type Result struct {
 	Status   Status
 	StreamID string
 	Likes    int64 // the party's like total after a like, else -1
+	// MutedUntil is when the mute that refused a chat (Muted) ends.
+	MutedUntil time.Time
 }
 
 // ErrUnavailable wraps Redis failures: the event may or may not be stored.
@@ -365,11 +368,19 @@ func (a *Appender) queue(ctx context.Context, pipe redis.Pipeliner, r *appendReq
 	if r.ev.Type.IsPlayback() && r.ev.PositionMS != nil {
 		playback, pos = string(r.ev.Type), *r.ev.PositionMS
 	}
-	return rdb.QueueAppend(ctx, pipe, KeysFor(r.ev.PartyID), time.Now(), rdb.AppendArgs{
+	args := rdb.AppendArgs{
 		Payload: payload, EventID: r.ev.ID.String(), Dedup: r.dedup, Like: r.ev.Type == event.Like,
 		UserID: r.ev.UserID, MaxBuffered: a.cfg.MaxBuffered, Playback: playback, PositionMS: pos,
 		CreatedAt: event.FormatTime(r.ev.CreatedAt),
-	})
+		MuteCheck: r.ev.Type == event.Chat, Now: r.ev.CreatedAt,
+	}
+	if r.ev.Type.IsModeration() {
+		args.Moderation, args.Target, args.Until = string(r.ev.Type), r.ev.Target, r.ev.Until
+		if r.ev.Type == event.Delete {
+			args.Target = r.ev.TargetEvent.String()
+		}
+	}
+	return rdb.QueueAppend(ctx, pipe, KeysFor(r.ev.PartyID), time.Now(), args)
 }
 
 // needRegistration returns the parties of batch not registered for flushing
@@ -407,7 +418,7 @@ func parseResult(cmd *redis.Cmd) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	res := Result{StreamID: reply.StreamID, Likes: reply.Likes}
+	res := Result{StreamID: reply.StreamID, Likes: reply.Likes, MutedUntil: reply.MutedUntil}
 	switch reply.Status {
 	case "ok":
 		res.Status = Stored
@@ -419,6 +430,8 @@ func parseResult(cmd *redis.Cmd) (Result, error) {
 		res.Status = Closed
 	case "full":
 		res.Status = Full
+	case "muted":
+		res.Status = Muted
 	default:
 		return Result{}, fmt.Errorf("%w: unknown append status %q", ErrUnavailable, reply.Status)
 	}

@@ -1,8 +1,9 @@
 -- append stores one event atomically on the party's slot: it refuses a
 -- closed party, answers a resent client id with the first entry, counts a
--- like once per user, refuses a party whose unflushed backlog is full, then
--- XADDs the event and announces it on the party's sharded channel, so every
--- subscriber sees entries in stream order.
+-- like once per user, refuses a chat of a muted user, refuses a party whose
+-- unflushed backlog is full, then XADDs the event, applies a moderation
+-- event to the party's moderation state and announces the entry on the
+-- party's sharded channel, so every subscriber sees entries in stream order.
 --
 -- KEYS[1] -> wp:{<party>}:events, the party's stream
 -- KEYS[2] -> wp:{<party>}:ids:<generation>, the current client-id index generation (hash)
@@ -10,6 +11,10 @@
 -- KEYS[4] -> wp:ended:{<party>}, the closed-to-writes marker
 -- KEYS[5] -> wp:{<party>}:playback, the playback state (hash)
 -- KEYS[6] -> wp:{<party>}:ids:<generation>, the previous client-id index generation (hash)
+-- KEYS[7] -> wp:{<party>}:mutes, muted users (hash: user -> end of the mute, Unix ms)
+-- KEYS[8] -> wp:{<party>}:bans, banned users (set)
+-- KEYS[9] -> wp:{<party>}:moderators, the host's moderators (set)
+-- KEYS[10] -> wp:{<party>}:deleted, event ids of deleted chats (set)
 -- ARGV[1] -> the event's stream entry form (field "e")
 -- ARGV[2] -> the event_id, the client-id index's field
 -- ARGV[3] -> "1" when a resent event_id must answer its first entry, else "0"
@@ -21,15 +26,25 @@
 -- ARGV[9] -> its position (milliseconds)
 -- ARGV[10] -> the event's created_at (RFC 3339, milliseconds)
 -- ARGV[11] -> the client-id index generation's time to live (seconds)
+-- ARGV[12] -> the time now (Unix ms) when the event is a chat, whose user must not be muted; else "0"
+-- ARGV[13] -> the moderation event's type ("delete", "mute", "unmute", "kick", "ban", "unban",
+--             "moderator_add", "moderator_remove"), else ""
+-- ARGV[14] -> its target: the user acted on, or the event_id of the chat a delete hides
+-- ARGV[15] -> the end of a mute (Unix ms), else "0"
 --
 -- Returns {status, stream_id, likes}: status "ok", "duplicate", "liked",
--- "closed" or "full"; stream_id the new or first entry, else ""; likes the
--- like total after a like (as a string), else "-1". The announcement is
+-- "muted", "closed" or "full"; stream_id the new or first entry, for
+-- "muted" the end of the mute (Unix ms), else ""; likes the like total
+-- after a like (as a string), else "-1". The announcement is
 -- "<stream id> <likes> <entry>".
 if redis.call('EXISTS', KEYS[4]) == 1 then return {'closed', '', '-1'} end
 if ARGV[3] == '1' then
   local prev = redis.call('HGET', KEYS[2], ARGV[2]) or redis.call('HGET', KEYS[6], ARGV[2])
   if prev then return {'duplicate', prev, '-1'} end
+end
+if ARGV[12] ~= '0' then
+  local muted = redis.call('HGET', KEYS[7], ARGV[5])
+  if muted and tonumber(muted) > tonumber(ARGV[12]) then return {'muted', muted, '-1'} end
 end
 local likes = -1
 if ARGV[4] == '1' then
@@ -67,5 +82,13 @@ if ARGV[8] ~= '' then
   elseif ARGV[8] == 'pause' then redis.call('HSET', KEYS[5], 'state', 'paused')
   else redis.call('HSETNX', KEYS[5], 'state', 'paused') end
 end
+local op, target = ARGV[13], ARGV[14]
+if op == 'delete' then redis.call('SADD', KEYS[10], target)
+elseif op == 'mute' then redis.call('HSET', KEYS[7], target, ARGV[15])
+elseif op == 'unmute' then redis.call('HDEL', KEYS[7], target)
+elseif op == 'ban' then redis.call('SADD', KEYS[8], target); redis.call('SREM', KEYS[9], target)
+elseif op == 'unban' then redis.call('SREM', KEYS[8], target)
+elseif op == 'moderator_add' then redis.call('SADD', KEYS[9], target)
+elseif op == 'moderator_remove' then redis.call('SREM', KEYS[9], target) end
 redis.call('SPUBLISH', ARGV[7], id .. ' ' .. likes .. ' ' .. ARGV[1])
 return {'ok', id, tostring(likes)}
