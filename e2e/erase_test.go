@@ -105,6 +105,20 @@ func TestEraseUser(t *testing.T) {
 		}
 	}
 	checkErased("after erase-user")
+	// The gateway, which delivered alice's chats before, leaves them out
+	// of a new viewer's welcome history. (The erasure is announced on the
+	// party's channel before bob's next chat, so once alice, on that
+	// gateway, has that chat the gateway has heard of the erasure.)
+	say(bob, "marker")
+	for alice.nextOf("chat", 10*time.Second).Text != "bob marker" {
+	}
+	var history []string
+	for _, f := range dial(t, addr, party, "late").nextOf("welcome", 10*time.Second).History {
+		history = append(history, f.Text)
+	}
+	if fmt.Sprint(history) != "[bob 1 bob 2 bob 3 bob marker]" {
+		t.Fatalf("welcome history after the erasure %q, want bob's chats only", history)
+	}
 	pending, err := s.rdb.XPendingExt(ctx, &redis.XPendingExtArgs{Stream: streamKey(party), Group: stream.Group,
 		Start: "-", End: "+", Count: 100}).Result()
 	if err != nil {
@@ -126,7 +140,7 @@ func TestEraseUser(t *testing.T) {
 	}
 	checkErased("after a flush and a replay")
 	if got := s.rows(`SELECT body FROM watch_party_chats WHERE user_id = 'bob' ORDER BY body`); fmt.Sprint(got) !=
-		"[[bob 1] [bob 2] [bob 3] [bob dead-lettered]]" {
+		"[[bob 1] [bob 2] [bob 3] [bob dead-lettered] [bob marker]]" {
 		t.Fatalf("bob's stored chats %v", got)
 	}
 

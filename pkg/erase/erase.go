@@ -20,6 +20,7 @@ import (
 
 	"github.com/watchparty/watchparty/pkg/dlq"
 	"github.com/watchparty/watchparty/pkg/event"
+	"github.com/watchparty/watchparty/pkg/rdb"
 	"github.com/watchparty/watchparty/pkg/store"
 	"github.com/watchparty/watchparty/pkg/stream"
 )
@@ -71,6 +72,13 @@ func Run(ctx context.Context, db *pgxpool.Pool, rc redis.UniversalClient, r Requ
 		}
 		rep.StreamEntries += n
 		rep.Likes += liked
+		// Gateways following the party forget the user's chats they hold
+		// for welcomes (a gateway reconnecting to Redis at this moment
+		// misses it; the chats then leave its memory as newer ones come).
+		msg := rdb.ErasedMessage(r.UserID, rep.ErasedAt)
+		if err := rc.SPublish(ctx, stream.KeysFor(p).Channel, msg).Err(); err != nil {
+			return rep, fmt.Errorf("announce the erasure in party %s: %w", p, err)
+		}
 	}
 	rep.DLQEvents, rep.DLQBatches, err = eraseFromDLQ(ctx, rc, r)
 	return rep, err

@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -53,6 +54,31 @@ var (
 // EndedMessage is the announcement on a party's channel that it ended
 // (lua/close.lua publishes it).
 const EndedMessage = "!ended"
+
+// erasedPrefix starts the announcement that a user's events in the party
+// were erased: "!erased <erased_at, Unix ms> <user>".
+const erasedPrefix = "!erased "
+
+// ErasedMessage announces on a party's channel that user's events created
+// until at were erased (flusher erase-user), so that gateways forget the
+// chats of that user they keep in memory for welcomes.
+func ErasedMessage(user string, at time.Time) string {
+	return erasedPrefix + strconv.FormatInt(at.UnixMilli(), 10) + " " + user
+}
+
+// ParseErased reads an ErasedMessage; ok is false for any other message.
+func ParseErased(msg string) (user string, at time.Time, ok bool) {
+	rest, found := strings.CutPrefix(msg, erasedPrefix)
+	if !found {
+		return "", time.Time{}, false
+	}
+	ms, user, found := strings.Cut(rest, " ")
+	n, err := strconv.ParseInt(ms, 10, 64)
+	if !found || err != nil || user == "" {
+		return "", time.Time{}, false
+	}
+	return user, time.UnixMilli(n).UTC(), true
+}
 
 // CloseParty closes the party of k to writes for ttl (whole seconds)
 // and announces EndedMessage on its channel, in one step (lua/close.lua).

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -25,10 +26,31 @@ type History struct {
 	Size   int
 }
 
-// chatFrame is a chat's broadcast frame and its event id.
+// chatFrame is a chat's broadcast frame, its event id, user and time.
 type chatFrame struct {
 	id    uuid.UUID
+	user  string
+	at    time.Time
 	frame []byte
+}
+
+func chatFrameOf(e event.Event, frame []byte) chatFrame {
+	return chatFrame{id: e.ID, user: e.UserID, at: e.CreatedAt, frame: frame}
+}
+
+// forgotten says which chats a welcome leaves out: those deleted, and
+// those of an erased user created until the erasure.
+type forgotten struct {
+	deleted map[uuid.UUID]bool
+	erased  map[string]time.Time
+}
+
+func (f forgotten) has(c chatFrame) bool {
+	if f.deleted[c.id] {
+		return true
+	}
+	at, ok := f.erased[c.user]
+	return ok && !c.at.After(at)
 }
 
 // chatRing keeps the broadcast frames of the last max chats a hub
@@ -94,20 +116,20 @@ func (h *Hub) earlyChats(ctx context.Context, rd HistoryReader, n int) ([]chatFr
 		if err != nil {
 			return nil, fmt.Errorf("encode chat history of party %s: %w", h.party, err)
 		}
-		frames = append(frames, chatFrame{id: e.ID, frame: f})
+		frames = append(frames, chatFrameOf(e, f))
 	}
 	h.early.frames, h.early.done = frames, true
 	return frames, nil
 }
 
 // historyOf joins a hub's early chats and the chats it delivered since,
-// less the deleted ones, into the last n, oldest first, as the welcome's
+// less the forgotten ones, into the last n, oldest first, as the welcome's
 // history array.
-func historyOf(early, recent []chatFrame, n int, deleted map[uuid.UUID]bool) []json.RawMessage {
+func historyOf(early, recent []chatFrame, n int, gone forgotten) []json.RawMessage {
 	kept := make([]json.RawMessage, 0, len(early)+len(recent))
 	for _, list := range [][]chatFrame{early, recent} {
 		for _, f := range list {
-			if !deleted[f.id] {
+			if !gone.has(f) {
 				kept = append(kept, f.frame)
 			}
 		}

@@ -2,7 +2,9 @@ package room
 
 import (
 	"fmt"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
@@ -79,14 +81,27 @@ func TestHistoryOfJoinsEarlyAndRecent(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			deleted := map[uuid.UUID]bool{}
+			gone := forgotten{deleted: map[uuid.UUID]bool{}}
 			for _, i := range tt.deleted {
-				deleted[idOf(i)] = true
+				gone.deleted[idOf(i)] = true
 			}
-			got := historyOf(tt.early, tt.recent, tt.n, deleted)
+			got := historyOf(tt.early, tt.recent, tt.n, gone)
 			if diff := cmp.Diff(tt.want, strs(got)); diff != "" {
 				t.Errorf("history (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+func TestHistoryOfLeavesOutErasedUsersUntilTheErasure(t *testing.T) {
+	t0 := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+	chat := func(i int, user string, at time.Time) chatFrame {
+		return chatFrame{id: idOf(i), user: user, at: at, frame: []byte(fmt.Sprint(i))}
+	}
+	early := []chatFrame{chat(0, "alice", t0), chat(1, "bob", t0)}
+	recent := []chatFrame{chat(2, "alice", t0.Add(time.Second)), chat(3, "alice", t0.Add(3*time.Second))}
+	gone := forgotten{erased: map[string]time.Time{"alice": t0.Add(time.Second)}}
+	if got := strs(historyOf(early, recent, 10, gone)); !slices.Equal(got, []string{"1", "3"}) {
+		t.Fatalf("history %q, want bob's chat and alice's chat after the erasure", got)
 	}
 }

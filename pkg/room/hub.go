@@ -5,6 +5,7 @@ import (
 	"maps"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -33,8 +34,8 @@ type Hub struct {
 
 	mu          sync.Mutex
 	viewers     map[*Viewer]struct{}
-	recent      chatRing           // the last chats delivered since Start
-	deleted     map[uuid.UUID]bool // chats deleted since Start
+	recent      chatRing  // the last chats delivered since Start
+	forgotten   forgotten // chats deleted, and users erased, since Start
 	lastID      string
 	likes       int64
 	playback    Playback
@@ -79,6 +80,19 @@ func (h *Hub) Ended() {
 func endViewer(v *Viewer) {
 	v.Send(partyEndedFrame)
 	v.Close(CloseNormal, "party ended")
+}
+
+// Erased implements stream.Sink: welcomes leave out user's chats created
+// until at, which the hub may hold from before the erasure.
+func (h *Hub) Erased(user string, at time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.forgotten.erased == nil {
+		h.forgotten.erased = make(map[string]time.Time)
+	}
+	if at.After(h.forgotten.erased[user]) {
+		h.forgotten.erased[user] = at
+	}
 }
 
 // pushViewers sends the viewer count to every viewer when it changed.
@@ -136,12 +150,12 @@ func (h *Hub) Deliver(e event.Event, likes int64) {
 	}
 	switch e.Type {
 	case event.Chat:
-		h.recent.add(chatFrame{id: e.ID, frame: frame})
+		h.recent.add(chatFrameOf(e, frame))
 	case event.Delete:
-		if h.deleted == nil {
-			h.deleted = make(map[uuid.UUID]bool)
+		if h.forgotten.deleted == nil {
+			h.forgotten.deleted = make(map[uuid.UUID]bool)
 		}
-		h.deleted[e.TargetEvent] = true
+		h.forgotten.deleted[e.TargetEvent] = true
 	}
 	h.queueLocked(pendingFrame{frame: frame, id: e.StreamID})
 	switch e.Type {
@@ -159,13 +173,13 @@ func (h *Hub) Deliver(e event.Event, likes int64) {
 // lock: the stream position, the likes and playback it leaves, and the
 // chats delivered since the hub started (oldest first, at most the
 // configured history) that belong in the welcome's history, and the chats
-// deleted since then, which it leaves out.
+// deleted and users erased since then, which it leaves out.
 type welcomeState struct {
-	LastID   string
-	Likes    int64
-	Playback Playback
-	Recent   []chatFrame
-	Deleted  map[uuid.UUID]bool
+	LastID    string
+	Likes     int64
+	Playback  Playback
+	Recent    []chatFrame
+	Forgotten forgotten
 }
 
 // queueLocked adds f to the frames to fan out and starts the fan-out
@@ -230,7 +244,8 @@ func (h *Hub) add(v *Viewer, withRecent bool, welcome func(welcomeState)) {
 	defer h.mu.Unlock()
 	st := welcomeState{LastID: h.lastID, Likes: h.likes, Playback: h.playback}
 	if withRecent {
-		st.Recent, st.Deleted = h.recent.frames(), maps.Clone(h.deleted)
+		st.Recent = h.recent.frames()
+		st.Forgotten = forgotten{deleted: maps.Clone(h.forgotten.deleted), erased: maps.Clone(h.forgotten.erased)}
 	}
 	welcome(st)
 	// Frames still pending are of entries up to lastID, which the

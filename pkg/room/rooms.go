@@ -131,7 +131,7 @@ func (r *Rooms) Join(ctx context.Context, v *Viewer, since string) error {
 		w := Welcome{Type: "welcome", PartyID: v.Party.String(), UserID: v.Identity.UserID,
 			Viewers: viewers, Likes: st.Likes, Playback: st.Playback, LastID: st.LastID, Resumed: resumed}
 		if withHistory && earlyOK {
-			hist := historyOf(early, st.Recent, r.history.Size, st.Deleted)
+			hist := historyOf(early, st.Recent, r.history.Size, st.Forgotten)
 			w.History = &hist
 		}
 		b, _ := json.Marshal(w)

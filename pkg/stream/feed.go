@@ -29,6 +29,9 @@ type Sink interface {
 	// Ended says the party was closed; it comes after every entry. It may
 	// be called more than once.
 	Ended()
+	// Erased says user's events created until at were erased (flusher
+	// erase-user): entries already delivered may no longer exist.
+	Erased(user string, at time.Time)
 }
 
 // Feed follows party streams live for fan-out: the append script announces
@@ -426,6 +429,10 @@ func (f *Feed) message(m *redis.Message) {
 func (fl *follow) deliverLocked(msg string, log *slog.Logger) {
 	if msg == EndedMessage {
 		fl.sink.Ended()
+		return
+	}
+	if user, at, ok := rdb.ParseErased(msg); ok {
+		fl.sink.Erased(user, at)
 		return
 	}
 	id, rest, ok1 := strings.Cut(msg, " ")

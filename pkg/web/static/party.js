@@ -179,17 +179,25 @@ async function partyStatus() {
   }
 }
 
-function onState({ state, retryInMs }) {
+function onState({ state, retryInMs, reason }) {
   const text = {
     connecting: "Connecting…",
     open: "Live",
     reconnecting: retryInMs ? `Connection lost · retrying in ${Math.ceil(retryInMs / 1000)} s` : "Reconnecting…",
     expired: "Signed out",
+    removed: "Removed",
     ended: "Party over",
     closed: "Disconnected",
   }[state] || state;
   setConn(state, text);
   if (state === "expired") banner("Your sign-in has expired. Go back to the home page and sign in again.");
+  if (state === "removed") {
+    banner(reason === "banned" ? "You were banned from this party by its host or a moderator."
+      : "You were removed from this party by its host or a moderator. Reload the page to join again.");
+    $("chat-input").disabled = true;
+    $("chat-send").disabled = true;
+    $("like").disabled = true;
+  }
 }
 
 function setConn(state, text) {
@@ -209,6 +217,8 @@ function onWelcome(f) {
   $("chat-send").disabled = false;
   $("like").disabled = false;
   if (f.resumed === false) system("Some earlier messages are no longer available.");
+  // A new viewer's welcome carries the party's last chats.
+  if (f.history && !$("messages").children.length) for (const h of f.history) onChat(h, null);
   // A resume replays the events missed, which set the model; a fresh join takes the snapshot.
   if (f.resumed === undefined || f.resumed === false) {
     const pb = f.playback || {};
@@ -323,6 +333,15 @@ function refuse(undo) {
 function onEvent(f, own) {
   switch (f.type) {
     case "chat": return onChat(f, own);
+    case "delete": {
+      const li = document.querySelector(`#messages li[data-event-id="${CSS.escape(f.target_event_id)}"]`);
+      if (li) li.remove();
+      return;
+    }
+    case "mute": return system(`${f.target_user_id} is muted until ${formatTime(f.until, false)}.`);
+    case "unmute": return system(`${f.target_user_id} may chat again.`);
+    case "kick": return system(`${f.target_user_id} was removed from the party.`);
+    case "ban": return system(`${f.target_user_id} was banned from the party.`);
     case "like":
       $("likes").textContent = f.likes;
       if (own || f.user_id === myUserId) $("like").setAttribute("aria-pressed", "true");
@@ -404,6 +423,7 @@ const REASONS = {
   forbidden: "Not allowed.",
   invalid_message: "Not sent: the message was refused",
   party_ended: "Not sent: the party has ended.",
+  muted: "Not sent: you are muted in this party",
 };
 
 function onReject({ id, code, message: msg, sent }) {
@@ -412,7 +432,7 @@ function onReject({ id, code, message: msg, sent }) {
   if (li) {
     li.classList.remove("pending");
     li.classList.add("failed");
-    setNote(li, code === "invalid_message" ? `${reason}: ${msg}` : reason);
+    setNote(li, code === "invalid_message" || code === "muted" ? `${reason}: ${msg}` : reason);
     return;
   }
   if (sent.type === "like") {

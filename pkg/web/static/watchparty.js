@@ -9,15 +9,18 @@
 //   const id = wp.chat("hello");  // pending until its "ack"; resent with the same id after a reconnect
 //
 // Events (CustomEvent, data in e.detail):
-//   state    {state, attempt, retryInMs, closeCode}  state: connecting | open | reconnecting |
-//            expired (token expired: give a new token and call connect) | ended | closed
+//   state    {state, attempt, retryInMs, closeCode, reason}  state: connecting | open | reconnecting |
+//            expired (token expired: give a new token and call connect) | removed (kicked or banned
+//            by the host or a moderator: reason says which; the client stops) | ended | closed
 //   welcome  {frame}                  every (re)connection; frame.resumed says whether a resume was complete
-//   event    {frame, own}             chat/like/play/pause/seek, each once, in stream order; own is the
-//                                     client id when the frame is this client's own event, else null
+//   event    {frame, own}             chat/like/play/pause/seek and moderation (delete: hide the chat
+//                                     frame.target_event_id; mute, kick, ban, …), each once, in stream
+//                                     order; own is the client id when the frame is this client's own
+//                                     event, else null
 //   viewers  {count}
 //   ack      {id, frame}              a sent message is stored (frame.event_id, frame.stream_id)
-//   reject   {id, code, message, sent} a sent message was refused (rate_limited, forbidden, invalid_message,
-//                                     party_ended) and will not be resent
+//   reject   {id, code, message, sent} a sent message was refused (rate_limited, forbidden, muted,
+//                                     invalid_message, party_ended) and will not be resent
 //   failure  {code, message}          an error frame that answers no pending message
 //   ended    {}                       the party ended; the client stops
 //
@@ -33,7 +36,8 @@
 // the gateways instead, which is the default: the page's own origin.
 
 const PLAYBACK = new Set(["play", "pause", "seek"]);
-const BROADCAST = new Set(["chat", "like", "play", "pause", "seek"]);
+const MODERATION = new Set(["delete", "mute", "unmute", "kick", "ban", "unban", "moderator_add", "moderator_remove"]);
+const BROADCAST = new Set(["chat", "like", "play", "pause", "seek", ...MODERATION]);
 const SEEN_LIMIT = 5000;
 
 // compareStreamIds orders Redis stream ids ("<ms>-<seq>"): negative, zero or positive.
@@ -112,6 +116,12 @@ export class WatchPartyClient extends EventTarget {
   play(positionMs) { return this.send("play", { position_ms: Math.max(0, Math.round(positionMs)) }); }
   pause(positionMs) { return this.send("pause", { position_ms: Math.max(0, Math.round(positionMs)) }); }
   seek(positionMs) { return this.send("seek", { position_ms: Math.max(0, Math.round(positionMs)) }); }
+  // moderate sends a moderation action (host and moderators): moderate("mute", {target_user_id:
+  // "bob", duration_s: 600}), moderate("delete", {target_event_id}), …
+  moderate(type, fields) {
+    if (!MODERATION.has(type)) throw new Error(`not a moderation action: ${type}`);
+    return this.send(type, fields);
+  }
 
   // pending lists the frames sent (or waiting to be sent) and not yet acked, oldest first.
   pending() { return Array.from(this.pendingById.values(), (p) => p.frame); }
@@ -140,7 +150,7 @@ export class WatchPartyClient extends EventTarget {
     }
     this.ws = ws;
     ws.onmessage = (m) => { if (this.ws === ws) this._frame(m.data); };
-    ws.onclose = (c) => { if (this.ws === ws) this._closed(ws, c.code); };
+    ws.onclose = (c) => { if (this.ws === ws) this._closed(ws, c.code, c.reason); };
   }
 
   _write(frame) {
@@ -240,13 +250,19 @@ export class WatchPartyClient extends EventTarget {
     if (this.ws) this.ws.close(1000, "party ended");
   }
 
-  async _closed(ws, code) {
+  async _closed(ws, code, reason) {
     const welcomed = this.welcomed;
     this.welcomed = false;
     this.ws = null;
     if (this.stopped) return;
     if (code === 1008) {
       this._setState("expired", { closeCode: code });
+      return;
+    }
+    if (code === 4003) {
+      // Kicked or banned: reconnecting by itself would undo a kick or meet a 403.
+      this.stopped = true;
+      this._setState("removed", { closeCode: code, reason });
       return;
     }
     if (!welcomed) {
