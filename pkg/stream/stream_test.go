@@ -216,8 +216,8 @@ type recorder struct {
 	first    string
 }
 
-func (r *recorder) Start(s stream.Snapshot) { r.start, r.playback = s.LastID, s.Playback }
-func (r *recorder) Ended()                  {}
+func (r *recorder) Start(s stream.Snapshot)  { r.start, r.playback = s.LastID, s.Playback }
+func (r *recorder) Ended()                   {}
 func (r *recorder) Erased(string, time.Time) {}
 func (r *recorder) Deliver(e event.Event, _ int64) {
 	if r.first == "" {
