@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -214,6 +215,31 @@ func TestBrowserWatchParty(t *testing.T) {
 		if imgs != 0 {
 			t.Fatalf("%s: the chat rendered markup (%d img elements)", tb.name, imgs)
 		}
+	}
+
+	// The host deletes a chat (over REST; the page has no moderation
+	// controls): it leaves every page, and every page says who is muted.
+	bob.say("spam to delete")
+	for _, tb := range all {
+		tb.waitChat("Bob", "spam to delete")
+	}
+	var spamID string
+	carol.eval(`[...document.querySelectorAll('#messages li')].find(li => li.querySelector('.text').textContent === 'spam to delete').dataset.eventId`, &spamID)
+	partyPath := "/api/parties/" + path.Base(link)
+	_, p := api(t, lb.addr(), http.MethodGet, partyPath, "anyone", nil)
+	host, _ := p["host_user_id"].(string)
+	for _, action := range []map[string]any{
+		{"type": "delete", "target_event_id": spamID},
+		{"type": "mute", "target_user_id": "nobody", "duration_s": 60},
+	} {
+		if status, out := api(t, lb.addr(), http.MethodPost, partyPath+"/moderation", host, action); status != http.StatusOK {
+			t.Fatalf("%v by the host %q: %d %v", action, host, status, out)
+		}
+	}
+	for _, tb := range all {
+		tb.waitFor("the deleted chat to go", 5*time.Second, `!(`+chatJS+`).some(m => m.text === 'spam to delete')`, chatJS)
+		tb.waitFor("the mute notice", 5*time.Second,
+			`[...document.querySelectorAll('#messages li.system')].some(li => li.textContent.startsWith('nobody is muted until'))`, "")
 	}
 
 	// Likes: the total everywhere; a second like by the same user counts once.
