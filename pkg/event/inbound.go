@@ -51,6 +51,15 @@ func ParseInbound(raw []byte) (Inbound, error) {
 	if !utf8.Valid(raw) {
 		return Inbound{}, invalid("frame is not valid UTF-8")
 	}
+	if typ, id, text, hasID, hasText, ok := fastInbound(raw); ok {
+		return checkFast(typ, id, text, hasID, hasText)
+	}
+	return parseSlow(raw)
+}
+
+// parseSlow is ParseInbound for any frame, through encoding/json; raw is
+// valid UTF-8.
+func parseSlow(raw []byte) (Inbound, error) {
 	var fields map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
@@ -93,6 +102,26 @@ func ParseInbound(raw []byte) (Inbound, error) {
 	return in, err
 }
 
+// checkFast applies ParseInbound's rules to a frame fastInbound read.
+func checkFast(typ, id, text string, hasID, hasText bool) (Inbound, error) {
+	in := Inbound{Type: Type(typ)}
+	if hasID {
+		if id == "" || utf8.RuneCountInString(id) > MaxClientIDLen {
+			return Inbound{}, invalid("id must be a string of 1 to %d characters", MaxClientIDLen)
+		}
+		in.ClientID = id
+	}
+	if in.Type == Chat {
+		if !hasText {
+			return in, invalid("chat needs a text string")
+		}
+		var err error
+		in.Text, err = checkChatText(text)
+		return in, err
+	}
+	return in, nil
+}
+
 func stringField(raw json.RawMessage) (string, error) {
 	var s string
 	if raw == nil {
@@ -109,6 +138,10 @@ func chatText(raw json.RawMessage) (string, error) {
 	if err != nil {
 		return "", invalid("chat needs a text string")
 	}
+	return checkChatText(text)
+}
+
+func checkChatText(text string) (string, error) {
 	if strings.TrimSpace(text) == "" {
 		return "", invalid("chat text is empty")
 	}

@@ -2,9 +2,11 @@ package event
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
@@ -132,5 +134,78 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 	}
 	if _, err := Decode([]byte(`{"type":"seek","event_id":"`+e.ID.String()+`","user_id":"u","created_at":"2026-01-01T00:00:00Z"}`), "1-1"); err == nil {
 		t.Error("seek without position decoded")
+	}
+}
+
+// inboundSamples are frames of every shape: the fast path's and those it
+// must leave to encoding/json.
+var inboundSamples = []string{
+	`{"type":"chat","id":"c1","text":"hello"}`,
+	`{"id":"c1","type":"chat","text":"hello"}`,
+	`{"type":"chat","text":"hello"}`,
+	`{"type":"chat","id":"c1","text":""}`,
+	`{"type":"chat","id":"c1","text":"   "}`,
+	`{"type":"chat","id":"","text":"x"}`,
+	`{"type":"chat","id":"` + strings.Repeat("é", 64) + `","text":"x"}`,
+	`{"type":"chat","id":"` + strings.Repeat("é", 65) + `","text":"x"}`,
+	`{"type":"chat","text":"` + strings.Repeat("é", 500) + `"}`,
+	`{"type":"chat","text":"` + strings.Repeat("é", 501) + `"}`,
+	`{"type":"chat","text":"a` + "\x7f" + `b"}`,
+	`{"type":"chat","text":"a` + "\x01" + `b"}`,
+	`{"type":"chat","text":"a\nb"}`,
+	`{"type":"chat","text":"say \"hi\""}`,
+	`{"type":"chat","id":"c1"}`,
+	`{"type":"chat","id":"c1","text":"a","text":"b"}`,
+	`{"type":"chat","type":"like"}`,
+	`{"type":"like","id":"l1"}`,
+	`{"type":"like","id":"l1","text":"ignored"}`,
+	`{"type":"like"}`,
+	`{"type":"like","extra":"x"}`,
+	`{"type":"dance"}`,
+	`{"type":""}`,
+	`{"type":"play","position_ms":5}`,
+	`{"type":"chat","id":7,"text":"x"}`,
+	`{ "type":"chat","text":"x"}`,
+	`{"type":"chat","text":"x"} `,
+	`{"type":"chat","text":"x"}{}`,
+	`{"type":"chat","text":"x",}`,
+	`{"type":"chat","text":"x"`,
+	`{}`,
+	`[]`,
+	``,
+}
+
+// TestFastInboundAgreesWithEncodingJSON: whatever the fast path accepts,
+// ParseInbound answers exactly as it does through encoding/json.
+func TestFastInboundAgreesWithEncodingJSON(t *testing.T) {
+	fast := 0
+	for _, raw := range inboundSamples {
+		if _, _, _, _, _, ok := fastInbound([]byte(raw)); ok {
+			fast++
+		}
+		checkAgreement(t, []byte(raw))
+	}
+	if fast < 10 {
+		t.Fatalf("the fast path took %d of the samples; it should take the common shapes", fast)
+	}
+}
+
+func FuzzParseInbound(f *testing.F) {
+	for _, raw := range inboundSamples {
+		f.Add([]byte(raw))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		if utf8.Valid(raw) {
+			checkAgreement(t, raw)
+		}
+	})
+}
+
+func checkAgreement(t *testing.T, raw []byte) {
+	t.Helper()
+	got, gotErr := ParseInbound(raw)
+	want, wantErr := parseSlow(raw)
+	if diff := cmp.Diff(want, got); diff != "" || fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
+		t.Fatalf("ParseInbound(%q) = %+v, %v; encoding/json says %+v, %v", raw, got, gotErr, want, wantErr)
 	}
 }

@@ -368,9 +368,11 @@ func (g *Gateway) onMessage(s *melody.Session, raw []byte) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	c.viewer.Expect(e.ID) // its broadcast frame may come before the ack
 	res, err := g.appender.Append(ctx, e, in.ClientID != "")
 	code, msg := appendOutcome(res, err)
 	if code != "" {
+		c.viewer.Unexpect(e.ID)
 		switch {
 		case err != nil:
 			g.log.Warn("append failed", "party_id", c.party.ID, "err", err)
@@ -383,7 +385,18 @@ func (g *Gateway) onMessage(s *melody.Session, raw []byte) {
 	}
 	g.metrics.Append.Observe(time.Since(arrived).Seconds())
 	g.metrics.Events.WithLabelValues(string(in.Type), resultAccepted).Inc()
-	g.reply(c, ackFrame{Type: "ack", ID: in.ClientID, EventID: e.ID.String(), StreamID: res.StreamID})
+	ack := ackFrame{Type: "ack", ID: in.ClientID, EventID: e.ID.String(), StreamID: res.StreamID}
+	if res.Status != stream.Stored {
+		c.viewer.Unexpect(e.ID)
+		g.reply(c, ack)
+		return
+	}
+	// The ack and the sender's own broadcast frame leave together.
+	if b, err := json.Marshal(ack); err == nil {
+		c.viewer.Acked(e.ID, res.StreamID, b)
+	} else {
+		c.viewer.Unexpect(e.ID)
+	}
 }
 
 // onModeration takes a moderation action sent over the WebSocket.

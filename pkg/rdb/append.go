@@ -29,7 +29,7 @@ type AppendArgs struct {
 	// position (then PositionMS), else "".
 	Playback   string
 	PositionMS int64
-	CreatedAt  string // the event's created_at as the playback hash's updated_at
+	CreatedAt  string // a playback event's created_at, the playback hash's updated_at; else unused
 	// MuteCheck says the event is a chat, refused ("muted") while UserID
 	// is muted at time Now.
 	MuteCheck bool

@@ -53,6 +53,7 @@ type Hub struct {
 type pendingFrame struct {
 	frame          []byte
 	id             string
+	event          uuid.UUID
 	end            bool
 	remove, reason string
 }
@@ -157,7 +158,7 @@ func (h *Hub) Deliver(e event.Event, likes int64) {
 		}
 		h.forgotten.deleted[e.TargetEvent] = true
 	}
-	h.queueLocked(pendingFrame{frame: frame, id: e.StreamID})
+	h.queueLocked(pendingFrame{frame: frame, id: e.StreamID, event: e.ID})
 	switch e.Type {
 	case event.Kick:
 		h.queueLocked(pendingFrame{remove: e.Target, reason: "kicked"})
@@ -229,7 +230,7 @@ func (h *Hub) fanOut() {
 					}
 					continue
 				}
-				v.deliver(f.frame, f.id)
+				v.deliver(f.frame, f.id, f.event)
 			}
 		}
 		clear(batch)

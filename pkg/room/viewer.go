@@ -52,14 +52,17 @@ type Viewer struct {
 
 	mu         sync.Mutex
 	catchingUp bool
-	cursor     string // live entries up to this id are skipped: sent by the catch-up or covered by the welcome
+	cursor     string  // live entries up to this id are skipped: sent by the catch-up or covered by the welcome
+	pair       pairing // the viewer's own events' acks and broadcast frames
 }
 
 // NewViewer returns a viewer whose queue holds at most limit frames; limit
 // must stay below melody's MessageBufferSize so the close frame still fits.
 func NewViewer(s *melody.Session, party uuid.UUID, id auth.Identity, limit int, onSlow func(*Viewer)) *Viewer {
-	return &Viewer{Session: s, Party: party, Identity: id, limit: int64(limit), onSlow: onSlow,
+	v := &Viewer{Session: s, Party: party, Identity: id, limit: int64(limit), onSlow: onSlow,
 		drained: make(chan struct{}, 1), done: make(chan struct{}), joined: time.Now()}
+	v.pair.flush = v.flushPaired
+	return v
 }
 
 // Sent records that melody wrote one of the viewer's frames (call it from
@@ -80,9 +83,11 @@ func (v *Viewer) Queued() int64 { return v.queued.Load() }
 // party_ended): it goes out at once, even during a catch-up.
 func (v *Viewer) Send(frame []byte) { v.write(frame) }
 
-// deliver queues the broadcast frame of stream entry id, unless the viewer
-// is catching up or its catch-up already sent that entry.
-func (v *Viewer) deliver(frame []byte, id string) {
+// deliver queues the broadcast frame of stream entry id (event event),
+// unless the viewer is catching up or its catch-up already sent that
+// entry; the frame of the viewer's own event waits for its ack (see
+// pairing.go).
+func (v *Viewer) deliver(frame []byte, id string, event uuid.UUID) {
 	v.mu.Lock()
 	skip := v.catchingUp
 	if !skip && v.cursor != "" { // sent by the catch-up or covered by the welcome
@@ -90,9 +95,35 @@ func (v *Viewer) deliver(frame []byte, id string) {
 			v.cursor = ""
 		}
 	}
+	out := v.pair.entry(frame, id, event, skip)
 	v.mu.Unlock()
-	if !skip {
-		v.write(frame)
+	v.writeAll(out)
+}
+
+// writeAll hands frames to melody back to back: they are counted as
+// queued before the first is handed over, so the connection writes them
+// together (the gateway's coalescingConn).
+func (v *Viewer) writeAll(frames [][]byte) {
+	switch {
+	case len(frames) == 0:
+		return
+	case len(frames) == 1:
+		v.write(frames[0])
+		return
+	case v.closed.Load():
+		return
+	}
+	n := int64(len(frames))
+	if v.queued.Add(n) > v.limit {
+		v.queued.Add(-n)
+		v.slow()
+		return
+	}
+	for i, f := range frames {
+		if err := v.Session.Write(f); err != nil {
+			v.queued.Add(-(n - int64(i)))
+			return
+		}
 	}
 }
 

@@ -364,14 +364,14 @@ func (a *Appender) queue(ctx context.Context, pipe redis.Pipeliner, r *appendReq
 		cmd.SetErr(err)
 		return cmd
 	}
-	playback, pos := "", int64(0)
+	playback, pos, updated := "", int64(0), ""
 	if r.ev.Type.IsPlayback() && r.ev.PositionMS != nil {
-		playback, pos = string(r.ev.Type), *r.ev.PositionMS
+		playback, pos, updated = string(r.ev.Type), *r.ev.PositionMS, event.FormatTime(r.ev.CreatedAt)
 	}
 	args := rdb.AppendArgs{
 		Payload: payload, EventID: r.ev.ID.String(), Dedup: r.dedup, Like: r.ev.Type == event.Like,
 		UserID: r.ev.UserID, MaxBuffered: a.cfg.MaxBuffered, Playback: playback, PositionMS: pos,
-		CreatedAt: event.FormatTime(r.ev.CreatedAt),
+		CreatedAt: updated,
 		MuteCheck: r.ev.Type == event.Chat, Now: r.ev.CreatedAt,
 	}
 	if r.ev.Type.IsModeration() {
