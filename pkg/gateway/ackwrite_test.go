@@ -1,7 +1,6 @@
 package gateway_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -50,15 +49,7 @@ func TestAckLeavesWithTheSendersBroadcast(t *testing.T) {
 		t.Fatal(err)
 	}
 	ln := &countingListener{Listener: inner}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- g.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
+	serve(t, g, ln)
 	party := storetest.NewParty(t, db)
 	ws, _, err := websocket.DefaultDialer.Dial(fmt.Sprintf("ws://%s/ws/parties/%s?user=bob", inner.Addr(), party), nil)
 	if err != nil {

@@ -353,16 +353,9 @@ func (a *partyAPI) list(w http.ResponseWriter, r *http.Request, _ auth.Identity)
 }
 
 func (a *partyAPI) get(w http.ResponseWriter, r *http.Request, _ auth.Identity) {
-	id, ok := pathParty(w, r)
-	if !ok {
-		return
+	if p, ok := a.party(w, r); ok {
+		a.reply(w, r, http.StatusOK, p)
 	}
-	p, err := a.parties.Get(r.Context(), id)
-	if err != nil {
-		a.changeFailed(w, id, p, err, "", "")
-		return
-	}
-	a.reply(w, r, http.StatusOK, p)
 }
 
 // end asks the scheduler to finish an ONGOING party: 202, with the party
@@ -394,6 +387,21 @@ func (a *partyAPI) cancel(w http.ResponseWriter, r *http.Request, caller auth.Id
 	}
 	a.log.Info("party cancelled", "party_id", id, "host", caller.UserID)
 	a.reply(w, r, http.StatusOK, p)
+}
+
+// party reads the party of the path, or answers 404 (503 when it cannot
+// be read).
+func (a *partyAPI) party(w http.ResponseWriter, r *http.Request) (store.Party, bool) {
+	id, ok := pathParty(w, r)
+	if !ok {
+		return store.Party{}, false
+	}
+	p, err := a.parties.Get(r.Context(), id)
+	if err != nil {
+		a.changeFailed(w, id, p, err, "", "")
+		return p, false
+	}
+	return p, true
 }
 
 // pathParty parses the {id} of the path; an id that is not a UUID names no

@@ -78,6 +78,13 @@ func newServedEnv(t *testing.T, cfg gateway.Config) *apiEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	serve(t, g, ln)
+	return &apiEnv{t: t, url: "http://" + ln.Addr().String(), db: db, parties: store.NewParties(db)}
+}
+
+// serve runs g on ln until the test ends.
+func serve(t *testing.T, g *gateway.Gateway, ln net.Listener) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- g.Serve(ctx, ln) }()
@@ -87,7 +94,6 @@ func newServedEnv(t *testing.T, cfg gateway.Config) *apiEnv {
 			t.Errorf("serve: %v", err)
 		}
 	})
-	return &apiEnv{t: t, url: "http://" + ln.Addr().String(), db: db, parties: store.NewParties(db)}
 }
 
 type response struct {

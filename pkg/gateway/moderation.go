@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/watchparty/watchparty/pkg/auth"
 	"github.com/watchparty/watchparty/pkg/event"
 	"github.com/watchparty/watchparty/pkg/moderation"
@@ -83,8 +81,12 @@ func (a *partyAPI) moderation(w http.ResponseWriter, r *http.Request, caller aut
 		writeError(w, http.StatusBadRequest, CodeInvalidRequest, err.Error())
 		return
 	}
-	p, ok := a.ongoing(w, r, id)
+	p, ok := a.party(w, r)
 	if !ok {
+		return
+	}
+	if p.Status != store.Ongoing {
+		writeError(w, http.StatusConflict, CodeConflict, "party is "+p.Status+", not ONGOING")
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
@@ -107,18 +109,13 @@ func (a *partyAPI) moderation(w http.ResponseWriter, r *http.Request, caller aut
 // moderationState shows the party's host, moderators, bans and current
 // mutes, to the host and its moderators only.
 func (a *partyAPI) moderationState(w http.ResponseWriter, r *http.Request, caller auth.Identity) {
-	id, ok := pathParty(w, r)
+	p, ok := a.party(w, r)
 	if !ok {
 		return
 	}
-	p, err := a.parties.Get(r.Context(), id)
+	st, err := moderation.Read(r.Context(), a.rdb, p.ID, a.now())
 	if err != nil {
-		a.changeFailed(w, id, p, err, "", "")
-		return
-	}
-	st, err := moderation.Read(r.Context(), a.rdb, id, a.now())
-	if err != nil {
-		a.unavailable(w, id, err)
+		a.unavailable(w, p.ID, err)
 		return
 	}
 	if caller.UserID != p.HostUserID && !contains(st.Moderators, caller.UserID) {
@@ -138,18 +135,4 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-// ongoing reads party id and answers 404 or 409 unless it is ONGOING.
-func (a *partyAPI) ongoing(w http.ResponseWriter, r *http.Request, id uuid.UUID) (store.Party, bool) {
-	p, err := a.parties.Get(r.Context(), id)
-	if err != nil {
-		a.changeFailed(w, id, p, err, "", "")
-		return p, false
-	}
-	if p.Status != store.Ongoing {
-		writeError(w, http.StatusConflict, CodeConflict, "party is "+p.Status+", not ONGOING")
-		return p, false
-	}
-	return p, true
 }

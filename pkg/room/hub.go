@@ -79,6 +79,7 @@ func (h *Hub) Ended() {
 }
 
 func endViewer(v *Viewer) {
+	v.flushPaired() // acks of events stored before the end come before it
 	v.Send(partyEndedFrame)
 	v.Close(CloseNormal, "party ended")
 }

@@ -149,8 +149,13 @@ func (v *Viewer) slow() {
 }
 
 // Close sends a close frame with code and reason and stops further frames.
-// It reports whether this call closed the viewer.
+// What waited to be paired (see pairing.go) goes first: the ack of a
+// stored event is never lost to a close. It reports whether this call
+// closed the viewer.
 func (v *Viewer) Close(code int, reason string) bool {
+	if !v.closed.Load() {
+		v.flushPaired()
+	}
 	if !v.closed.CompareAndSwap(false, true) {
 		return false
 	}

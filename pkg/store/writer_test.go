@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/watchparty/watchparty/pkg/event"
@@ -174,37 +175,29 @@ func TestWriteModeration(t *testing.T) {
 	if err := w.Write(ctx, again); err != nil {
 		t.Fatal(err)
 	}
-	var got []string
-	rows, err := db.Query(ctx, `SELECT body || ' ' || deleted_by || ' ' || to_char(deleted_at AT TIME ZONE 'UTC', 'HH24:MI:SS')
+	got := column(t, db, `SELECT body || ' ' || deleted_by || ' ' || to_char(deleted_at AT TIME ZONE 'UTC', 'HH24:MI:SS')
 		FROM watch_party_chats WHERE party_id = $1 ORDER BY body`, party)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, s)
-	}
 	if want := []string{"early mod 10:00:01", "late host 10:00:02"}; !slices.Equal(got, want) {
 		t.Fatalf("chats %q, want %q", got, want)
 	}
-	var logs []string
-	rows, err = db.Query(ctx, `SELECT concat_ws(' ', user_id, action, target_user_id, target_event_id IS NOT NULL,
+	logs := column(t, db, `SELECT concat_ws(' ', user_id, action, target_user_id, target_event_id IS NOT NULL,
 		to_char(until AT TIME ZONE 'UTC', 'HH24:MI:SS.MS')) FROM watch_party_logs WHERE party_id = $1 ORDER BY created_at, action`, party)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		logs = append(logs, s)
-	}
 	want := []string{"host mute bob f 10:01:00.123", "mod delete t", "host delete t", "host kick bob f", "host delete t"}
 	if !slices.Equal(logs, want) {
 		t.Fatalf("log rows %q, want %q", logs, want)
 	}
+}
+
+// column returns the one text column query returns.
+func column(t *testing.T, db *pgxpool.Pool, query string, args ...any) []string {
+	t.Helper()
+	rows, err := db.Query(context.Background(), query, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
