@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/watchparty/watchparty/pkg/auth"
@@ -32,8 +33,8 @@ type moderated struct {
 }
 
 // moderate authorises and appends the moderation action in by actor in
-// party. clientID is the action's optional client message id: a resend
-// under the same id is stored once.
+// party. A resend under the same client message id (in.ClientID) is stored
+// once.
 func (g *Gateway) moderate(ctx context.Context, party store.Party, actor auth.Identity, in event.Inbound) moderated {
 	err := moderation.Authorize(ctx, g.rdb, party.ID, party.HostUserID, actor.UserID, in.Type, in.Target)
 	switch {
@@ -118,7 +119,7 @@ func (a *partyAPI) moderationState(w http.ResponseWriter, r *http.Request, calle
 		a.unavailable(w, p.ID, err)
 		return
 	}
-	if caller.UserID != p.HostUserID && !contains(st.Moderators, caller.UserID) {
+	if caller.UserID != p.HostUserID && !slices.Contains(st.Moderators, caller.UserID) {
 		writeError(w, http.StatusForbidden, CodeForbidden, "only the host and its moderators can see the moderation state")
 		return
 	}
@@ -126,13 +127,4 @@ func (a *partyAPI) moderationState(w http.ResponseWriter, r *http.Request, calle
 		HostUserID string `json:"host_user_id"`
 		moderation.State
 	}{p.HostUserID, st})
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
