@@ -1,3 +1,4 @@
+DROP INDEX IF EXISTS watch_party_logs_deletes_idx;
 ALTER TABLE watch_party_chats DROP COLUMN IF EXISTS deleted_by, DROP COLUMN IF EXISTS deleted_at;
 ALTER TABLE watch_party_logs
     DROP COLUMN IF EXISTS until,

@@ -15,6 +15,12 @@ ALTER TABLE watch_party_chats
     ADD COLUMN IF NOT EXISTS deleted_at timestamptz,     -- when the delete was accepted
     ADD COLUMN IF NOT EXISTS deleted_by text;            -- the host or moderator who deleted it
 
+-- A chat written after its delete (replayed from the dead-letter list) is
+-- marked from the delete's log row: the writer reads the replayed batch's
+-- parties' deletes here.
+CREATE INDEX IF NOT EXISTS watch_party_logs_deletes_idx
+    ON watch_party_logs (party_id, target_event_id) WHERE action = 'delete';
+
 -- The flusher marks deleted chats (pkg/store/writer.go).
 DO $$
 BEGIN

@@ -63,7 +63,7 @@ func replayDLQ(ctx context.Context, cfg config.DLQ, opts dlq.ReplayOptions, out,
 	}
 	defer closeAll()
 	opts.Log = log
-	rep, err := dlq.Replay(ctx, rc, store.NewWriter(db).Write, opts)
+	rep, err := dlq.Replay(ctx, rc, store.NewWriter(db).WriteReplayed, opts)
 	for _, r := range rep.Results {
 		fmt.Fprintln(out, resultLine(r))
 	}

@@ -23,9 +23,10 @@ import (
 type Writer struct {
 	db   *pgxpool.Pool
 	role replicaRole
-	// erasures is set once the erasure table exists (migration 7): a
-	// flusher may start before its database is migrated.
-	erasures atomic.Bool
+	// erasures is set once the erasure table exists (migration 7), and
+	// moderation once the moderation columns do (migration 8): a flusher
+	// may start before its database is migrated.
+	erasures, moderation atomic.Bool
 }
 
 // NewWriter returns a Writer over db.
@@ -36,16 +37,27 @@ func NewWriter(db *pgxpool.Pool) *Writer { return &Writer{db: db} }
 // (RecordErasure) is left out. Either every row is committed or none.
 // The error is the database's (see Classify).
 func (w *Writer) Write(ctx context.Context, events []event.Event) error {
-	err := w.write(ctx, events)
+	return w.writeRetried(ctx, events, false)
+}
+
+// WriteReplayed is Write for events replayed from the dead-letter list,
+// which may come after later events of their party: a chat whose delete
+// was stored meanwhile is marked deleted as it is written.
+func (w *Writer) WriteReplayed(ctx context.Context, events []event.Event) error {
+	return w.writeRetried(ctx, events, true)
+}
+
+func (w *Writer) writeRetried(ctx context.Context, events []event.Event, replayed bool) error {
+	err := w.write(ctx, events, replayed)
 	if errors.Is(err, errFastPathRefused) {
 		// A permission found earlier was revoked: nothing was written;
 		// write again, the permission checked afresh.
-		err = w.write(ctx, events)
+		err = w.write(ctx, events, replayed)
 	}
 	return err
 }
 
-func (w *Writer) write(ctx context.Context, events []event.Event) error {
+func (w *Writer) write(ctx context.Context, events []event.Event, replayed bool) error {
 	return inTx(ctx, w.db, func(tx pgx.Tx) error {
 		fast, err := w.role.enter(ctx, tx)
 		if err != nil {
@@ -73,8 +85,53 @@ func (w *Writer) write(ctx context.Context, events []event.Event) error {
 				return err
 			}
 		}
-		return markDeleted(ctx, tx, r.deletes)
+		if err := markDeleted(ctx, tx, r.deletes); err != nil {
+			return err
+		}
+		if !replayed {
+			return nil
+		}
+		return w.markDeletedBefore(ctx, tx, r.chats)
 	})
+}
+
+// markDeletedBefore marks the chats of a replayed batch whose delete is
+// already stored: a chat that comes back from the dead-letter list after
+// its delete was flushed. (A party's stream is flushed in order, so the
+// flusher itself never writes a chat after its delete.) It reads the batch's parties' deletes (a partial index
+// holds only deletes) and marks those of their chats still unmarked, once
+// the moderation columns exist; its cost grows with a party's deletes,
+// not with the batch.
+func (w *Writer) markDeletedBefore(ctx context.Context, tx pgx.Tx, chats []event.Event) error {
+	if len(chats) == 0 {
+		return nil
+	}
+	if !w.moderation.Load() {
+		var exists bool
+		err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute
+			WHERE attrelid = 'watch_party_logs'::regclass AND attname = 'target_event_id' AND NOT attisdropped)`).Scan(&exists)
+		if err != nil {
+			return fmt.Errorf("look for the moderation columns: %w", err)
+		}
+		if !exists {
+			return nil
+		}
+		w.moderation.Store(true)
+	}
+	parties := make([][16]byte, 0, 1)
+	for _, e := range chats {
+		if p := raw(e.PartyID); !slices.Contains(parties, p) {
+			parties = append(parties, p)
+		}
+	}
+	// The parties' deletes are read from the partial index of deletes
+	// (usually empty); only their chats are then looked up, not the batch's.
+	_, err := tx.Exec(ctx, `
+		UPDATE watch_party_chats c SET deleted_at = l.created_at, deleted_by = l.user_id
+		FROM (SELECT party_id, target_event_id, created_at, user_id FROM watch_party_logs
+			WHERE action = 'delete' AND party_id = ANY($1::uuid[])) l
+		WHERE c.party_id = l.party_id AND c.event_id = l.target_event_id AND c.deleted_at IS NULL`, parties)
+	return wrapTable("watch_party_chats (earlier deletes)", err)
 }
 
 // markDeleted marks the chats that delete events hide, after the batch's

@@ -144,7 +144,9 @@ func TestWriteWithoutReplicaRolePermission(t *testing.T) {
 }
 
 // TestWriteModeration: a delete marks its chat whether the chat comes in
-// the same batch or an earlier one, keeps the first mark when redelivered,
+// the same batch, an earlier one or a later one (a chat replayed from the
+// dead-letter list after its delete was stored), keeps the first mark when
+// redelivered,
 // and moderation log rows survive a redelivery mixed with new events (the
 // COPY meets duplicates and falls back to the INSERT) unchanged.
 func TestWriteModeration(t *testing.T) {
@@ -175,14 +177,22 @@ func TestWriteModeration(t *testing.T) {
 	if err := w.Write(ctx, again); err != nil {
 		t.Fatal(err)
 	}
+	replayed := ev(party, event.Chat, "bob", at)
+	replayed.Text = "replayed"
+	if err := w.Write(ctx, []event.Event{del(replayed, "mod", at.Add(4*time.Second))}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.WriteReplayed(ctx, []event.Event{replayed}); err != nil {
+		t.Fatal(err)
+	}
 	got := column(t, db, `SELECT body || ' ' || deleted_by || ' ' || to_char(deleted_at AT TIME ZONE 'UTC', 'HH24:MI:SS')
 		FROM watch_party_chats WHERE party_id = $1 ORDER BY body`, party)
-	if want := []string{"early mod 10:00:01", "late host 10:00:02"}; !slices.Equal(got, want) {
+	if want := []string{"early mod 10:00:01", "late host 10:00:02", "replayed mod 10:00:04"}; !slices.Equal(got, want) {
 		t.Fatalf("chats %q, want %q", got, want)
 	}
 	logs := column(t, db, `SELECT concat_ws(' ', user_id, action, target_user_id, target_event_id IS NOT NULL,
 		to_char(until AT TIME ZONE 'UTC', 'HH24:MI:SS.MS')) FROM watch_party_logs WHERE party_id = $1 ORDER BY created_at, action`, party)
-	want := []string{"host mute bob f 10:01:00.123", "mod delete t", "host delete t", "host kick bob f", "host delete t"}
+	want := []string{"host mute bob f 10:01:00.123", "mod delete t", "host delete t", "host kick bob f", "mod delete t", "host delete t"}
 	if !slices.Equal(logs, want) {
 		t.Fatalf("log rows %q, want %q", logs, want)
 	}
