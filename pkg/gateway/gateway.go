@@ -33,12 +33,15 @@ const (
 	maxFrameBytes = 4096
 	// melody's per-session buffer: 8 bytes a slot for every viewer, idle or
 	// not. Frames are written as they come and back-to-back frames leave
-	// in one write (coalescingConn), so a viewer that keeps up holds a few;
-	// the room is for bursts a viewer did not cause, such as the entries
-	// the party's feed catches up on after a Redis restart, which reach
-	// every viewer in one round (256 slots closed readers that kept up).
-	sendBuffer = 512
-	sendLimit  = 480 // queued frames at which a viewer counts as slow
+	// in one write (coalescingConn), so a viewer that keeps up holds a few
+	// (about 5 at 5,000 viewers × 40 chats/s). Frames beyond it wait in the
+	// viewer's overflow, which only a viewer behind holds (room.Viewer).
+	sendBuffer = 64
+	// Queued frames at which a viewer counts as slow. The room is for
+	// bursts a viewer did not cause, such as the entries the party's feed
+	// catches up on after a Redis restart, which reach every viewer in one
+	// round (a limit of 224 closed readers that kept up).
+	sendLimit = 480
 )
 
 // Gateway is one gateway process: HTTP server, viewers and the parts that

@@ -12,7 +12,7 @@ import (
 )
 
 func TestDeliveryLatency(t *testing.T) {
-	v := NewViewer(nil, uuid.New(), auth.Identity{UserID: "bob"}, 10, nil)
+	v := NewViewer(nil, uuid.New(), auth.Identity{UserID: "bob"}, 10, 11, nil)
 	frame := func(at time.Time) []byte {
 		e := event.Event{Type: event.Chat, ID: uuid.New(), UserID: "bob", Text: "hi", CreatedAt: at,
 			StreamID: strconv.FormatInt(at.UnixMilli(), 10) + "-3"}

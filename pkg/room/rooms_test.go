@@ -86,7 +86,7 @@ func TestLeavingDoesNotHoldUpOtherParties(t *testing.T) {
 		<-release
 		feedUnfollow(p)
 	}
-	v := NewViewer(nil, quiet, auth.Identity{UserID: "v"}, 10, nil)
+	v := NewViewer(nil, quiet, auth.Identity{UserID: "v"}, 10, 11, nil)
 	if _, err := r.addViewer(ctx, v, 0, false, func(welcomeState, []chatFrame, bool) {}); err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func TestLeavingDoesNotHoldUpOtherParties(t *testing.T) {
 
 	joined := make(chan error, 1)
 	go func() {
-		w := NewViewer(nil, busy, auth.Identity{UserID: "w"}, 10, nil)
+		w := NewViewer(nil, busy, auth.Identity{UserID: "w"}, 10, 11, nil)
 		_, err := r.addViewer(ctx, w, 0, false, func(welcomeState, []chatFrame, bool) {})
 		joined <- err
 	}()

@@ -30,6 +30,14 @@ const (
 // limit is closed with 1013 "slow_consumer" rather than silently missing
 // frames (melody drops frames on a full buffer).
 //
+// The queue has two parts. melody's session buffer is allocated for every
+// viewer, idle or not, so it is kept small; frames beyond it wait in the
+// viewer's overflow, which exists only while it holds frames and is moved
+// into melody's buffer as melody writes (see Sent). A viewer that keeps
+// up never uses the overflow; one given a burst it did not cause (a feed
+// catching up after a Redis restart) holds the burst there instead of
+// every viewer paying for room it rarely needs.
+//
 // A viewer resuming with since is "catching up" until it has been sent
 // every entry up to the party's live position: meanwhile live entries are
 // not queued for it (the catch-up reads them from the stream, page by page
@@ -42,7 +50,7 @@ type Viewer struct {
 
 	limit   int64
 	onSlow  func(*Viewer)
-	queued  atomic.Int64  // frames handed to melody and not yet written
+	queued  atomic.Int64  // frames queued (in melody's buffer or the overflow) and not yet written
 	drained chan struct{} // signalled when a frame was written during a catch-up
 	closed  atomic.Bool
 	code    atomic.Int32  // the close code of Close, 0 until then
@@ -54,20 +62,47 @@ type Viewer struct {
 	catchingUp bool
 	cursor     string  // live entries up to this id are skipped: sent by the catch-up or covered by the welcome
 	pair       pairing // the viewer's own events' acks and broadcast frames
+
+	// outMu orders the hand-over of frames to melody. It is taken last:
+	// nothing is called under it that could take another lock of the
+	// viewer (melody's Write does not block, as there is room).
+	outMu    sync.Mutex
+	slots    int      // frames melody's buffer may hold, one slot left for the close frame
+	inMelody int      // frames handed to melody and not yet written
+	overflow [][]byte // frames waiting for a slot, in order; nil when empty
+	closing  []byte   // the close frame, waiting behind the overflow
 }
 
-// NewViewer returns a viewer whose queue holds at most limit frames; limit
-// must stay below melody's MessageBufferSize so the close frame still fits.
-func NewViewer(s *melody.Session, party uuid.UUID, id auth.Identity, limit int, onSlow func(*Viewer)) *Viewer {
+// NewViewer returns a viewer whose queue holds at most limit frames, of
+// which at most sessionBuffer-1 (melody's MessageBufferSize, less a slot
+// for the close frame) are in melody's buffer at a time.
+func NewViewer(s *melody.Session, party uuid.UUID, id auth.Identity, limit, sessionBuffer int, onSlow func(*Viewer)) *Viewer {
 	v := &Viewer{Session: s, Party: party, Identity: id, limit: int64(limit), onSlow: onSlow,
+		slots:   max(1, sessionBuffer-1),
 		drained: make(chan struct{}, 1), done: make(chan struct{}), joined: time.Now()}
 	v.pair.flush = v.flushPaired
 	return v
 }
 
 // Sent records that melody wrote one of the viewer's frames (call it from
-// melody's HandleSentMessage).
+// melody's HandleSentMessage, which runs on the session's writer): the
+// slot it freed goes to the oldest frame in the overflow.
 func (v *Viewer) Sent() {
+	v.outMu.Lock()
+	v.inMelody--
+	for len(v.overflow) > 0 && v.inMelody < v.slots {
+		v.handLocked(v.overflow[0])
+		v.overflow[0] = nil
+		v.overflow = v.overflow[1:]
+	}
+	if len(v.overflow) == 0 {
+		v.overflow = nil
+		if v.closing != nil {
+			_ = v.Session.CloseWithMsg(v.closing)
+			v.closing = nil
+		}
+	}
+	v.outMu.Unlock()
 	v.queued.Add(-1)
 	select {
 	case v.drained <- struct{}{}:
@@ -119,12 +154,11 @@ func (v *Viewer) writeAll(frames [][]byte) {
 		v.slow()
 		return
 	}
-	for i, f := range frames {
-		if err := v.Session.Write(f); err != nil {
-			v.queued.Add(-(n - int64(i)))
-			return
-		}
+	v.outMu.Lock()
+	for _, f := range frames {
+		v.enqueueLocked(f)
 	}
+	v.outMu.Unlock()
 }
 
 // write hands frame to melody unless the viewer is closing.
@@ -137,9 +171,29 @@ func (v *Viewer) write(frame []byte) {
 		v.slow()
 		return
 	}
+	v.outMu.Lock()
+	v.enqueueLocked(frame)
+	v.outMu.Unlock()
+}
+
+// enqueueLocked hands frame to melody when it has a slot and nothing waits
+// before it, else adds it to the overflow.
+func (v *Viewer) enqueueLocked(frame []byte) {
+	if len(v.overflow) == 0 && v.inMelody < v.slots {
+		v.handLocked(frame)
+		return
+	}
+	v.overflow = append(v.overflow, frame)
+}
+
+// handLocked gives frame to melody. A frame melody refuses (the session
+// is closed) will never be written: it leaves the queue.
+func (v *Viewer) handLocked(frame []byte) {
 	if err := v.Session.Write(frame); err != nil {
 		v.queued.Add(-1)
+		return
 	}
+	v.inMelody++
 }
 
 func (v *Viewer) slow() {
@@ -149,8 +203,8 @@ func (v *Viewer) slow() {
 }
 
 // Close sends a close frame with code and reason and stops further frames.
-// What waited to be paired (see pairing.go) goes first: the ack of a
-// stored event is never lost to a close. It reports whether this call
+// The frames queued before it, and what waited to be paired (see
+// pairing.go), go first: the ack of a stored event is never lost to a close. It reports whether this call
 // closed the viewer.
 func (v *Viewer) Close(code int, reason string) bool {
 	if !v.closed.Load() {
@@ -161,7 +215,14 @@ func (v *Viewer) Close(code int, reason string) bool {
 	}
 	v.code.Store(int32(code))
 	v.Detach()
-	_ = v.Session.CloseWithMsg(melody.FormatCloseMessage(code, reason))
+	msg := melody.FormatCloseMessage(code, reason)
+	v.outMu.Lock()
+	if len(v.overflow) > 0 {
+		v.closing = msg // after the frames queued before it (see Sent)
+	} else {
+		_ = v.Session.CloseWithMsg(msg)
+	}
+	v.outMu.Unlock()
 	return true
 }
 
