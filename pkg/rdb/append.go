@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -54,13 +55,12 @@ type AppendReply struct {
 	MutedUntil time.Time
 }
 
-// QueueAppend queues lua/append.lua by EVALSHA on p (a pipeline) for the
-// party of k at time now; AppendReplyOf reads the command's answer once p
+// QueueAppend queues lua/append.lua by EVALSHA on p (a pipeline) for
+// party at time now; AppendReplyOf reads the command's answer once p
 // ran. It never falls back to EVAL: a pipeline that failed with NOSCRIPT
 // (IsNoScript) is run again after LoadAppend.
-func QueueAppend(ctx context.Context, p redis.Scripter, k PartyKeys, now time.Time, a AppendArgs) *redis.Cmd {
-	keys := []string{k.Stream, k.IDsAt(now), k.Likers, k.Ended, k.Playback, k.IDsAt(now.Add(-IDGeneration)),
-		k.Mutes, k.Bans, k.Moderators, k.Deleted}
+func QueueAppend(ctx context.Context, p redis.Scripter, party uuid.UUID, now time.Time, a AppendArgs) *redis.Cmd {
+	k := cachedKeysFor(party)
 	muteCheck, until := int64(0), int64(0)
 	if a.MuteCheck {
 		muteCheck = a.Now.UnixMilli()
@@ -68,7 +68,7 @@ func QueueAppend(ctx context.Context, p redis.Scripter, k PartyKeys, now time.Ti
 	if !a.Until.IsZero() {
 		until = a.Until.UnixMilli()
 	}
-	return appendScript.EvalSha(ctx, p, keys,
+	return appendScript.EvalSha(ctx, p, k.appendKeysAt(now),
 		a.Payload, a.EventID, flag(a.Dedup), flag(a.Like), a.UserID,
 		a.MaxBuffered, k.Channel, a.Playback, a.PositionMS, a.CreatedAt, int(IDTTL.Seconds()),
 		muteCheck, a.Moderation, a.Target, until)

@@ -2,9 +2,11 @@ package rdb
 
 import (
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
+	lru "github.com/hashicorp/golang-lru/v2"
 )
 
 // Every Redis key the project reads or writes is named in this file
@@ -52,7 +54,55 @@ type PartyKeys struct {
 }
 
 // KeysFor returns the keys of party p.
-func KeysFor(p uuid.UUID) PartyKeys {
+func KeysFor(p uuid.UUID) PartyKeys { return cachedKeysFor(p).PartyKeys }
+
+// namedKeys is a party's key names, kept for the parties used lately: the
+// append path needs ten of them for every event, and naming them anew
+// was the largest source of the gateway's garbage per event.
+type namedKeys struct {
+	PartyKeys
+	append atomic.Pointer[appendKeys]
+}
+
+// appendKeys is the KEYS of lua/append.lua for one client-id generation.
+type appendKeys struct {
+	generation int64
+	keys       []string // read only once stored
+}
+
+const namedParties = 8192
+
+var partyKeys = func() *lru.Cache[uuid.UUID, *namedKeys] {
+	c, err := lru.New[uuid.UUID, *namedKeys](namedParties)
+	if err != nil {
+		panic(err) // only for a size below 1
+	}
+	return c
+}()
+
+func cachedKeysFor(p uuid.UUID) *namedKeys {
+	if k, ok := partyKeys.Get(p); ok {
+		return k
+	}
+	k := &namedKeys{PartyKeys: nameKeys(p)}
+	partyKeys.Add(p, k)
+	return k
+}
+
+// appendKeysAt is the KEYS of lua/append.lua at time now (see QueueAppend).
+func (n *namedKeys) appendKeysAt(now time.Time) []string {
+	gen := now.UnixMilli() / IDGeneration.Milliseconds()
+	if a := n.append.Load(); a != nil && a.generation == gen {
+		return a.keys
+	}
+	k := n.PartyKeys
+	keys := []string{k.Stream, k.IDsAt(now), k.Likers, k.Ended, k.Playback, k.IDsAt(now.Add(-IDGeneration)),
+		k.Mutes, k.Bans, k.Moderators, k.Deleted}
+	n.append.Store(&appendKeys{generation: gen, keys: keys})
+	return keys
+}
+
+func nameKeys(p uuid.UUID) PartyKeys {
 	tag := "{" + p.String() + "}"
 	return PartyKeys{
 		Stream:   "wp:" + tag + ":events",

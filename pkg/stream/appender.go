@@ -74,11 +74,15 @@ type AppenderConfig struct {
 }
 
 type appendReq struct {
-	ev    event.Event
-	dedup bool
-	ctx   context.Context
-	done  chan appendResp
+	ev      event.Event
+	dedup   bool
+	expires time.Time // a request still queued then is answered ErrUnavailable instead of run
+	done    chan appendResp
 }
+
+// appendPatience is how long an append without a deadline of its own may
+// wait for a worker before it is answered ErrUnavailable.
+const appendPatience = 5 * time.Second
 
 type appendResp struct {
 	res Result
@@ -123,12 +127,21 @@ func NewAppender(rdb redis.UniversalClient, cfg AppenderConfig) *Appender {
 }
 
 // Append stores e in its party's stream and returns once Redis answered.
+// Every append is answered: a worker runs it (the pipeline has a timeout
+// of its own), or answers ErrUnavailable when it waited past ctx's
+// deadline (appendPatience without one) before a worker took it, or when
+// the appender stops. So a caller that needs no earlier answer may pass a
+// context without deadline and save a timer per event.
 // dedup says e.ID was derived from a client message id, so a resend must
 // return the first entry instead of a second one. An error wraps
 // ErrUnavailable (also when the appender stopped before running it) or the
 // context's error.
 func (a *Appender) Append(ctx context.Context, e event.Event, dedup bool) (Result, error) {
-	r := &appendReq{ev: e, dedup: dedup, ctx: ctx, done: make(chan appendResp, 1)}
+	expires, ok := ctx.Deadline()
+	if !ok {
+		expires = time.Now().Add(appendPatience)
+	}
+	r := &appendReq{ev: e, dedup: dedup, expires: expires, done: make(chan appendResp, 1)}
 	select {
 	case a.reqs <- r:
 	case <-a.stopped:
@@ -229,8 +242,25 @@ func (a *Appender) work(ctx context.Context) {
 				break fill
 			}
 		}
-		a.exec(context.WithoutCancel(ctx), batch)
+		if batch = a.dropExpired(batch, time.Now()); len(batch) > 0 {
+			a.exec(context.WithoutCancel(ctx), batch)
+		}
 	}
+}
+
+// dropExpired answers the requests of batch that waited too long and
+// returns the others.
+func (a *Appender) dropExpired(batch []*appendReq, now time.Time) []*appendReq {
+	kept := batch[:0]
+	for _, r := range batch {
+		if now.After(r.expires) {
+			r.done <- appendResp{err: fmt.Errorf("%w: waited too long for Redis", ErrUnavailable)}
+			continue
+		}
+		kept = append(kept, r)
+	}
+	clear(batch[len(kept):])
+	return kept
 }
 
 // exec runs one pipeline. It does not stop when the server's context ends:
@@ -380,7 +410,7 @@ func (a *Appender) queue(ctx context.Context, pipe redis.Pipeliner, r *appendReq
 			args.Target = r.ev.TargetEvent.String()
 		}
 	}
-	return rdb.QueueAppend(ctx, pipe, KeysFor(r.ev.PartyID), time.Now(), args)
+	return rdb.QueueAppend(ctx, pipe, r.ev.PartyID, time.Now(), args)
 }
 
 // needRegistration returns the parties of batch not registered for flushing

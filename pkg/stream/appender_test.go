@@ -75,6 +75,35 @@ func TestQueuedAppendsAreAnsweredWhenTheAppenderStops(t *testing.T) {
 	t.Logf("%d appends refused as unavailable, %d stored", refused, stored)
 }
 
+// TestAppendNotTakenBeforeItsDeadlineIsNotRun: an append whose caller
+// gave up (its deadline passed) before a worker took it is answered
+// without running, so an event its sender was told failed is not stored
+// later behind its back; one taken in time is stored.
+func TestAppendNotTakenBeforeItsDeadlineIsNotRun(t *testing.T) {
+	rdb := newClient(t)
+	a := stream.NewAppender(rdb, stream.AppenderConfig{Workers: 1, MaxBatch: 8})
+	party := uuid.New()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := a.Append(ctx, chat(party, "u", "late"), true); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("append with no worker running: %v, want the deadline passed", err)
+	}
+	if n := stream.QueuedLen(a); n != 1 {
+		t.Fatalf("%d appends queued, want the one that gave up", n)
+	}
+	run, stop := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- a.Run(run) }()
+	defer func() { stop(); <-ran }()
+	if _, err := a.Append(context.Background(), chat(party, "u", "in time"), true); err != nil {
+		t.Fatalf("append with a worker running: %v", err)
+	}
+	entries := rdb.XRange(context.Background(), stream.KeysFor(party).Stream, "-", "+").Val()
+	if len(entries) != 1 {
+		t.Fatalf("stream holds %d entries, want only the append taken in time", len(entries))
+	}
+}
+
 // TestAppenderStartedWhileRedisIsDown runs an appender whose Redis is not
 // running yet: appends are refused as unavailable (not left waiting), the
 // appender is not ready, and once Redis starts it turns ready and stores

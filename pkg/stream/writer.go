@@ -24,7 +24,7 @@ func NewWriter(rdb redis.UniversalClient) *Writer {
 // as Appender.Append does; it gives up after five seconds or when ctx ends.
 // An error wraps ErrUnavailable.
 func (w *Writer) Append(ctx context.Context, e event.Event, dedup bool) (Result, error) {
-	r := &appendReq{ev: e, dedup: dedup, ctx: ctx, done: make(chan appendResp, 1)}
+	r := &appendReq{ev: e, dedup: dedup, done: make(chan appendResp, 1)}
 	w.a.exec(ctx, []*appendReq{r})
 	resp := <-r.done
 	return resp.res, resp.err
