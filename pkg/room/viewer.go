@@ -204,8 +204,8 @@ func (v *Viewer) slow() {
 
 // Close sends a close frame with code and reason and stops further frames.
 // The frames queued before it, and what waited to be paired (see
-// pairing.go), go first: the ack of a stored event is never lost to a close. It reports whether this call
-// closed the viewer.
+// pairing.go), go first: the ack of a stored event is never lost to a
+// close. It reports whether this call closed the viewer.
 func (v *Viewer) Close(code int, reason string) bool {
 	if !v.closed.Load() {
 		v.flushPaired()

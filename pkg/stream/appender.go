@@ -127,15 +127,16 @@ func NewAppender(rdb redis.UniversalClient, cfg AppenderConfig) *Appender {
 }
 
 // Append stores e in its party's stream and returns once Redis answered.
+// dedup says e.ID was derived from a client message id, so a resend must
+// return the first entry instead of a second one. An error wraps
+// ErrUnavailable (also when the appender stopped before running it) or the
+// context's error.
+//
 // Every append is answered: a worker runs it (the pipeline has a timeout
 // of its own), or answers ErrUnavailable when it waited past ctx's
 // deadline (appendPatience without one) before a worker took it, or when
 // the appender stops. So a caller that needs no earlier answer may pass a
 // context without deadline and save a timer per event.
-// dedup says e.ID was derived from a client message id, so a resend must
-// return the first entry instead of a second one. An error wraps
-// ErrUnavailable (also when the appender stopped before running it) or the
-// context's error.
 func (a *Appender) Append(ctx context.Context, e event.Event, dedup bool) (Result, error) {
 	expires, ok := ctx.Deadline()
 	if !ok {
@@ -242,7 +243,7 @@ func (a *Appender) work(ctx context.Context) {
 				break fill
 			}
 		}
-		if batch = a.dropExpired(batch, time.Now()); len(batch) > 0 {
+		if batch = dropExpired(batch, time.Now()); len(batch) > 0 {
 			a.exec(context.WithoutCancel(ctx), batch)
 		}
 	}
@@ -250,7 +251,7 @@ func (a *Appender) work(ctx context.Context) {
 
 // dropExpired answers the requests of batch that waited too long and
 // returns the others.
-func (a *Appender) dropExpired(batch []*appendReq, now time.Time) []*appendReq {
+func dropExpired(batch []*appendReq, now time.Time) []*appendReq {
 	kept := batch[:0]
 	for _, r := range batch {
 		if now.After(r.expires) {
