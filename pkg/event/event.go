@@ -45,27 +45,28 @@ type kind struct {
 	missing   string  // when set, the payload is required and this says it is missing
 	broadcast bool    // viewers receive these events as frames
 	anonymous bool    // no user_id: the gateway's own samples
+	inbound   bool    // clients send these as frames (ParseInbound)
 }
 
 // kinds is the one list of event types.
 var kinds = map[Type]kind{
-	Chat:    {payload: []field{textField}, broadcast: true},
-	Like:    {payload: []field{likeTotalField}, broadcast: true},
-	Play:    {payload: []field{positionField}, missing: "play without position_ms", broadcast: true},
-	Pause:   {payload: []field{positionField}, missing: "pause without position_ms", broadcast: true},
-	Seek:    {payload: []field{positionField}, missing: "seek without position_ms", broadcast: true},
+	Chat:    {payload: []field{textField}, broadcast: true, inbound: true},
+	Like:    {payload: []field{likeTotalField}, broadcast: true, inbound: true},
+	Play:    {payload: []field{positionField}, missing: "play without position_ms", broadcast: true, inbound: true},
+	Pause:   {payload: []field{positionField}, missing: "pause without position_ms", broadcast: true, inbound: true},
+	Seek:    {payload: []field{positionField}, missing: "seek without position_ms", broadcast: true, inbound: true},
 	Join:    {},
 	Leave:   {},
 	Viewers: {payload: []field{viewersField}, missing: "viewers event without count", anonymous: true},
 
-	Delete:          {payload: []field{targetEventField}, missing: "delete without target_event_id", broadcast: true},
-	Mute:            {payload: []field{targetField, untilField}, missing: "mute without target_user_id or until", broadcast: true},
-	Unmute:          {payload: []field{targetField}, missing: "unmute without target_user_id", broadcast: true},
-	Kick:            {payload: []field{targetField}, missing: "kick without target_user_id", broadcast: true},
-	Ban:             {payload: []field{targetField}, missing: "ban without target_user_id", broadcast: true},
-	Unban:           {payload: []field{targetField}, missing: "unban without target_user_id", broadcast: true},
-	ModeratorAdd:    {payload: []field{targetField}, missing: "moderator_add without target_user_id", broadcast: true},
-	ModeratorRemove: {payload: []field{targetField}, missing: "moderator_remove without target_user_id", broadcast: true},
+	Delete:          {payload: []field{targetEventField}, missing: "delete without target_event_id", broadcast: true, inbound: true},
+	Mute:            {payload: []field{targetField, untilField}, missing: "mute without target_user_id or until", broadcast: true, inbound: true},
+	Unmute:          {payload: []field{targetField}, missing: "unmute without target_user_id", broadcast: true, inbound: true},
+	Kick:            {payload: []field{targetField}, missing: "kick without target_user_id", broadcast: true, inbound: true},
+	Ban:             {payload: []field{targetField}, missing: "ban without target_user_id", broadcast: true, inbound: true},
+	Unban:           {payload: []field{targetField}, missing: "unban without target_user_id", broadcast: true, inbound: true},
+	ModeratorAdd:    {payload: []field{targetField}, missing: "moderator_add without target_user_id", broadcast: true, inbound: true},
+	ModeratorRemove: {payload: []field{targetField}, missing: "moderator_remove without target_user_id", broadcast: true, inbound: true},
 }
 
 // Types lists every event type, for metrics that are initialised per type.
@@ -91,6 +92,9 @@ func (k kind) carries(f field) bool {
 	}
 	return false
 }
+
+// Inbound reports whether clients send events of type t as frames.
+func (t Type) Inbound() bool { return kinds[t].inbound }
 
 // Broadcast reports whether viewers see events of type t as frames.
 func (t Type) Broadcast() bool { return kinds[t].broadcast }

@@ -41,18 +41,47 @@ type AppendArgs struct {
 	Moderation string
 	Target     string
 	Until      time.Time
+	// Host is the party's host, against which a moderation event's
+	// roles are checked in the same step as its append.
+	Host string
+	// MaxDeleted is the most chats of the party deletes may hide.
+	MaxDeleted int64
+	// BanCheck says the event is refused ("banned") while UserID is banned
+	// from the party: every event but a leave.
+	BanCheck bool
+	// Rate is the UserID's bucket this event takes a token of, shared by
+	// every gateway; the zero Rate takes none.
+	Rate Rate
 }
+
+// Rate is a rate class's limit per user per party: on average one event
+// every Every, up to Burst at once. It is counted in Redis (a generic cell
+// rate algorithm on Redis's clock), so every gateway shares the bucket.
+type Rate struct {
+	Class string // names the bucket: wp:{<party>}:rate:<class>:<user>
+	Every time.Duration
+	Burst int
+}
+
+// On reports whether r limits anything.
+func (r Rate) On() bool { return r.Class != "" && r.Every > 0 && r.Burst > 0 }
 
 // AppendReply is lua/append.lua's answer.
 type AppendReply struct {
 	// Status is "ok" (stored), "duplicate" (StreamID is the first entry of
 	// the event_id), "liked" (the user's like was counted before), "muted"
 	// (the chat's user is muted until MutedUntil), "closed" (the party
-	// takes no more events) or "full" (its unflushed backlog is full).
+	// takes no more events), "full" (its unflushed backlog is full),
+	// "banned" (the user is banned from the party), "forbidden" (the
+	// moderation action is not the user's to take: Reason says why),
+	// "rate_limited" (the user's bucket is empty for RetryAfter) or
+	// "deleted_full" (the party's deletes hide MaxDeleted chats already).
 	Status     string
 	StreamID   string
 	Likes      int64 // the like total after a like, else -1
 	MutedUntil time.Time
+	Reason     string
+	RetryAfter time.Duration
 }
 
 // QueueAppend queues lua/append.lua by EVALSHA on p (a pipeline) for
@@ -68,10 +97,19 @@ func QueueAppend(ctx context.Context, p redis.Scripter, party uuid.UUID, now tim
 	if !a.Until.IsZero() {
 		until = a.Until.UnixMilli()
 	}
-	return appendScript.EvalSha(ctx, p, k.appendKeysAt(now),
+	keys := k.appendKeysAt(now)
+	every := 0.0
+	if a.Rate.On() {
+		keys = append(keys[:len(keys):len(keys)], k.rateKey(a.Rate.Class, a.UserID))
+		every = float64(a.Rate.Every) / float64(time.Millisecond)
+	} else {
+		keys = append(keys[:len(keys):len(keys)], k.Stream) // KEYS[11] unused without a rate
+	}
+	return appendScript.EvalSha(ctx, p, keys,
 		a.Payload, a.EventID, flag(a.Dedup), flag(a.Like), a.UserID,
 		a.MaxBuffered, k.Channel, a.Playback, a.PositionMS, a.CreatedAt, int(IDTTL.Seconds()),
-		muteCheck, a.Moderation, a.Target, until)
+		muteCheck, a.Moderation, a.Target, until,
+		flag(a.BanCheck), a.Host, strconv.FormatFloat(every, 'f', 3, 64), a.Rate.Burst, a.MaxDeleted)
 }
 
 // AppendReplyOf converts the answer of a command QueueAppend queued. Its
@@ -85,9 +123,15 @@ func AppendReplyOf(cmd *redis.Cmd) (AppendReply, error) {
 		return AppendReply{}, fmt.Errorf("unexpected append reply %q", vals)
 	}
 	likes, _ := strconv.ParseInt(vals[2], 10, 64)
-	if vals[0] == "muted" {
+	switch vals[0] {
+	case "muted":
 		until, _ := strconv.ParseInt(vals[1], 10, 64)
 		return AppendReply{Status: vals[0], Likes: likes, MutedUntil: time.UnixMilli(until).UTC()}, nil
+	case "forbidden":
+		return AppendReply{Status: vals[0], Likes: likes, Reason: vals[1]}, nil
+	case "rate_limited":
+		ms, _ := strconv.ParseInt(vals[1], 10, 64)
+		return AppendReply{Status: vals[0], Likes: likes, RetryAfter: time.Duration(ms) * time.Millisecond}, nil
 	}
 	return AppendReply{Status: vals[0], StreamID: vals[1], Likes: likes}, nil
 }

@@ -45,6 +45,9 @@ type PartyKeys struct {
 	Bans       string // wp:{<party>}:bans, set of banned users
 	Mutes      string // wp:{<party>}:mutes, hash: user -> end of the mute (Unix ms)
 	Deleted    string // wp:{<party>}:deleted, set of event ids of deleted chats
+	// RatePrefix, wp:{<party>}:rate:, prefixes the users' rate buckets:
+	// wp:{<party>}:rate:<class>:<user>, each expiring once full again.
+	RatePrefix string
 	// Ended, wp:ended:{<party>}, marks a party closed to writes. It
 	// deliberately lies outside wp:{<party>}:* so that removing the party's
 	// keys keeps it, and a late write can never recreate a removed stream;
@@ -102,6 +105,11 @@ func (n *namedKeys) appendKeysAt(now time.Time) []string {
 	return keys
 }
 
+// rateKey names user's bucket of rate class in the party (see Rate).
+func (n *namedKeys) rateKey(class, user string) string {
+	return n.RatePrefix + class + ":" + user
+}
+
 func nameKeys(p uuid.UUID) PartyKeys {
 	tag := "{" + p.String() + "}"
 	return PartyKeys{
@@ -118,6 +126,7 @@ func nameKeys(p uuid.UUID) PartyKeys {
 		Bans:       "wp:" + tag + ":bans",
 		Mutes:      "wp:" + tag + ":mutes",
 		Deleted:    "wp:" + tag + ":deleted",
+		RatePrefix: "wp:" + tag + ":rate:",
 		Ended:      "wp:ended:" + tag,
 	}
 }

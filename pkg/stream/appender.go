@@ -28,6 +28,10 @@ const (
 	Closed                     // the party no longer takes events; nothing stored
 	Full                       // the party's unflushed backlog is full; nothing stored
 	Muted                      // the chat's user is muted in the party; nothing stored
+	Banned                     // the event's user is banned from the party; nothing stored
+	Forbidden                  // the moderation action is not its user's to take (Reason); nothing stored
+	RateLimited                // the user's rate class is used up across gateways (RetryAfter); nothing stored
+	DeletedFull                // the party's deletes hide as many chats as they may; nothing stored
 )
 
 // Result is the outcome of one append.
@@ -37,6 +41,8 @@ type Result struct {
 	Likes    int64 // the party's like total after a like, else -1
 	// MutedUntil is when the mute that refused a chat (Muted) ends.
 	MutedUntil time.Time
+	Reason     string        // why a moderation action was Forbidden
+	RetryAfter time.Duration // when a RateLimited user has a token again
 }
 
 // ErrUnavailable wraps Redis failures: the event may or may not be stored.
@@ -71,11 +77,18 @@ type AppenderConfig struct {
 	OnReplicaShortfall func(events int)
 	// Log receives the appender's warnings; nil discards them.
 	Log *slog.Logger
+	// Rates are the per-user limits the append script enforces across
+	// gateways, by event type; a type without one takes no token.
+	Rates map[event.Type]rdb.Rate
+	// MaxDeleted is the most chats of one party that deletes may hide; 0
+	// means no limit.
+	MaxDeleted int64
 }
 
 type appendReq struct {
 	ev      event.Event
 	dedup   bool
+	host    string    // the party's host, for a moderation event
 	expires time.Time // a request still queued then is answered ErrUnavailable instead of run
 	done    chan appendResp
 }
@@ -138,11 +151,23 @@ func NewAppender(rdb redis.UniversalClient, cfg AppenderConfig) *Appender {
 // the appender stops. So a caller that needs no earlier answer may pass a
 // context without deadline and save a timer per event.
 func (a *Appender) Append(ctx context.Context, e event.Event, dedup bool) (Result, error) {
+	return a.append(ctx, &appendReq{ev: e, dedup: dedup})
+}
+
+// AppendModeration is Append for a moderation event of the party hosted
+// by host: in the same step as the append, it is refused (Forbidden) when
+// its user is no longer the host or one of its moderators, or when the
+// action is one the host keeps for itself.
+func (a *Appender) AppendModeration(ctx context.Context, e event.Event, dedup bool, host string) (Result, error) {
+	return a.append(ctx, &appendReq{ev: e, dedup: dedup, host: host})
+}
+
+func (a *Appender) append(ctx context.Context, r *appendReq) (Result, error) {
 	expires, ok := ctx.Deadline()
 	if !ok {
 		expires = time.Now().Add(appendPatience)
 	}
-	r := &appendReq{ev: e, dedup: dedup, expires: expires, done: make(chan appendResp, 1)}
+	r.expires, r.done = expires, make(chan appendResp, 1)
 	select {
 	case a.reqs <- r:
 	case <-a.stopped:
@@ -404,9 +429,11 @@ func (a *Appender) queue(ctx context.Context, pipe redis.Pipeliner, r *appendReq
 		UserID: r.ev.UserID, MaxBuffered: a.cfg.MaxBuffered, Playback: playback, PositionMS: pos,
 		CreatedAt: updated,
 		MuteCheck: r.ev.Type == event.Chat, Now: r.ev.CreatedAt,
+		BanCheck: r.ev.Type != event.Leave && r.ev.UserID != "", Rate: a.cfg.Rates[r.ev.Type],
+		MaxDeleted: a.cfg.MaxDeleted,
 	}
 	if r.ev.Type.IsModeration() {
-		args.Moderation, args.Target, args.Until = string(r.ev.Type), r.ev.Target, r.ev.Until
+		args.Moderation, args.Target, args.Until, args.Host = string(r.ev.Type), r.ev.Target, r.ev.Until, r.host
 		if r.ev.Type == event.Delete {
 			args.Target = r.ev.TargetEvent.String()
 		}
@@ -449,7 +476,8 @@ func parseResult(cmd *redis.Cmd) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	res := Result{StreamID: reply.StreamID, Likes: reply.Likes, MutedUntil: reply.MutedUntil}
+	res := Result{StreamID: reply.StreamID, Likes: reply.Likes, MutedUntil: reply.MutedUntil,
+		Reason: reply.Reason, RetryAfter: reply.RetryAfter}
 	switch reply.Status {
 	case "ok":
 		res.Status = Stored
@@ -463,6 +491,14 @@ func parseResult(cmd *redis.Cmd) (Result, error) {
 		res.Status = Full
 	case "muted":
 		res.Status = Muted
+	case "banned":
+		res.Status = Banned
+	case "forbidden":
+		res.Status = Forbidden
+	case "rate_limited":
+		res.Status = RateLimited
+	case "deleted_full":
+		res.Status = DeletedFull
 	default:
 		return Result{}, fmt.Errorf("%w: unknown append status %q", ErrUnavailable, reply.Status)
 	}

@@ -1,9 +1,12 @@
 -- append stores one event atomically on the party's slot: it refuses a
--- closed party, answers a resent client id with the first entry, counts a
--- like once per user, refuses a chat of a muted user, refuses a party whose
--- unflushed backlog is full, then XADDs the event, applies a moderation
--- event to the party's moderation state and announces the entry on the
--- party's sharded channel, so every subscriber sees entries in stream order.
+-- closed party and a banned user, answers a resent client id with the
+-- first entry, refuses a moderation action its user may no longer take,
+-- takes a token of the user's rate class (one bucket per party, user and
+-- class, shared by every gateway), counts a like once per user, refuses a
+-- chat of a muted user, refuses a party whose unflushed backlog is full,
+-- then XADDs the event, applies a moderation event to the party's
+-- moderation state and announces the entry on the party's sharded
+-- channel, so every subscriber sees entries in stream order.
 --
 -- KEYS[1] -> wp:{<party>}:events, the party's stream
 -- KEYS[2] -> wp:{<party>}:ids:<generation>, the current client-id index generation (hash)
@@ -15,11 +18,13 @@
 -- KEYS[8] -> wp:{<party>}:bans, banned users (set)
 -- KEYS[9] -> wp:{<party>}:moderators, the host's moderators (set)
 -- KEYS[10] -> wp:{<party>}:deleted, event ids of deleted chats (set)
+-- KEYS[11] -> wp:{<party>}:rate:<class>:<user>, the user's bucket of its rate class (the
+--             theoretical arrival time of its next event, Unix ms); unused without a class
 -- ARGV[1] -> the event's stream entry form (field "e")
 -- ARGV[2] -> the event_id, the client-id index's field
 -- ARGV[3] -> "1" when a resent event_id must answer its first entry, else "0"
 -- ARGV[4] -> "1" when the event is a like, else "0"
--- ARGV[5] -> the user id (a liker)
+-- ARGV[5] -> the user id (a liker, the actor of a moderation event)
 -- ARGV[6] -> the most unflushed entries the party may hold; 0 means no limit
 -- ARGV[7] -> wp:{<party>}:live, the channel announcing the entry
 -- ARGV[8] -> "play", "pause" or "seek" for a playback event with a position, else ""
@@ -31,16 +36,52 @@
 --             "moderator_add", "moderator_remove"), else ""
 -- ARGV[14] -> its target: the user acted on, or the event_id of the chat a delete hides
 -- ARGV[15] -> the end of a mute (Unix ms), else "0"
+-- ARGV[16] -> "1" when the event is refused to a banned user (every event but a leave), else "0"
+-- ARGV[17] -> the party's host (user id), against which a moderation event's roles are checked
+-- ARGV[18] -> the rate class's interval between events (ms, may be fractional); "0": no rate
+-- ARGV[19] -> the rate class's burst (events)
+-- ARGV[20] -> the most chats of the party deletes may hide; 0 means no limit
 --
--- Returns {status, stream_id, likes}: status "ok", "duplicate", "liked",
--- "muted", "closed" or "full"; stream_id the new or first entry, for
--- "muted" the end of the mute (Unix ms), else ""; likes the like total
--- after a like (as a string), else "-1". The announcement is
--- "<stream id> <likes> <entry>".
+-- Returns {status, detail, likes}: status "ok", "duplicate", "liked",
+-- "muted", "closed", "full", "banned", "forbidden", "rate_limited" or
+-- "deleted_full"; detail the new or first entry's stream id, for "muted"
+-- the end of the mute (Unix ms), for "forbidden" the reason, for
+-- "rate_limited" the milliseconds until a token is back, else ""; likes
+-- the like total after a like (as a string), else "-1". The announcement
+-- is "<stream id> <likes> <entry>".
 if redis.call('EXISTS', KEYS[4]) == 1 then return {'closed', '', '-1'} end
+if ARGV[16] == '1' and redis.call('SISMEMBER', KEYS[8], ARGV[5]) == 1 then return {'banned', '', '-1'} end
 if ARGV[3] == '1' then
   local prev = redis.call('HGET', KEYS[2], ARGV[2]) or redis.call('HGET', KEYS[6], ARGV[2])
   if prev then return {'duplicate', prev, '-1'} end
+end
+local op, target = ARGV[13], ARGV[14]
+if op ~= '' then
+  local actor, host = ARGV[5], ARGV[17]
+  if actor ~= host then
+    if op == 'moderator_add' or op == 'moderator_remove' then
+      return {'forbidden', 'only the host appoints and removes moderators', '-1'}
+    end
+    if redis.call('SISMEMBER', KEYS[9], actor) == 0 then
+      return {'forbidden', 'only the host and its moderators can ' .. op, '-1'}
+    end
+    if op ~= 'delete' and redis.call('SISMEMBER', KEYS[9], target) == 1 then
+      return {'forbidden', 'only the host can ' .. op .. ' a moderator', '-1'}
+    end
+  end
+  if op == 'moderator_add' and redis.call('SISMEMBER', KEYS[8], target) == 1 then
+    return {'forbidden', 'a banned user cannot be a moderator; unban them first', '-1'}
+  end
+end
+local interval = tonumber(ARGV[18])
+if interval > 0 then
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+  local tat = tonumber(redis.call('GET', KEYS[11]) or '0')
+  if tat < now then tat = now end
+  local ahead = tat - now - interval * (tonumber(ARGV[19]) - 1)
+  if ahead > 0 then return {'rate_limited', tostring(math.ceil(ahead)), '-1'} end
+  redis.call('SET', KEYS[11], string.format('%.3f', tat + interval), 'PX', math.ceil(tat + interval - now) + 1000)
 end
 if ARGV[12] ~= '0' then
   local muted = redis.call('HGET', KEYS[7], ARGV[5])
@@ -71,6 +112,10 @@ if max > 0 and redis.call('XLEN', KEYS[1]) >= max then
     return {'full', '', '-1'}
   end
 end
+if op == 'delete' and tonumber(ARGV[20]) > 0 and redis.call('SISMEMBER', KEYS[10], target) == 0
+    and redis.call('SCARD', KEYS[10]) >= tonumber(ARGV[20]) then
+  return {'deleted_full', '', '-1'}
+end
 local id = redis.call('XADD', KEYS[1], '*', 'e', ARGV[1])
 if ARGV[3] == '1' then
   redis.call('HSET', KEYS[2], ARGV[2], id)
@@ -82,7 +127,6 @@ if ARGV[8] ~= '' then
   elseif ARGV[8] == 'pause' then redis.call('HSET', KEYS[5], 'state', 'paused')
   else redis.call('HSETNX', KEYS[5], 'state', 'paused') end
 end
-local op, target = ARGV[13], ARGV[14]
 if op == 'delete' then redis.call('SADD', KEYS[10], target)
 elseif op == 'mute' then redis.call('HSET', KEYS[7], target, ARGV[15])
 elseif op == 'unmute' then redis.call('HDEL', KEYS[7], target)
