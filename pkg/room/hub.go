@@ -32,10 +32,14 @@ type Hub struct {
 	startID string
 	early   earlyHistory
 
-	mu          sync.Mutex
-	viewers     map[*Viewer]struct{}
-	recent      chatRing  // the last chats delivered since Start
-	forgotten   forgotten // chats deleted, and users erased, since Start
+	mu        sync.Mutex
+	viewers   map[*Viewer]struct{}
+	recent    chatRing  // the last chats delivered since Start
+	forgotten forgotten // chats deleted, and users erased, since Start
+	// banned holds the users banned by entries delivered since Start,
+	// less those unbanned since: a viewer of theirs added later is
+	// refused its welcome (see add).
+	banned      map[string]bool
 	lastID      string
 	likes       int64
 	playback    Playback
@@ -158,6 +162,13 @@ func (h *Hub) Deliver(e event.Event, likes int64) {
 			h.forgotten.deleted = make(map[uuid.UUID]bool)
 		}
 		h.forgotten.deleted[e.TargetEvent] = true
+	case event.Ban:
+		if h.banned == nil {
+			h.banned = make(map[string]bool)
+		}
+		h.banned[e.Target] = true
+	case event.Unban:
+		delete(h.banned, e.Target)
 	}
 	h.queueLocked(pendingFrame{frame: frame, id: e.StreamID, event: e.ID})
 	switch e.Type {
@@ -241,9 +252,15 @@ func (h *Hub) fanOut() {
 
 // add registers v after running welcome under the hub's lock, so that no
 // entry delivered after the welcome's last_id can be missed or come first.
-func (h *Hub) add(v *Viewer, withRecent bool, welcome func(welcomeState)) {
+// add welcomes v at the hub's position and adds it, unless its user was
+// banned by an entry the hub delivered (false): the welcome would cover
+// the ban, so its removal would never reach v.
+func (h *Hub) add(v *Viewer, withRecent bool, welcome func(welcomeState)) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.banned[v.Identity.UserID] {
+		return false
+	}
 	st := welcomeState{LastID: h.lastID, Likes: h.likes, Playback: h.playback}
 	if withRecent {
 		st.Recent = h.recent.frames()
@@ -257,6 +274,7 @@ func (h *Hub) add(v *Viewer, withRecent bool, welcome func(welcomeState)) {
 	if h.ended {
 		endViewer(v)
 	}
+	return true
 }
 
 // goLive ends v's catch-up if cursor has reached every entry delivered to

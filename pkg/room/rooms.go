@@ -3,6 +3,7 @@ package room
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/watchparty/watchparty/pkg/event"
+	"github.com/watchparty/watchparty/pkg/moderation"
 	"github.com/watchparty/watchparty/pkg/presence"
 	"github.com/watchparty/watchparty/pkg/stream"
 )
@@ -102,7 +104,12 @@ type Welcome struct {
 	History *[]json.RawMessage `json:"history,omitempty"`
 }
 
-// Join adds v to its party's hub and sends its welcome. With since (a
+// ErrBanned says a viewer's user is banned from the party: Join sent it
+// no welcome.
+var ErrBanned = errors.New("banned from the party")
+
+// Join adds v to its party's hub and sends its welcome, or returns
+// ErrBanned when its user is banned from the party. With since (a
 // stream id the client saw last) the viewer then receives every later
 // entry still in the stream, in order, and goes live once it has reached
 // the party's live position. That catch-up runs on its own goroutine,
@@ -246,6 +253,15 @@ func (r *Rooms) addViewer(ctx context.Context, v *Viewer, likes int64, withHisto
 		if err != nil {
 			return nil, err
 		}
+		// The hub follows the stream from before this look: a ban after
+		// it is delivered to the hub, which then refuses v (Hub.add) or
+		// removes it.
+		switch banned, err := moderation.Banned(ctx, r.rdb, v.Party, v.Identity.UserID); {
+		case err != nil:
+			return nil, err
+		case banned:
+			return nil, ErrBanned
+		}
 		h.noteLikes(likes)
 		var early []chatFrame
 		earlyOK := false
@@ -260,8 +276,11 @@ func (r *Rooms) addViewer(ctx context.Context, v *Viewer, likes int64, withHisto
 		}
 		r.mu.Lock()
 		if r.hubs[v.Party] == h && !h.retiring {
-			h.add(v, withHistory && earlyOK, func(st welcomeState) { welcome(st, early, earlyOK) })
+			added := h.add(v, withHistory && earlyOK, func(st welcomeState) { welcome(st, early, earlyOK) })
 			r.mu.Unlock()
+			if !added {
+				return nil, ErrBanned
+			}
 			return h, nil
 		}
 		r.mu.Unlock()
