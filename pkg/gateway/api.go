@@ -48,6 +48,7 @@ type partyAPI struct {
 	verifier *auth.Verifier
 	rdb      redis.UniversalClient
 	moderate func(ctx context.Context, party store.Party, actor auth.Identity, in event.Inbound) moderated
+	limits   *limiters
 	log      *slog.Logger
 	now      func() time.Time
 
@@ -60,29 +61,66 @@ type partyAPI struct {
 // for preflights, authentication as for WebSockets.
 func (g *Gateway) registerAPI(mux *http.ServeMux) {
 	a := &partyAPI{parties: g.store, live: g.liveStats(), history: g.history, verifier: g.verifier,
-		rdb: g.rdb, moderate: g.moderate,
+		rdb: g.rdb, moderate: g.moderate, limits: g.limits,
 		log: g.log.With("component", "api"), now: g.now, maxBody: int64(g.cfg.MaxBodyBytes),
 		maxActive: g.cfg.MaxActivePartiesPerHost, maxPartyLength: g.cfg.MaxPartyDuration}
 	api := http.NewServeMux()
-	api.HandleFunc("POST /api/parties", a.authed(a.create))
-	api.HandleFunc("GET /api/parties", a.authed(a.list))
-	api.HandleFunc("GET /api/parties/{id}", a.authed(a.get))
-	api.HandleFunc("GET /api/parties/{id}/chats", a.authed(a.chats))
-	api.HandleFunc("POST /api/parties/{id}/end", a.authed(a.end))
-	api.HandleFunc("POST /api/parties/{id}/cancel", a.authed(a.cancel))
-	api.HandleFunc("POST /api/parties/{id}/moderation", a.authed(a.moderation))
-	api.HandleFunc("GET /api/parties/{id}/moderation", a.authed(a.moderationState))
+	for _, rt := range a.routes() {
+		api.HandleFunc(rt.pattern, a.authed(rt.limit, rt.handle))
+	}
 	api.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) { noRoute(api, w, r) })
 	mux.Handle("/api/", cors(g.cfg.Origins(), api))
 }
 
-// authed runs h with the caller's identity, or answers 401.
-func (a *partyAPI) authed(h func(http.ResponseWriter, *http.Request, auth.Identity)) http.HandlerFunc {
+// route is one REST route: who may call it is the handler's to decide
+// (every route needs a signed-in caller); limit is the caller's bucket it
+// takes a token of first.
+type route struct {
+	pattern string
+	limit   routeLimit
+	handle  func(http.ResponseWriter, *http.Request, auth.Identity)
+}
+
+// routeLimit picks the bucket a route's caller takes a token of, or nil
+// for a route that takes its own inside the handler; each route declares
+// one (a test enumerates them).
+type routeLimit func(*limiters) *buckets[string]
+
+var (
+	limitRead    routeLimit = func(l *limiters) *buckets[string] { return l.apiRead }
+	limitWrite   routeLimit = func(l *limiters) *buckets[string] { return l.apiWrite }
+	limitHistory routeLimit = func(l *limiters) *buckets[string] { return l.history }
+	// limitInHandler: the moderation action takes its token of the
+	// moderation class per user and party, shared with the WebSocket.
+	limitInHandler routeLimit = func(*limiters) *buckets[string] { return nil }
+)
+
+// routes lists the REST API (docs/api.md).
+func (a *partyAPI) routes() []route {
+	return []route{
+		{"POST /api/parties", limitWrite, a.create},
+		{"GET /api/parties", limitRead, a.list},
+		{"GET /api/parties/{id}", limitRead, a.get},
+		{"GET /api/parties/{id}/chats", limitHistory, a.chats},
+		{"POST /api/parties/{id}/end", limitWrite, a.end},
+		{"POST /api/parties/{id}/cancel", limitWrite, a.cancel},
+		{"POST /api/parties/{id}/moderation", limitInHandler, a.moderation},
+		{"GET /api/parties/{id}/moderation", limitRead, a.moderationState},
+	}
+}
+
+// authed runs h with the caller's identity, or answers 401; then takes a
+// token of the caller's bucket of limit, or answers 429 with Retry-After.
+func (a *partyAPI) authed(limit routeLimit, h func(http.ResponseWriter, *http.Request, auth.Identity)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id, err := a.verifier.Authenticate(r)
 		if err != nil {
 			w.Header().Set("WWW-Authenticate", "Bearer")
 			writeError(w, http.StatusUnauthorized, CodeUnauthorized, err.Error())
+			return
+		}
+		if b := limit(a.limits); b != nil && !b.allow(id.UserID, a.now()) {
+			refuse(w, refusal{http.StatusTooManyRequests, CodeRateLimited, "too many requests; slow down", b.retryAfter()})
 			return
 		}
 		h(w, r, id)

@@ -63,6 +63,21 @@ func clientAddr(r *http.Request, trusted []netip.Prefix) netip.Addr {
 	return client
 }
 
+// addrGroup is the address under which the per-address limits count a
+// client at a: an IPv4 address is itself, an IPv6 address counts as its
+// prefix of bits (a /64 by default: one host usually holds a whole /64,
+// and could otherwise take a fresh address for every join).
+func addrGroup(a netip.Addr, bits int) netip.Addr {
+	if !a.Is6() || bits <= 0 || bits >= 128 {
+		return a
+	}
+	p, err := a.Prefix(bits)
+	if err != nil {
+		return a
+	}
+	return p.Addr()
+}
+
 func remoteAddr(hostport string) netip.Addr {
 	host, _, err := net.SplitHostPort(hostport)
 	if err != nil {

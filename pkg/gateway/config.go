@@ -36,6 +36,25 @@ type Config struct {
 	IPJoinRate    float64 // WebSocket joins per second per client address, per pod
 	IPJoinBurst   int
 
+	// ModerationRate is moderation actions (WebSocket and REST, refused
+	// ones too) per second per user per party.
+	ModerationRate  float64
+	ModerationBurst int
+	// APIReadRate is REST reads of party data per second per user;
+	// APIWriteRate REST writes (create, end, cancel); HistoryRate reads of
+	// a party's chat history.
+	APIReadRate   float64
+	APIReadBurst  int
+	APIWriteRate  float64
+	APIWriteBurst int
+	HistoryRate   float64
+	HistoryBurst  int
+	// IPv6Prefix is the prefix length by which IPv6 client addresses are
+	// counted as one for the per-address limits (one host, one /64).
+	IPv6Prefix int
+	// MaxDeletedPerParty caps the chats of one party that deletes hide.
+	MaxDeletedPerParty int
+
 	MaxConnsPerUser  int // open connections of one user on this pod
 	MaxConnsPerIP    int // open connections from one client address on this pod
 	MaxConnsPerParty int // open connections of one party across all pods
@@ -75,6 +94,16 @@ const (
 	DefaultJoinBurst               = 30
 	DefaultIPJoinRate              = 100
 	DefaultIPJoinBurst             = 2000
+	DefaultModerationRate          = 2
+	DefaultModerationBurst         = 20
+	DefaultAPIReadRate             = 10
+	DefaultAPIReadBurst            = 50
+	DefaultAPIWriteRate            = 1
+	DefaultAPIWriteBurst           = 10
+	DefaultHistoryRate             = 2
+	DefaultHistoryBurst            = 20
+	DefaultIPv6Prefix              = 64
+	DefaultMaxDeletedPerParty      = 10_000
 	DefaultMaxConnsPerUser         = 20
 	DefaultMaxConnsPerIP           = 5000
 	DefaultMaxConnsPerParty        = 100_000
@@ -122,6 +151,9 @@ func (c Config) withDefaults() Config {
 	def(&c.MinReplicasAckTimeout, DefaultMinReplicasAckTimeout)
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.IPv6Prefix <= 0 {
+		c.IPv6Prefix = DefaultIPv6Prefix
 	}
 	if c.PartyCacheSize <= 0 {
 		c.PartyCacheSize = DefaultPartyCacheSize

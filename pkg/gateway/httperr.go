@@ -17,6 +17,7 @@ const (
 	CodeRateLimited    = "rate_limited"
 	CodePartyEnded     = "party_ended"
 	CodeMuted          = "muted"
+	CodeBanned         = "banned"
 )
 
 type errorBody struct {

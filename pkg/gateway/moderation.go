@@ -49,7 +49,7 @@ func (g *Gateway) moderate(ctx context.Context, party store.Party, actor auth.Id
 	if in.Type == event.Mute {
 		e.Until = e.CreatedAt.Add(in.MuteDuration)
 	}
-	res, err := g.appender.Append(ctx, e, in.ClientID != "")
+	res, err := g.appender.AppendModeration(ctx, e, in.ClientID != "", party.HostUserID)
 	code, msg := appendOutcome(res, err)
 	return moderated{event: e, res: res, code: code, msg: msg, err: err}
 }
@@ -67,6 +67,13 @@ type moderationAction struct {
 func (a *partyAPI) moderation(w http.ResponseWriter, r *http.Request, caller auth.Identity) {
 	id, ok := pathParty(w, r)
 	if !ok {
+		return
+	}
+	// The token is taken before the action is read or authorised, so that
+	// refusals count too; the bucket is the one the WebSocket takes.
+	if !a.limits.allowClass(id, caller.UserID, classModeration, a.now()) {
+		refuse(w, refusal{http.StatusTooManyRequests, CodeRateLimited, "too many moderation actions; slow down",
+			a.limits.retryAfter(classModeration)})
 		return
 	}
 	var body json.RawMessage
@@ -98,8 +105,10 @@ func (a *partyAPI) moderation(w http.ResponseWriter, r *http.Request, caller aut
 		a.log.Info("moderation", "party_id", id, "type", in.Type, "by", caller.UserID, "target", in.Target,
 			"target_event_id", in.TargetEvent)
 		writeJSON(w, http.StatusOK, moderationAction{EventID: m.event.ID.String(), StreamID: m.res.StreamID})
-	case CodeForbidden:
-		writeError(w, http.StatusForbidden, CodeForbidden, m.msg)
+	case CodeForbidden, CodeBanned:
+		writeError(w, http.StatusForbidden, m.code, m.msg)
+	case CodeRateLimited:
+		refuse(w, refusal{http.StatusTooManyRequests, CodeRateLimited, m.msg, a.limits.retryAfter(classModeration)})
 	case CodePartyEnded:
 		writeError(w, http.StatusConflict, CodeConflict, "the party has ended")
 	default:

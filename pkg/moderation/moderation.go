@@ -48,7 +48,8 @@ func IsRefusal(err error) bool {
 //   - the host may do anything but act on itself;
 //   - a moderator may delete any chat, and mute, unmute, kick, ban and
 //     unban anyone but the host and other moderators;
-//   - only the host appoints and removes moderators;
+//   - only the host appoints and removes moderators, and never a banned
+//     user;
 //   - anyone else may do nothing.
 //
 // It returns a *Refusal, or an error reading Redis.
@@ -61,6 +62,8 @@ func Authorize(ctx context.Context, c redis.UniversalClient, party uuid.UUID, ho
 		return refuse("the host cannot be the target of " + string(t))
 	case target != "" && target == actor:
 		return refuse("you cannot be the target of your own " + string(t))
+	case actor == host && t == event.ModeratorAdd:
+		return refuseBanned(ctx, c, party, target)
 	case actor == host:
 		return nil
 	case t == event.ModeratorAdd || t == event.ModeratorRemove:
@@ -79,6 +82,19 @@ func Authorize(ctx context.Context, c redis.UniversalClient, party uuid.UUID, ho
 		return refuse("only the host and its moderators can " + string(t))
 	case len(is) > 1 && is[1]:
 		return refuse("only the host can " + string(t) + " a moderator")
+	}
+	return nil
+}
+
+// refuseBanned refuses to appoint a banned user a moderator: it could act
+// over REST while it may not even watch. The append checks it again.
+func refuseBanned(ctx context.Context, c redis.UniversalClient, party uuid.UUID, target string) error {
+	banned, err := Banned(ctx, c, party, target)
+	switch {
+	case err != nil:
+		return err
+	case banned:
+		return refuse("a banned user cannot be a moderator; unban them first")
 	}
 	return nil
 }
