@@ -249,13 +249,15 @@ func streamBefore(a, b string) bool {
 	return am < bm || (am == bm && as < bs)
 }
 
-// TestHistoryBadInput: a bad cursor or limit is refused with 400 and says
-// what is wrong; an unknown party is 404; without credentials 401.
+// TestHistoryBadInput: a bad cursor (not a stream id as Redis writes it)
+// or limit is refused with 400 and says what is wrong; an unknown party is
+// 404; without credentials 401.
 func TestHistoryBadInput(t *testing.T) {
 	s := sharedSystem(t)
 	gw, _ := s.gateway()
 	party := s.party("ONGOING", "host")
-	for _, q := range []string{"limit=0", "limit=201", "limit=ten", "limit=", "before=yesterday", "before=12-", "before="} {
+	for _, q := range []string{"limit=0", "limit=201", "limit=ten", "limit=", "before=yesterday", "before=12-", "before=",
+		"before=0", "before=%2B1732000000000-0", "before=01732000000000-0", "before=9223372036854775808-0"} {
 		code, b := getChats(t, gw, party, q)
 		if code != http.StatusBadRequest || b.Error.Code != "invalid_request" || b.Error.Message == "" {
 			t.Errorf("?%s: %d %+v, want 400 invalid_request with a message", q, code, b.Error)

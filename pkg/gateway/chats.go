@@ -12,6 +12,7 @@ import (
 	"github.com/watchparty/watchparty/pkg/auth"
 	"github.com/watchparty/watchparty/pkg/event"
 	"github.com/watchparty/watchparty/pkg/history"
+	"github.com/watchparty/watchparty/pkg/moderation"
 	"github.com/watchparty/watchparty/pkg/store"
 )
 
@@ -24,9 +25,11 @@ const (
 // ChatHistory reads a party's chat backwards across the stream and
 // PostgreSQL (history.Reader). It is safe for concurrent use.
 type ChatHistory interface {
-	// Before returns the last n chats before the stream id before ("" for
-	// the newest), oldest first, and whether older ones exist.
-	Before(ctx context.Context, party uuid.UUID, before string, n int) ([]event.Event, bool, error)
+	// Before returns at most the last n chats before the stream id before
+	// ("" for the newest), oldest first, and the cursor of the next, older
+	// page ("" when there is none). A page may hold fewer than n chats,
+	// even none, while a next cursor is set.
+	Before(ctx context.Context, party uuid.UUID, before string, n int) ([]event.Event, string, error)
 }
 
 // chatsPage is the body of GET /api/parties/{id}/chats. NextBefore is the
@@ -38,9 +41,10 @@ type chatsPage struct {
 
 // chats pages backwards through a party's chat, ongoing or finished: the
 // newest limit chats before the cursor, oldest first, each as its chat
-// frame. The cursor is a stream id, the same in Redis and PostgreSQL, so a
-// flush between two pages changes nothing.
-func (a *partyAPI) chats(w http.ResponseWriter, r *http.Request, _ auth.Identity) {
+// frame, to anyone but a user banned from the party. The cursor is a
+// stream id, the same in Redis and PostgreSQL, so a flush between two
+// pages changes nothing.
+func (a *partyAPI) chats(w http.ResponseWriter, r *http.Request, caller auth.Identity) {
 	id, ok := pathParty(w, r)
 	if !ok {
 		return
@@ -54,7 +58,15 @@ func (a *partyAPI) chats(w http.ResponseWriter, r *http.Request, _ auth.Identity
 		a.changeFailed(w, id, store.Party{}, err, "", "")
 		return
 	}
-	chats, more, err := a.history.Before(r.Context(), id, before, limit)
+	switch banned, err := moderation.Banned(r.Context(), a.rdb, id, caller.UserID); {
+	case err != nil:
+		a.unavailable(w, id, err)
+		return
+	case banned:
+		writeError(w, http.StatusForbidden, CodeForbidden, "you are banned from this party")
+		return
+	}
+	chats, next, err := a.history.Before(r.Context(), id, before, limit)
 	if err != nil {
 		a.unavailable(w, id, err)
 		return
@@ -68,13 +80,14 @@ func (a *partyAPI) chats(w http.ResponseWriter, r *http.Request, _ auth.Identity
 		}
 		page.Chats = append(page.Chats, f)
 	}
-	if more && len(chats) > 0 {
-		page.NextBefore = &chats[0].StreamID
+	if next != "" {
+		page.NextBefore = &next
 	}
 	writeJSON(w, http.StatusOK, page)
 }
 
-// chatsQuery reads before and limit, or says what is wrong with them.
+// chatsQuery reads before and limit, or says what is wrong with them. A
+// cursor is a stream id as Redis writes it: no sign, no leading zeros.
 func chatsQuery(r *http.Request) (before string, limit int, msg string) {
 	q := r.URL.Query()
 	limit = defaultChatsLimit
@@ -87,7 +100,7 @@ func chatsQuery(r *http.Request) (before string, limit int, msg string) {
 	}
 	before = q.Get("before")
 	if q.Has("before") {
-		if _, err := event.ParsePosition(before); err != nil {
+		if p, err := event.ParsePosition(before); err != nil || p.String() != before {
 			return "", 0, "before must be a next_before cursor of an earlier page (a stream id such as 1732000000000-0)"
 		}
 	}

@@ -23,6 +23,13 @@ func TestChatsQuery(t *testing.T) {
 		{"before=", "", 0, true},
 		{"before=now", "", 0, true},
 		{"before=1732000000000", "", 0, true},
+		{"before=0", "", 0, true},
+		{"before=0-0", "0-0", 50, false},
+		{"before=%2B1732000000000-0", "", 0, true},
+		{"before=01732000000000-0", "", 0, true},
+		{"before=1732000000000-00", "", 0, true},
+		{"before=9223372036854775808-0", "", 0, true},
+		{"before=1732000000000-0%20", "", 0, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.query, func(t *testing.T) {

@@ -14,9 +14,11 @@ import (
 )
 
 // HistoryReader reads a party's last chats before a stream id, oldest
-// first (history.Reader).
+// first, and the cursor of older ones (history.Reader). It looks at a
+// bounded number of stream entries per read, so it may return fewer than
+// n chats while older ones exist.
 type HistoryReader interface {
-	Before(ctx context.Context, party uuid.UUID, before string, n int) ([]event.Event, bool, error)
+	Before(ctx context.Context, party uuid.UUID, before string, n int) ([]event.Event, string, error)
 }
 
 // History configures the chats a new viewer's welcome carries: the last
@@ -96,7 +98,9 @@ type earlyHistory struct {
 }
 
 // earlyChats returns the broadcast frames of the party's last n chats up
-// to and including the stream position the hub started at, oldest first.
+// to and including the stream position the hub started at, oldest first:
+// those one read of rd finds, which looks at a bounded number of entries,
+// so a party whose last entries are mostly not chats welcomes with fewer.
 // Chats deleted before the read are left out (the reader leaves them out);
 // those deleted later, when a welcome is made (historyOf).
 func (h *Hub) earlyChats(ctx context.Context, rd HistoryReader, n int) ([]chatFrame, error) {

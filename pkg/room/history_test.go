@@ -1,6 +1,7 @@
 package room
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"testing"
@@ -8,6 +9,12 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/watchparty/watchparty/pkg/event"
+	"github.com/watchparty/watchparty/pkg/history"
+	"github.com/watchparty/watchparty/pkg/stream"
+	"github.com/watchparty/watchparty/pkg/testenv"
 )
 
 // frames returns chats from .. to-1, each frame its number, each id its
@@ -103,5 +110,68 @@ func TestHistoryOfLeavesOutErasedUsersUntilTheErasure(t *testing.T) {
 	gone := forgotten{erased: map[string]time.Time{"alice": t0.Add(time.Second)}}
 	if got := strs(historyOf(early, recent, 10, gone)); !slices.Equal(got, []string{"1", "3"}) {
 		t.Fatalf("history %q, want bob's chat and alice's chat after the erasure", got)
+	}
+}
+
+// noArchive is PostgreSQL before any flush.
+type noArchive struct{}
+
+func (noArchive) Before(context.Context, uuid.UUID, event.Position, int, []uuid.UUID) ([]event.Event, error) {
+	return nil, nil
+}
+
+// entriesRead counts the stream entries a Redis client's range reads return.
+type entriesRead struct{ n int }
+
+func (c *entriesRead) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (c *entriesRead) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		if r, ok := cmd.(*redis.XMessageSliceCmd); ok {
+			c.n += len(r.Val())
+		}
+		return err
+	}
+}
+
+func (c *entriesRead) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// TestEarlyChatsLookAtABoundedNumberOfEntries: a party's chat, then 20,000
+// joins. The welcome's history of a hub starting there looks at no more
+// than history.MaxScan entries, so it does not reach the chat.
+func TestEarlyChatsLookAtABoundedNumberOfEntries(t *testing.T) {
+	ctx := context.Background()
+	rdb := testenv.SharedRedisClient(t)
+	party := uuid.New()
+	pipe := rdb.Pipeline()
+	var last *redis.StringCmd
+	for i := range 20_001 {
+		e := event.Event{Type: event.Join, ID: uuid.New(), PartyID: party, UserID: "u", CreatedAt: event.Millis(time.Now())}
+		if i == 0 {
+			e.Type, e.Text = event.Chat, "early"
+		}
+		payload, err := event.Encode(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = pipe.XAdd(ctx, &redis.XAddArgs{Stream: stream.KeysFor(party).Stream, Values: []any{"e", payload}})
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	read := &entriesRead{}
+	rdb.AddHook(read)
+	h := &Hub{party: party, startID: last.Val()}
+
+	frames, err := h.earlyChats(ctx, history.NewReader(rdb, noArchive{}), 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(frames) != 0 || read.n > history.MaxScan {
+		t.Fatalf("history %q after looking at %d entries; want none, looking at no more than %d",
+			frameStrs(frames), read.n, history.MaxScan)
 	}
 }
