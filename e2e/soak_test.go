@@ -21,6 +21,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/watchparty/watchparty/pkg/event"
+	"github.com/watchparty/watchparty/pkg/rdb"
 	"github.com/watchparty/watchparty/pkg/store"
 	"github.com/watchparty/watchparty/pkg/stream"
 	"github.com/watchparty/watchparty/pkg/testenv"
@@ -90,6 +91,7 @@ func TestSoakRecoveryUnderAbuse(t *testing.T) {
 	warmAbuse.wg.Wait()
 	warmed()
 	heapBase := liveHeap()
+	redisBase := redisMemory(t, s)
 	rssBase := rssKiB(stableProc.Pid())
 	grBase := scrapeMetric(t, stable, "go_goroutines", nil)
 
@@ -199,6 +201,22 @@ func TestSoakRecoveryUnderAbuse(t *testing.T) {
 	if heapEnd > heapBase*1.2 {
 		t.Errorf("the stable gateway's heap grew from %.1f to %.1f MiB: more than 20%%", heapBase/(1<<20), heapEnd/(1<<20))
 	}
+
+	// Redis keeps what the parties need, not what the abusers sent: the
+	// streams are flushed and trimmed, rate buckets expire, and deletes
+	// hide at most the cap.
+	deleted, err := s.rdb.SCard(context.Background(), rdb.KeysFor(uuid.MustParse(abuseParty)).Deleted).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if deleted > soakMaxDeleted {
+		t.Errorf("the abuse party's deletes hide %d chats; the cap is %d", deleted, soakMaxDeleted)
+	}
+	redisEnd := redisMemory(t, s)
+	t.Logf("Redis used_memory %.1f MiB after warm-up, %.1f MiB at the end", float64(redisBase)/(1<<20), float64(redisEnd)/(1<<20))
+	if redisEnd > redisBase+16<<20 {
+		t.Errorf("Redis memory grew from %.1f to %.1f MiB: more than 16 MiB", float64(redisBase)/(1<<20), float64(redisEnd)/(1<<20))
+	}
 }
 
 // soakLimits are the gateways' abuse limits during the soak: the default
@@ -209,7 +227,33 @@ func soakLimits() []string {
 	return []string{"WATCH_PARTY_CHAT_RATE=5", "WATCH_PARTY_CHAT_BURST=10",
 		"WATCH_PARTY_LIKE_RATE=10", "WATCH_PARTY_LIKE_BURST=10",
 		"WATCH_PARTY_PLAYBACK_RATE=10", "WATCH_PARTY_PLAYBACK_BURST=20",
-		"WATCH_PARTY_JOIN_RATE=2", "WATCH_PARTY_JOIN_BURST=8", "WATCH_PARTY_MAX_CONNS_PER_USER=4"}
+		"WATCH_PARTY_JOIN_RATE=2", "WATCH_PARTY_JOIN_BURST=8", "WATCH_PARTY_MAX_CONNS_PER_USER=4",
+		"WATCH_PARTY_MODERATION_RATE=2", "WATCH_PARTY_MODERATION_BURST=20", "WATCH_PARTY_HISTORY_RATE=2",
+		"WATCH_PARTY_HISTORY_BURST=10", "WATCH_PARTY_MAX_DELETED_PER_PARTY=" + strconv.Itoa(soakMaxDeleted)}
+}
+
+// soakMaxDeleted is the soak's cap on the chats one party's deletes hide,
+// low enough for the abusers to reach it.
+const soakMaxDeleted = 40
+
+// redisMemory is Redis's used_memory in bytes.
+func redisMemory(t *testing.T, s *system) int64 {
+	t.Helper()
+	info, err := s.rdb.Info(context.Background(), "memory").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(info, "\r\n") {
+		if v, ok := strings.CutPrefix(line, "used_memory:"); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("no used_memory in INFO memory")
+	return 0
 }
 
 // restartableGateway is a gateway process that can be stopped and started
@@ -475,7 +519,8 @@ func (a *abusers) wait(t *testing.T) {
 		t.Error(err)
 	}
 	for _, want := range []string{"rate_limited:chat", "rate_limited:like", "rate_limited:seek", "forbidden",
-		"invalid_message", "close:1009", "http:429"} {
+		"invalid_message", "close:1009", "http:429", "rate_limited:moderation", "rate_limited:deletes",
+		"rest-moderation:403", "rest-moderation:429", "history:429", "history-banned:403"} {
 		if a.refused[want] == 0 {
 			t.Errorf("abusers were never refused with %s: %v", want, a.refused)
 		}
@@ -526,8 +571,63 @@ func startAbusers(ctx context.Context, addrs, watched []string, own string) *abu
 				return []byte(`{"type":"chat","text":"` + string(make([]byte, 5000)) + `"}`)
 			}
 		})
+		// Moderation: a viewer's refused kicks, the host's deletes past
+		// the cap, both past the moderation rate.
+		flood(fmt.Sprintf("vigilante-%d", i), addr, party, func(n int) []byte {
+			return fmt.Appendf(nil, `{"type":"kick","target_user_id":"watcher-%d"}`, n%16)
+		})
+		flood("host", addr, own, func(int) []byte {
+			return fmt.Appendf(nil, `{"type":"delete","target_event_id":%q}`, uuid.NewString())
+		})
+		// Over REST: a stranger's moderation, and history reads.
+		a.wg.Go(func() {
+			a.rest(ctx, "rest-moderation", "POST", "http://"+addr+"/api/parties/"+party+"/moderation?user=stranger-"+strconv.Itoa(i),
+				`{"type":"ban","target_user_id":"watcher-0"}`)
+		})
+		a.wg.Go(func() {
+			a.rest(ctx, "history", "GET", "http://"+addr+"/api/parties/"+party+"/chats?limit=100&user=reader-"+strconv.Itoa(i), "")
+		})
 	}
+	// A banned user's history reads are refused.
+	a.wg.Go(func() {
+		ban := "http://" + addrs[0] + "/api/parties/" + own + "/moderation?user=host"
+		for ctx.Err() == nil {
+			resp, err := http.Post(ban, "application/json", strings.NewReader(`{"type":"ban","target_user_id":"banned-reader"}`))
+			if err == nil {
+				_, _ = io.Copy(io.Discard, resp.Body)
+				_ = resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					break
+				}
+			}
+			pause(ctx, 100*time.Millisecond) // the host's moderation bucket refills
+		}
+		a.rest(ctx, "history-banned", "GET", "http://"+addrs[0]+"/api/parties/"+own+"/chats?user=banned-reader", "")
+	})
 	return a
+}
+
+// rest sends the request again and again until ctx ends, noting each
+// answer's status as "<what>:<status>"; it pauses briefly every 50.
+func (a *abusers) rest(ctx context.Context, what, method, url, body string) {
+	for n := 0; ctx.Err() == nil; n++ {
+		req, err := http.NewRequestWithContext(ctx, method, url, strings.NewReader(body))
+		if err != nil {
+			a.fail(err)
+			return
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			pause(ctx, 50*time.Millisecond) // the gateway is restarting
+			continue
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+		a.note(what + ":" + strconv.Itoa(resp.StatusCode))
+		if n%50 == 49 {
+			pause(ctx, 20*time.Millisecond) // bursts, not a busy loop
+		}
+	}
 }
 
 // hoard opens connections as one user until they are refused, holds them
@@ -597,7 +697,7 @@ func (a *abusers) abuse(ctx context.Context, conn *websocket.Conn, frames func(n
 
 // rateKind tells which limit a rate_limited error frame is about.
 func rateKind(raw string) string {
-	for _, k := range []string{"chat", "like", "play", "pause", "seek"} {
+	for _, k := range []string{"moderation", "deletes", "chat", "like", "play", "pause", "seek"} {
 		if strings.Contains(raw, k) {
 			return k
 		}
