@@ -7,9 +7,11 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/watchparty/watchparty/pkg/event"
 	"github.com/watchparty/watchparty/pkg/rdb"
+	"github.com/watchparty/watchparty/pkg/testenv"
 )
 
 // TestJoinOfABannedUserGetsNoWelcome: a ban already in Redis when the
@@ -52,5 +54,40 @@ func TestHubRefusesAUserBannedByAnEntryItDelivered(t *testing.T) {
 	h.Deliver(unban, -1)
 	if !h.add(v, false, func(welcomeState) { welcomed = true }) || !welcomed {
 		t.Fatalf("an unbanned user was refused")
+	}
+}
+
+// failingBans makes every SISMEMBER of a client fail, as Redis failing
+// between the join's other reads and its look at the bans.
+type failingBans struct{}
+
+func (failingBans) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (failingBans) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+func (failingBans) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if cmd.Name() == "sismember" {
+			cmd.SetErr(errors.New("connection reset"))
+			return cmd.Err()
+		}
+		return next(ctx, cmd)
+	}
+}
+
+// TestJoinFailsWhenTheBansCannotBeRead: a ban that cannot be looked at
+// refuses the join (the viewer retries) instead of admitting it.
+func TestJoinFailsWhenTheBansCannotBeRead(t *testing.T) {
+	r, _, _ := newRooms(t)
+	rc := testenv.SharedRedisClient(t)
+	rc.AddHook(failingBans{})
+	r.rdb = rc
+	v, _ := pipedViewer(t, 100, 8)
+	err := r.Join(context.Background(), v, "")
+	if err == nil || errors.Is(err, ErrBanned) {
+		t.Fatalf("join while the bans cannot be read: %v; want a Redis error", err)
+	}
+	if n := v.Queued(); n != 0 {
+		t.Fatalf("%d frames queued; want no welcome", n)
 	}
 }
