@@ -1,25 +1,36 @@
 package gateway
 
 import (
+	"context"
 	"net/http"
 	"net/netip"
 	"strconv"
 	"sync"
 )
 
-// conns counts this pod's open WebSocket connections, in all and per user
-// and per client address, to enforce WATCH_PARTY_MAX_CONNS,
-// WATCH_PARTY_MAX_CONNS_PER_USER and WATCH_PARTY_MAX_CONNS_PER_IP. An
-// entry is removed when its count drops to zero, so the maps never hold
-// more keys than there are open connections. A cap of 0 is no cap. It is
-// safe for concurrent use.
+// conns admits WebSocket connections under WATCH_PARTY_MAX_CONNS and
+// WATCH_PARTY_MAX_CONNS_PER_IP, counted on this pod in memory, and then
+// WATCH_PARTY_MAX_CONNS_PER_USER, counted across all pods by users. An
+// address's entry is removed when its count drops to zero, so the map never
+// holds more keys than there are open connections. A cap of 0 is no cap.
+// It is safe for concurrent use.
 type conns struct {
 	maxTotal, maxUser, maxAddr int
+	users                      userSlots
 
 	mu     sync.Mutex
 	total  int
-	byUser map[string]int
 	byAddr map[netip.Addr]int
+}
+
+// userSlots counts each user's connections across all pods
+// (presence.Users).
+type userSlots interface {
+	// Acquire takes a slot for user, reporting false when the user has
+	// none left; an error takes none.
+	Acquire(ctx context.Context, user string) (bool, error)
+	// Release gives back a slot Acquire took.
+	Release(user string)
 }
 
 // refusal is why a join is refused before the upgrade.
@@ -29,41 +40,62 @@ type refusal struct {
 	retryAfter string
 }
 
-func newConns(cfg Config) *conns {
+func newConns(cfg Config, users userSlots) *conns {
 	return &conns{maxTotal: cfg.MaxConns, maxUser: cfg.MaxConnsPerUser, maxAddr: cfg.MaxConnsPerIP,
-		byUser: make(map[string]int), byAddr: make(map[netip.Addr]int)}
+		users: users, byAddr: make(map[netip.Addr]int)}
 }
 
-// acquire takes a connection slot for user from addr, or says why not.
-// release gives the slot back; call it exactly once when ok.
-func (c *conns) acquire(user string, addr netip.Addr) (release func(), r refusal, ok bool) {
+// acquire takes a connection slot for user from addr, or says why not:
+// first this pod's and the address's, then, only if those are free, one
+// of the user's across pods, which asks Redis (within ctx). release gives
+// the slots back; call it exactly once when ok (more calls do nothing).
+func (c *conns) acquire(ctx context.Context, user string, addr netip.Addr) (release func(), r refusal, ok bool) {
+	if r, ok := c.acquireLocal(addr); !ok {
+		return nil, r, false
+	}
+	if c.maxUser > 0 {
+		switch ok, err := c.users.Acquire(ctx, user); {
+		case err != nil:
+			c.releaseLocal(addr)
+			return nil, refusal{http.StatusServiceUnavailable, CodeUnavailable, "redis unavailable; try again", ""}, false
+		case !ok:
+			c.releaseLocal(addr)
+			return nil, refusal{http.StatusTooManyRequests, CodeRateLimited,
+				"too many open connections for this user (at most " + strconv.Itoa(c.maxUser) + "); close one first", "5"}, false
+		}
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			c.releaseLocal(addr)
+			if c.maxUser > 0 {
+				c.users.Release(user)
+			}
+		})
+	}, refusal{}, true
+}
+
+// acquireLocal takes this pod's slot and the address's.
+func (c *conns) acquireLocal(addr netip.Addr) (refusal, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch {
 	case c.maxTotal > 0 && c.total >= c.maxTotal:
-		return nil, refusal{http.StatusServiceUnavailable, CodeUnavailable,
+		return refusal{http.StatusServiceUnavailable, CodeUnavailable,
 			"this server is at its connection limit (" + strconv.Itoa(c.maxTotal) + "); try again", "5"}, false
-	case c.maxUser > 0 && c.byUser[user] >= c.maxUser:
-		return nil, refusal{http.StatusTooManyRequests, CodeRateLimited,
-			"too many open connections for this user (at most " + strconv.Itoa(c.maxUser) + "); close one first", "5"}, false
 	case c.maxAddr > 0 && c.byAddr[addr] >= c.maxAddr:
-		return nil, refusal{http.StatusTooManyRequests, CodeRateLimited,
+		return refusal{http.StatusTooManyRequests, CodeRateLimited,
 			"too many open connections from this address (at most " + strconv.Itoa(c.maxAddr) + ")", "5"}, false
 	}
 	c.total++
-	c.byUser[user]++
 	c.byAddr[addr]++
-	var once sync.Once
-	return func() { once.Do(func() { c.release(user, addr) }) }, refusal{}, true
+	return refusal{}, true
 }
 
-func (c *conns) release(user string, addr netip.Addr) {
+func (c *conns) releaseLocal(addr netip.Addr) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.total--
-	if c.byUser[user]--; c.byUser[user] <= 0 {
-		delete(c.byUser, user)
-	}
 	if c.byAddr[addr]--; c.byAddr[addr] <= 0 {
 		delete(c.byAddr, addr)
 	}
