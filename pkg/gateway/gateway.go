@@ -58,6 +58,7 @@ type Gateway struct {
 	appender *stream.Appender
 	feed     *stream.Feed
 	presence *presence.Presence
+	users    *presence.Users
 	rooms    *room.Rooms
 	melody   *melody.Melody
 	site     *web.Site
@@ -90,6 +91,7 @@ func New(cfg Config, rdb redis.UniversalClient, db *pgxpool.Pool, log *slog.Logg
 	}
 	parties := store.NewParties(db)
 	metrics := NewMetrics()
+	users := presence.NewUsers(rdb, cfg.MaxConnsPerUser, log.With("component", "users"))
 	g := &Gateway{
 		cfg:      cfg,
 		rdb:      rdb,
@@ -102,11 +104,13 @@ func New(cfg Config, rdb redis.UniversalClient, db *pgxpool.Pool, log *slog.Logg
 		appender: stream.NewAppender(rdb, stream.AppenderConfig{MaxBuffered: int64(cfg.MaxBufferedEvents),
 			MinReplicas: cfg.MinReplicasAck, ReplicaTimeout: cfg.MinReplicasAckTimeout,
 			OnReplicaShortfall: func(n int) { metrics.ReplicaShortfalls.Add(float64(n)) },
-			Log:                log.With("component", "appender")}),
+			Log:                log.With("component", "appender"),
+			Rates:              sharedRates(cfg), MaxDeleted: int64(cfg.MaxDeletedPerParty)}),
 		feed:     stream.NewFeed(rdb, log.With("component", "feed")),
 		presence: presence.New(rdb),
+		users:    users,
 		limits:   newLimiters(cfg),
-		conns:    newConns(cfg),
+		conns:    newConns(cfg, users),
 		trusted:  trusted,
 		now:      time.Now,
 	}
@@ -168,6 +172,7 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 	parts.Go(func() error { return g.appender.Run(bg) })
 	parts.Go(func() error { return g.feed.Run(bg) })
 	parts.Go(func() error { return g.presence.Run(bg) })
+	parts.Go(func() error { return g.users.Run(bg) })
 	parts.Go(func() error { return g.rooms.Run(bg) })
 	parts.Go(func() error { return g.serveDebug(bg, debugLn) })
 

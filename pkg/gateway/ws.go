@@ -121,7 +121,7 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, CodeNotFound, "no such party")
 		return
 	}
-	addr := clientAddr(r, g.trusted)
+	addr := addrGroup(clientAddr(r, g.trusted), g.cfg.IPv6Prefix)
 	if !g.limits.ipJoin.allow(addr, g.now()) {
 		g.refuseJoin(w, refusal{http.StatusTooManyRequests, CodeRateLimited,
 			"too many joins from this address; slow down", g.limits.ipJoin.retryAfter()})
@@ -141,7 +141,7 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, CodeForbidden, "origin not allowed")
 		return
 	}
-	release, no, ok := g.conns.acquire(id.UserID, addr)
+	release, no, ok := g.conns.acquire(r.Context(), id.UserID, addr)
 	if !ok {
 		g.refuseJoin(w, no)
 		return
@@ -249,19 +249,20 @@ func (g *Gateway) join(s *melody.Session) {
 	g.metrics.Connections.Inc()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := g.rooms.Join(ctx, c.viewer, c.since); err != nil {
+	// The room looks at the bans again before the welcome (a ban that
+	// came while this viewer joined would otherwise lie before the
+	// position its welcome covers, so its kick would never reach it).
+	switch err := g.rooms.Join(ctx, c.viewer, c.since); {
+	case errors.Is(err, room.ErrBanned):
+		g.metrics.Events.WithLabelValues(string(event.Join), CodeBanned).Inc()
+		c.viewer.Close(room.CloseRemoved, "banned")
+		return
+	case err != nil:
 		g.log.Error("join failed", "party_id", c.party.ID, "err", err)
 		c.viewer.Close(room.CloseTryAgainLater, "unavailable")
 		return
 	}
 	c.joined = true
-	// A ban that came while this viewer joined may lie before the position
-	// its welcome covers, so its kick never reaches it: look again now
-	// that the viewer is in the room. (The ban is in Redis before its
-	// event is in the stream.)
-	if banned, err := moderation.Banned(ctx, g.rdb, c.party.ID, id.UserID); err == nil && banned {
-		c.viewer.Close(room.CloseRemoved, "banned")
-	}
 	if !id.Expires.IsZero() {
 		c.expiry = time.AfterFunc(time.Until(id.Expires), func() { c.viewer.Close(room.ClosePolicy, "token expired") })
 	}
@@ -296,7 +297,7 @@ func (g *Gateway) record(ctx context.Context, c *conn, t event.Type) {
 	switch {
 	case code == "":
 		code = resultAccepted
-	case code != CodePartyEnded: // after the end nothing is recorded
+	case code != CodePartyEnded && code != CodeBanned: // after the end, or a ban, nothing is recorded
 		g.log.Warn("could not record viewer event", "party_id", c.party.ID, "type", t, "code", code, "err", err)
 	}
 	g.metrics.Events.WithLabelValues(string(t), code).Inc()
@@ -349,6 +350,9 @@ func (g *Gateway) onMessage(s *melody.Session, raw []byte) {
 			g.metrics.Events.WithLabelValues(string(in.Type), CodeInvalidMessage).Inc()
 		}
 		g.reply(c, errorFrame{Type: "error", ID: in.ClientID, Code: CodeInvalidMessage, Message: err.Error()})
+		if !g.limits.allowClass(c.party.ID, c.viewer.Identity.UserID, classInvalid, g.now()) {
+			c.viewer.Close(room.ClosePolicy, "too many invalid frames")
+		}
 		return
 	}
 	if in.Type.IsModeration() {
@@ -379,8 +383,7 @@ func (g *Gateway) onMessage(s *melody.Session, raw []byte) {
 		case res.Status == stream.Full:
 			g.fullParties.warn(c.party.ID, g.now(), g.log)
 		}
-		g.metrics.Events.WithLabelValues(string(in.Type), code).Inc()
-		g.reply(c, errorFrame{Type: "error", ID: in.ClientID, Code: code, Message: msg})
+		g.refuse(c, in, code, msg)
 		return
 	}
 	g.metrics.Append.Observe(time.Since(arrived).Seconds())
@@ -399,8 +402,23 @@ func (g *Gateway) onMessage(s *melody.Session, raw []byte) {
 	}
 }
 
-// onModeration takes a moderation action sent over the WebSocket.
+// refuse answers a frame that was not stored with its error, and closes a
+// banned user's connection after it (4003, "banned").
+func (g *Gateway) refuse(c *conn, in event.Inbound, code, msg string) {
+	g.metrics.Events.WithLabelValues(string(in.Type), code).Inc()
+	g.reply(c, errorFrame{Type: "error", ID: in.ClientID, Code: code, Message: msg})
+	if code == CodeBanned {
+		c.viewer.Close(room.CloseRemoved, "banned")
+	}
+}
+
+// onModeration takes a moderation action sent over the WebSocket. Its
+// token is taken before the action is authorised, so refusals count too.
 func (g *Gateway) onModeration(c *conn, in event.Inbound, arrived time.Time) {
+	if !g.limits.allow(c.party.ID, c.viewer.Identity.UserID, in.Type, g.now()) {
+		g.refuse(c, in, CodeRateLimited, "too many moderation actions; slow down")
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	m := g.moderate(ctx, c.party, c.viewer.Identity, in)
@@ -408,8 +426,7 @@ func (g *Gateway) onModeration(c *conn, in event.Inbound, arrived time.Time) {
 		if m.err != nil {
 			g.log.Warn("moderation failed", "party_id", c.party.ID, "type", in.Type, "err", m.err)
 		}
-		g.metrics.Events.WithLabelValues(string(in.Type), m.code).Inc()
-		g.reply(c, errorFrame{Type: "error", ID: in.ClientID, Code: m.code, Message: m.msg})
+		g.refuse(c, in, m.code, m.msg)
 		return
 	}
 	g.log.Info("moderation", "party_id", c.party.ID, "type", in.Type, "by", c.viewer.Identity.UserID,
@@ -443,6 +460,15 @@ func appendOutcome(res stream.Result, err error) (code, msg string) {
 		return CodeUnavailable, "the party's buffer is full; resend it with the same id later"
 	case res.Status == stream.Muted:
 		return CodeMuted, "you are muted in this party until " + event.FormatTime(res.MutedUntil)
+	case res.Status == stream.Banned:
+		return CodeBanned, "you are banned from this party"
+	case res.Status == stream.Forbidden:
+		return CodeForbidden, res.Reason
+	case res.Status == stream.RateLimited:
+		return CodeRateLimited, fmt.Sprintf("too many events across your connections; slow down (a token is back in %d ms)",
+			max(res.RetryAfter.Milliseconds(), 1))
+	case res.Status == stream.DeletedFull:
+		return CodeRateLimited, "this party's deletes already hide as many chats as they may"
 	default:
 		return "", ""
 	}
