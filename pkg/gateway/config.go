@@ -55,7 +55,7 @@ type Config struct {
 	// MaxDeletedPerParty caps the chats of one party that deletes hide.
 	MaxDeletedPerParty int
 
-	MaxConnsPerUser  int // open connections of one user on this pod
+	MaxConnsPerUser  int // open connections of one user across all pods
 	MaxConnsPerIP    int // open connections from one client address on this pod
 	MaxConnsPerParty int // open connections of one party across all pods
 	MaxConns         int // open connections on this pod

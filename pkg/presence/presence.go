@@ -1,6 +1,7 @@
-// Package presence counts each party's open viewer connections across all
-// gateway pods in Redis, so that a pod that dies drops out on its own. It
-// is this project's code, not a public API.
+// Package presence counts open connections across all gateway pods in
+// Redis, each party's viewers and each user's connections, so that a pod
+// that dies drops out on its own. It is this project's code, not a public
+// API.
 package presence
 
 import (

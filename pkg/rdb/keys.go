@@ -1,6 +1,7 @@
 package rdb
 
 import (
+	"encoding/hex"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -27,6 +28,13 @@ const (
 	// that runs the party scheduler; it expires unless its holder renews it.
 	SchedulerLeaseKey = "wp:scheduler:lease"
 )
+
+// UserConnsKey names the hash that counts user's open connections on each
+// gateway pod: wp:user:{<user id in hex>}:conns. The id is hex-encoded, so
+// that any id, braces included, names a key and a hash tag of its own.
+func UserConnsKey(user string) string {
+	return "wp:user:{" + hex.EncodeToString([]byte(user)) + "}:conns"
+}
 
 // PartyKeys names the Redis keys of one party. All but Ended carry the hash
 // tag {<party_id>}, so on Redis Cluster a party lives on one slot and no

@@ -25,6 +25,7 @@ var embeddedScripts = map[string]string{
 	"lease_hold.lua":        leaseHoldLua,
 	"lease_renew.lua":       leaseRenewLua,
 	"lease_release.lua":     leaseReleaseLua,
+	"user_conns.lua":        userConnsLua,
 }
 
 var (

@@ -3,7 +3,6 @@ package rdb
 import (
 	"context"
 	_ "embed"
-	"encoding/hex"
 	"fmt"
 	"time"
 
@@ -14,13 +13,6 @@ import (
 var userConnsLua string
 
 var userConnsScript = redis.NewScript(userConnsLua)
-
-// UserConnsKey names the hash that counts user's open connections on each
-// gateway pod: wp:user:{<user id in hex>}:conns. The id is hex-encoded, so
-// that any id, braces included, names a key and a hash tag of its own.
-func UserConnsKey(user string) string {
-	return "wp:user:{" + hex.EncodeToString([]byte(user)) + "}:conns"
-}
 
 // AddUserConn changes pod's count of user's connections by delta (1 or
 // -1), as the pod's change number seq, and returns whether it did and the

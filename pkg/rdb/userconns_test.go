@@ -16,8 +16,6 @@ import (
 
 // The script table of scripts_test.go does not list lua/user_conns.lua
 // yet; this puts it under TestScriptHeaders and TestEveryScriptEmbedded.
-func init() { embeddedScripts["user_conns.lua"] = userConnsLua }
-
 var t0 = time.UnixMilli(1_800_000_000_000)
 
 const ttl = 25 * time.Second
