@@ -70,7 +70,7 @@ func TestEraseUser(t *testing.T) {
 	}
 	deadLetter("alice", "bob")
 
-	code, out := flusherCommand(t, s, "erase-user", "--user", "alice")
+	code, out := flusherCommand(t, s, "erase-user", "--user", "alice", "--in-flight-wait", "200ms")
 	if code != 0 {
 		t.Fatalf("erase-user: exit %d\n%s", code, out)
 	}
@@ -144,7 +144,7 @@ func TestEraseUser(t *testing.T) {
 		t.Fatalf("bob's stored chats %v", got)
 	}
 
-	code, out = flusherCommand(t, s, "erase-user", "--user", "alice", "--party", party)
+	code, out = flusherCommand(t, s, "erase-user", "--user", "alice", "--party", party, "--in-flight-wait", "200ms")
 	if code != 0 || !strings.Contains(out, "erased user alice in party "+party+": 0 removed in all") {
 		t.Fatalf("second erase-user: exit %d\n%s", code, out)
 	}

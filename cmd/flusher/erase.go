@@ -18,9 +18,11 @@ func newEraseUserCmd() *cobra.Command {
 		Use:   "erase-user",
 		Short: "Erase a person's chats, likes and logs from PostgreSQL, the live streams and wp:dlq",
 		Long: "Erase a person's chats, likes and logs, in one party (--party) or in all: record the erasure\n" +
-			"(events of the user created until now are never stored afterwards, not by a flush in progress\n" +
-			"nor by a later replay-dlq), delete the rows in small batches, delete the entries from the live\n" +
-			"party streams and the events from dead-lettered batches, and print what was removed.\n" +
+			"(the user's events appended until --in-flight-wait from now are never stored afterwards, not by a\n" +
+			"flush in progress nor by a later replay-dlq), delete the rows in small batches (their moderation\n" +
+			"actions, the chats they deleted and the parties they hosted stay, unattributed), delete the\n" +
+			"entries from the live party streams and the events from dead-lettered batches, wait until\n" +
+			"--in-flight-wait has passed and delete what was appended meanwhile, and print what was removed.\n" +
 			"Running it again removes only what came since. Events the user sends later are kept.",
 		Args: cobra.NoArgs,
 	}
@@ -30,7 +32,7 @@ func newEraseUserCmd() *cobra.Command {
 		if err := finish(); err != nil {
 			return err
 		}
-		req := erase.Request{UserID: cfg.User, Batch: cfg.Batch}
+		req := erase.Request{UserID: cfg.User, Batch: cfg.Batch, InFlight: cfg.InFlight}
 		if cfg.Party != "" {
 			id, err := uuid.Parse(cfg.Party)
 			if err != nil || id == uuid.Nil {
@@ -51,13 +53,17 @@ func eraseUser(ctx context.Context, cfg config.EraseUser, req erase.Request, out
 	}
 	defer closeAll()
 	rep, err := erase.Run(ctx, db, rc, req)
-	total := int64(rep.StreamEntries + rep.Likes + rep.DLQEvents)
+	total := int64(rep.StreamEntries + rep.Likes + rep.DLQ.Events + rep.DLQ.Changed + rep.DLQ.Elements)
 	for _, t := range store.EventTables {
-		fmt.Fprintf(out, "%s: %d rows deleted\n", t, rep.Rows[t])
-		total += rep.Rows[t]
+		fmt.Fprintf(out, "%s: %d rows deleted\n", t, rep.Rows.Deleted[t])
+		total += rep.Rows.Deleted[t]
 	}
+	fmt.Fprintf(out, "unattributed: %d moderation actions, %d chats deleted as a moderator, %d parties hosted\n",
+		rep.Rows.Actions, rep.Rows.Deletes, rep.Rows.Parties)
+	total += rep.Rows.Actions + rep.Rows.Deletes + rep.Rows.Parties
 	fmt.Fprintf(out, "streams: %d entries deleted, %d likes removed\n", rep.StreamEntries, rep.Likes)
-	fmt.Fprintf(out, "wp:dlq: %d events removed, %d emptied batches removed\n", rep.DLQEvents, rep.DLQBatches)
+	fmt.Fprintf(out, "wp:dlq: %d events removed, %d emptied batches removed, %d undecodable elements removed, "+
+		"%d moderation actions unattributed\n", rep.DLQ.Events, rep.DLQ.Batches, rep.DLQ.Elements, rep.DLQ.Changed)
 	if err != nil {
 		return fmt.Errorf("erase %s: %w (run it again: every step is idempotent)", req.UserID, err)
 	}
@@ -65,7 +71,7 @@ func eraseUser(ctx context.Context, cfg config.EraseUser, req erase.Request, out
 	if req.Party != uuid.Nil {
 		scope = "party " + req.Party.String()
 	}
-	fmt.Fprintf(out, "erased user %s in %s: %d removed in all; events created until %s are never stored again\n",
+	fmt.Fprintf(out, "erased user %s in %s: %d removed in all; events appended until %s are never stored again\n",
 		req.UserID, scope, total, rep.ErasedAt.UTC().Format("2006-01-02T15:04:05.000Z"))
 	return nil
 }

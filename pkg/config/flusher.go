@@ -8,6 +8,7 @@ import (
 
 	"github.com/watchparty/watchparty/pkg/dlq"
 	"github.com/watchparty/watchparty/pkg/envflag"
+	"github.com/watchparty/watchparty/pkg/erase"
 	"github.com/watchparty/watchparty/pkg/flusher"
 )
 
@@ -157,6 +158,9 @@ type EraseUser struct {
 	User  string // the user id whose events are erased
 	Party string // a party id, or "" for every party
 	Batch int    // most rows deleted per transaction
+	// InFlight is how long events accepted before the erasure may still
+	// be appended (erase.Request.InFlight).
+	InFlight time.Duration
 }
 
 // EraseUserCmd declares the settings of `flusher erase-user`, bound to c.
@@ -171,6 +175,12 @@ func EraseUserCmd(c *EraseUser) envflag.Command {
 					Help: "erase only in this party id (default: in every party)"},
 				envflag.Int{P: &c.Batch, Flag: "batch", Default: 5000, Bound: envflag.Positive,
 					Help: "most rows deleted per transaction"},
+				envflag.Duration{P: &c.InFlight, Flag: "in-flight-wait", Default: erase.DefaultInFlight,
+					Bound: envflag.NonNegative,
+					Help:  "how long events accepted before the erasure may still reach a stream; they are erased too",
+					Doc: "how long events gateways accepted before the erasure may still take to reach their stream " +
+						"(a gateway answers or drops each append within 5 s): the erasure covers what is appended until " +
+						"then, and the command removes it after waiting that long"},
 			}),
 	}
 }

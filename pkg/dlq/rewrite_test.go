@@ -23,10 +23,10 @@ func TestRewriteDropsEventsAndEmptyBatches(t *testing.T) {
 		batch(ev(p, event.Chat, "alice")), untouched)
 	before := raws(t, rdb)
 
-	drop := func(e event.Event) bool { return e.UserID == "alice" }
-	events, batches, err := dlq.Rewrite(ctx, rdb, drop)
-	if err != nil || events != 3 || batches != 1 {
-		t.Fatalf("Rewrite = %d events, %d batches, %v; want 3, 1", events, batches, err)
+	drop := dlq.Edit{Drop: func(e event.Event) bool { return e.UserID == "alice" }}
+	done, err := dlq.Rewrite(ctx, rdb, drop)
+	if err != nil || done != (dlq.Rewritten{Events: 3, Batches: 1}) {
+		t.Fatalf("Rewrite = %+v, %v; want 3 events, 1 batch", done, err)
 	}
 	after := raws(t, rdb)
 	if len(after) != 2 || after[1] != before[2] {
@@ -39,7 +39,7 @@ func TestRewriteDropsEventsAndEmptyBatches(t *testing.T) {
 	if got := list[0].Batch.Events; len(got) != 1 || got[0].UserID != "bob" || got[0].Type != event.Like {
 		t.Fatalf("the mixed batch holds %+v, want bob's like", got)
 	}
-	if events, batches, err := dlq.Rewrite(ctx, rdb, drop); err != nil || events != 0 || batches != 0 {
-		t.Fatalf("second Rewrite = %d, %d, %v; want nothing", events, batches, err)
+	if done, err := dlq.Rewrite(ctx, rdb, drop); err != nil || done != (dlq.Rewritten{}) {
+		t.Fatalf("second Rewrite = %+v, %v; want nothing", done, err)
 	}
 }

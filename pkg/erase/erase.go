@@ -1,12 +1,22 @@
 // Package erase removes a person's events, for `flusher erase-user`: from
 // PostgreSQL, from every live party stream and from the dead-letter list.
+// It is this project's code, not a public API.
 //
-// The erasure is recorded first (store.RecordErasure), and the flusher's
-// writer leaves out every event it covers, so an event of the person read
-// from a stream before the erasure and written after it, or replayed from
-// the dead-letter list later, never comes back. What follows only removes
-// what is already stored or buffered; each step is idempotent, so a run
-// that failed half-way is simply run again.
+// An erasure covers the person's events appended to a stream until its
+// time, judged by the stream entry id (Redis's clock, never a gateway's),
+// and, for the few events without one, created until then. That time is
+// set InFlight after the erasure starts, so that the events gateways
+// accepted before it and still hold in their appenders are covered too.
+// The erasure is recorded first (store.RecordErasure): from then on the
+// flusher's writer and its dead-lettering leave out every event it
+// covers, so an event read from a stream before the erasure and written
+// or dead-lettered after it, or replayed from the dead-letter list later,
+// never comes back. What follows removes what is already stored or
+// buffered, twice for the buffers: once at once, and again once the
+// erasure's time has passed on Redis's clock, for the events appended
+// meanwhile. The person's moderation actions are kept everywhere, with no
+// user, as the party's record (store.EraseRows). Each step is idempotent,
+// so a run that failed half-way is simply run again.
 package erase
 
 import (
@@ -25,109 +35,126 @@ import (
 	"github.com/watchparty/watchparty/pkg/stream"
 )
 
+// DefaultInFlight is Request.InFlight's usual value: a gateway's appender
+// answers or drops every append within 5 s of its caller's deadline
+// (pkg/stream), plus a margin.
+const DefaultInFlight = 6 * time.Second
+
 // Request is what to erase: UserID's events in Party, or in every party
-// when Party is uuid.Nil. Batch is the most rows one delete transaction
-// removes.
+// when Party is uuid.Nil.
 type Request struct {
 	UserID string
 	Party  uuid.UUID
-	Batch  int
+	Batch  int // the most rows one transaction changes
+	// InFlight is how long an event a gateway accepted before the
+	// erasure may still take to reach its stream: the erasure covers
+	// what is appended until InFlight after it starts, and Run waits
+	// that long before its second pass over the streams and wp:dlq.
+	InFlight time.Duration
+	Lock     store.LockWait // how recording the erasure waits for the flushers
 }
 
 // Report counts what an erasure removed.
 type Report struct {
-	ErasedAt      time.Time        // events created until then are erased
-	Rows          map[string]int64 // table -> rows deleted
-	StreamEntries int              // entries deleted from party streams
-	Likes         int              // likes removed from live like sets
-	DLQEvents     int              // events removed from dead-lettered batches
-	DLQBatches    int              // batches left empty and removed
+	ErasedAt      time.Time // events appended (without a stream id: created) until then are erased
+	Rows          store.RowsErased
+	StreamEntries int           // entries deleted from party streams
+	Likes         int           // likes removed from live like sets
+	DLQ           dlq.Rewritten // removed from wp:dlq
 }
 
-// Run erases r.UserID's events: it records the erasure, then deletes the
-// rows, the stream entries (acknowledging them, so that no flusher keeps
-// them pending) and the like of each live party, and the events in
-// dead-lettered batches.
+// Run erases r.UserID's events: it records the erasure, erases the rows
+// (store.EraseRows), deletes the stream entries (acknowledging them, so
+// that no flusher keeps them pending) and the like of each live party,
+// and the events in dead-lettered batches; then, once the erasure's time
+// has passed, it deletes the entries and dead-lettered events appended
+// meanwhile. The report is filled even when an error is returned.
 func Run(ctx context.Context, db *pgxpool.Pool, rc redis.UniversalClient, r Request) (Report, error) {
-	rep := Report{Rows: map[string]int64{}}
-	var err error
-	if rep.ErasedAt, err = store.RecordErasure(ctx, db, r.UserID, r.Party); err != nil {
+	var rep Report
+	// Stream ids come from Redis's clock: so does the erasure's time.
+	clock := dlq.Key
+	if r.Party != uuid.Nil {
+		clock = stream.KeysFor(r.Party).Stream
+	}
+	now, err := rdb.ServerTime(ctx, rc, clock)
+	if err != nil {
+		return rep, fmt.Errorf("read redis time: %w", err)
+	}
+	e := store.Erasure{UserID: r.UserID, Party: r.Party, At: event.Millis(now.Add(r.InFlight))}
+	if e.At, err = store.RecordErasure(ctx, db, e, r.Lock); err != nil {
 		return rep, err
 	}
-	for _, table := range store.EventTables {
-		if rep.Rows[table], err = store.DeleteUserRows(ctx, db, table, r.UserID, r.Party, r.Batch); err != nil {
-			return rep, err
-		}
+	rep.ErasedAt = e.At
+	if rep.Rows, err = store.EraseRows(ctx, db, e, r.Batch); err != nil {
+		return rep, err
 	}
-	parties := []uuid.UUID{r.Party}
-	if r.Party == uuid.Nil {
+	if err := eraseBuffered(ctx, rc, e, &rep, false); err != nil {
+		return rep, err
+	}
+	if err := waitPast(ctx, rc, clock, e.At); err != nil {
+		return rep, err
+	}
+	return rep, eraseBuffered(ctx, rc, e, &rep, true)
+}
+
+// eraseBuffered deletes e's entries from each live party stream and its
+// events from wp:dlq. settled says to wait, party by party, until e.At
+// has passed on the server holding the stream (on Redis Cluster, another
+// server than the one that gave the time), so that nothing e covers can
+// be appended after the pass.
+func eraseBuffered(ctx context.Context, rc redis.UniversalClient, e store.Erasure, rep *Report, settled bool) error {
+	parties := []uuid.UUID{e.Party}
+	if e.Party == uuid.Nil {
+		var err error
 		if parties, err = stream.NewConsumer(rc, "erase-user").Parties(ctx); err != nil {
-			return rep, err
+			return err
 		}
 	}
 	for _, p := range parties {
-		n, liked, err := eraseFromStream(ctx, rc, p, r.UserID)
-		if err != nil {
-			return rep, err
+		if settled {
+			if err := waitPast(ctx, rc, stream.KeysFor(p).Stream, e.At); err != nil {
+				return err
+			}
 		}
+		n, liked, err := eraseFromStream(ctx, rc, p, e)
 		rep.StreamEntries += n
 		rep.Likes += liked
+		if err != nil {
+			return err
+		}
 		// Gateways following the party forget the user's chats they hold
 		// for welcomes (a gateway reconnecting to Redis at this moment
 		// misses it; the chats then leave its memory as newer ones come).
-		msg := rdb.ErasedMessage(r.UserID, rep.ErasedAt)
+		msg := rdb.ErasedMessage(e.UserID, e.At)
 		if err := rc.SPublish(ctx, stream.KeysFor(p).Channel, msg).Err(); err != nil {
-			return rep, fmt.Errorf("announce the erasure in party %s: %w", p, err)
+			return fmt.Errorf("announce the erasure in party %s: %w", p, err)
 		}
 	}
-	rep.DLQEvents, rep.DLQBatches, err = eraseFromDLQ(ctx, rc, r)
-	return rep, err
+	done, err := eraseFromDLQ(ctx, rc, e)
+	rep.DLQ.Events += done.Events
+	rep.DLQ.Changed += done.Changed
+	rep.DLQ.Batches += done.Batches
+	rep.DLQ.Elements += done.Elements
+	return err
 }
 
-// eraseFromStream deletes user's entries from party's stream, page by page,
-// acknowledging them in the flushers' group, and removes the user from the
-// party's like set.
-func eraseFromStream(ctx context.Context, rc redis.UniversalClient, party uuid.UUID, user string) (int, int, error) {
-	keys := stream.KeysFor(party)
-	deleted := 0
-	for cursor := "0-0"; ; {
-		page, err := stream.ReadAfter(ctx, rc, keys, cursor, stream.MaxPage)
+// waitPast returns once the clock of the server holding key has passed
+// at, or ctx's error.
+func waitPast(ctx context.Context, rc redis.UniversalClient, key string, at time.Time) error {
+	for {
+		now, err := rdb.ServerTime(ctx, rc, key)
 		if err != nil {
-			return deleted, 0, err
+			return fmt.Errorf("read redis time: %w", err)
 		}
-		var ids []string
-		for _, en := range page.Entries {
-			if en.Err == nil && en.Event.UserID == user {
-				ids = append(ids, en.ID)
-			}
+		if now.UnixMilli() > at.UnixMilli() {
+			return nil
 		}
-		if len(ids) > 0 {
-			pipe := rc.TxPipeline()
-			pipe.XAck(ctx, keys.Stream, stream.Group, ids...)
-			del := pipe.XDel(ctx, keys.Stream, ids...)
-			if _, err := pipe.Exec(ctx); err != nil {
-				return deleted, 0, fmt.Errorf("delete %d entries of %s from %s: %w", len(ids), user, keys.Stream, err)
-			}
-			deleted += int(del.Val())
+		t := time.NewTimer(at.Sub(now) + time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
 		}
-		if len(page.Entries) < stream.MaxPage {
-			break
-		}
-		cursor = page.Last()
 	}
-	liked, err := rc.SRem(ctx, keys.Likers, user).Result()
-	if err != nil {
-		return deleted, 0, fmt.Errorf("remove %s from %s: %w", user, keys.Likers, err)
-	}
-	return deleted, int(liked), nil
-}
-
-// eraseFromDLQ removes the request's events from every dead-lettered
-// batch, through dlq.Rewrite, which changes a batch only if nobody changed
-// it since it was read.
-func eraseFromDLQ(ctx context.Context, rc redis.UniversalClient, r Request) (events, emptied int, err error) {
-	covered := func(e event.Event) bool {
-		return e.UserID == r.UserID && (r.Party == uuid.Nil || e.PartyID == r.Party)
-	}
-	return dlq.Rewrite(ctx, rc, covered)
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/watchparty/watchparty/pkg/dlq"
 	"github.com/watchparty/watchparty/pkg/event"
+	"github.com/watchparty/watchparty/pkg/store"
 	"github.com/watchparty/watchparty/pkg/stream"
 )
 
@@ -200,6 +201,10 @@ func (w *fakeWriter) Write(ctx context.Context, events []event.Event) error {
 }
 
 func (w *fakeWriter) PartyExists(context.Context, uuid.UUID) (bool, error) { return !w.noParty, nil }
+
+func (w *fakeWriter) WithErasures(_ context.Context, _ []string, fn func(store.Erasures) error) error {
+	return fn(store.Erasures{})
+}
 
 // fakeDLQ is wp:dlq.
 type fakeDLQ struct {

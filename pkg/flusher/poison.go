@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -76,12 +77,15 @@ func (f *Flusher) bisect(ctx context.Context, party uuid.UUID, entries []stream.
 }
 
 // deadLetter counts one more permanent failure for each entry of each
-// failure (an entry this flusher cannot decode counts as one too); the entries of a failure that reached cfg.MaxDeliveries go to
-// wp:dlq together, as one batch, and are acknowledged, the others stay
-// pending for the next cycle. An entry that could not be decoded is
-// dead-lettered raw, every field as stored, for a replay to decode. A crash
-// between the push and the ack leaves the entries in the DLQ twice; replay
-// is idempotent.
+// failure (an entry this flusher cannot decode counts as one too); the
+// entries of a failure that reached cfg.MaxDeliveries go to wp:dlq
+// together, as one batch, and are acknowledged, the others stay pending
+// for the next cycle. An entry that could not be decoded is dead-lettered
+// raw, every field as stored, for a replay to decode. Entries an erasure
+// covers are acknowledged and dropped instead, as the writer drops them,
+// but for moderation actions, dead-lettered unattributed.
+// A crash between the push and the ack leaves the entries in the DLQ
+// twice; replay is idempotent.
 func (f *Flusher) deadLetter(ctx context.Context, log *slog.Logger, party uuid.UUID, failed []failure) {
 	for _, fl := range failed {
 		f.deadLetterFailure(ctx, log, party, fl)
@@ -116,16 +120,33 @@ func (f *Flusher) deadLetterFailure(ctx context.Context, log *slog.Logger, party
 	flog = flog.With("events", len(due), "attempts", attempts)
 	b := dlq.NewBatch(stream.KeysFor(party).Stream, nil, fl.err, attempts, f.now())
 	b.PartyID = party.String()
-	for _, e := range due {
-		if e.Err != nil {
-			// Not decodable here (a newer event type, say): kept whole for
-			// a replay by a flusher that knows it.
-			b.Raw = append(b.Raw, dlq.RawEntry{StreamID: e.ID, Fields: e.Fields})
-			continue
+	erased := 0
+	// Under the erasures' lock: an erasure recorded after this read waits
+	// for the push, so its pass over wp:dlq finds the batch.
+	err = f.writer.WithErasures(ctx, usersOf(due), func(es store.Erasures) error {
+		for _, e := range due {
+			switch {
+			case covered(es, party, e) && e.Err == nil && e.Event.Type.IsModeration():
+				// Kept unattributed, as the writer stores it.
+				ev := e.Event
+				ev.UserID = store.Unattributed
+				b.Events = append(b.Events, event.DeadLetter(ev))
+			case covered(es, party, e):
+				erased++ // as the writer leaves such events out
+			case e.Err != nil:
+				// Not decodable here (a newer event type, say): kept whole
+				// for a replay by a flusher that knows it.
+				b.Raw = append(b.Raw, rawEntry(e))
+			default:
+				b.Events = append(b.Events, event.DeadLetter(e.Event))
+			}
 		}
-		b.Events = append(b.Events, event.DeadLetter(e.Event))
-	}
-	if err := f.dlq.Push(ctx, b); err != nil {
+		if b.Len() == 0 {
+			return nil
+		}
+		return f.dlq.Push(ctx, b)
+	})
+	if err != nil {
 		flog.Error("could not dead-letter event; stays pending", "err", err)
 		return
 	}
@@ -135,9 +156,47 @@ func (f *Flusher) deadLetterFailure(ctx context.Context, log *slog.Logger, party
 		return
 	}
 	_ = f.consumer.ForgetFailures(ctx, party, ids)
-	f.metrics.DLQEvents.Add(float64(len(due)))
+	if erased > 0 {
+		flog.Info("failed events covered by an erasure dropped, not dead-lettered", "erased", erased)
+	}
+	if b.Len() == 0 {
+		return
+	}
+	f.metrics.DLQEvents.Add(float64(b.Len()))
 	flog.Error("event routed to the dead-letter list "+dlq.Key, "err", fl.err)
 }
+
+// covered reports whether an erasure covers entry e of party's stream: a
+// decoded event by its user, an undecodable one by the users its fields
+// name.
+func covered(es store.Erasures, party uuid.UUID, e stream.Entry) bool {
+	if e.Err == nil {
+		return es.Covers(e.Event.UserID, party, e.ID, e.Event.CreatedAt)
+	}
+	for _, user := range rawEntry(e).UserIDs() {
+		if es.Covers(user, party, e.ID, time.Time{}) {
+			return true
+		}
+	}
+	return false
+}
+
+// usersOf returns the users of entries, those of undecodable ones as their
+// fields name them.
+func usersOf(entries []stream.Entry) []string {
+	var users []string
+	for _, e := range entries {
+		if e.Err == nil {
+			users = append(users, e.Event.UserID)
+			continue
+		}
+		users = append(users, rawEntry(e).UserIDs()...)
+	}
+	slices.Sort(users)
+	return slices.Compact(users)
+}
+
+func rawEntry(e stream.Entry) dlq.RawEntry { return dlq.RawEntry{StreamID: e.ID, Fields: e.Fields} }
 
 func entryIDs(entries []stream.Entry) []string {
 	ids := make([]string, len(entries))

@@ -9,6 +9,7 @@ import (
 
 	"github.com/watchparty/watchparty/pkg/dlq"
 	"github.com/watchparty/watchparty/pkg/event"
+	"github.com/watchparty/watchparty/pkg/store"
 	"github.com/watchparty/watchparty/pkg/stream"
 )
 
@@ -52,6 +53,9 @@ type Writer interface {
 	Write(ctx context.Context, events []event.Event) error
 	// PartyExists reports whether party has its row.
 	PartyExists(ctx context.Context, party uuid.UUID) (bool, error)
+	// WithErasures calls fn with the erasures of users; no erasure is
+	// recorded until fn returns (store.Writer.WithErasures).
+	WithErasures(ctx context.Context, users []string, fn func(store.Erasures) error) error
 }
 
 // DeadLetters is where events that keep failing go: the list wp:dlq.

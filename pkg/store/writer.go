@@ -34,7 +34,8 @@ func NewWriter(db *pgxpool.Pool) *Writer { return &Writer{db: db} }
 
 // Write stores events in one transaction, idempotently: an event already
 // stored is skipped and never changed, and an event an erasure covers
-// (RecordErasure) is left out. Either every row is committed or none.
+// (RecordErasure) is left out, or stored unattributed if it is a
+// moderation action. Either every row is committed or none.
 // The error is the database's (see Classify).
 func (w *Writer) Write(ctx context.Context, events []event.Event) error {
 	return w.writeRetried(ctx, events, false)
@@ -154,21 +155,6 @@ func markDeleted(ctx context.Context, tx pgx.Tx, deletes []event.Event) error {
 		WHERE c.party_id = d.party_id AND c.event_id = d.event_id AND c.deleted_at IS NULL`,
 		parties, chats, by, at)
 	return wrapTable("watch_party_chats (deletes)", err)
-}
-
-// dropErased is dropErased once the erasure table exists.
-func (w *Writer) dropErased(ctx context.Context, tx pgx.Tx, events []event.Event) ([]event.Event, error) {
-	if !w.erasures.Load() {
-		var exists bool
-		if err := tx.QueryRow(ctx, `SELECT to_regclass('watch_party_erasures') IS NOT NULL`).Scan(&exists); err != nil {
-			return nil, fmt.Errorf("look for the erasure table: %w", err)
-		}
-		if !exists {
-			return events, nil
-		}
-		w.erasures.Store(true)
-	}
-	return dropErased(ctx, tx, events)
 }
 
 // inTx runs fn in a transaction and commits it when fn returns nil.
