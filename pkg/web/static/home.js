@@ -2,7 +2,7 @@
 import { api, clearIdentity, el, formatTime, identityFromForm, loadIdentity, saveIdentity } from "./identity.js";
 
 const $ = (id) => document.getElementById(id);
-let me = loadIdentity();
+let me = await loadIdentity();
 
 function show() {
   $("identity").hidden = !!me;

@@ -2,22 +2,68 @@
 
 const KEY = "watchparty.identity";
 
-// loadIdentity returns {user, name} (dev auth) or {token, name}, or null. A ?token= in the page's
-// address is taken, stored and removed from the address bar.
-export function loadIdentity() {
+// loadIdentity resolves to {user, name} (dev auth) or {token, name}, or null. A ?token= in the
+// page's address is removed from the address bar and taken; but a link can carry anyone's token,
+// so when another user's identity is stored the viewer is asked first, and the stored one stays
+// unless they choose the link's.
+export async function loadIdentity() {
+  const token = takeToken();
+  const stored = storedIdentity();
+  if (!token) return stored;
+  const offered = { token, name: tokenName(token) };
+  if (stored && !sameUser(stored, offered) && !(await askToSwitch(stored, offered))) return stored;
+  saveIdentity(offered);
+  return offered;
+}
+
+// takeToken returns the page address's ?token= ("" without one) and removes it from the address.
+function takeToken() {
   const params = new URLSearchParams(location.search);
   const token = params.get("token");
-  if (token) {
-    saveIdentity({ token, name: tokenName(token) });
-    params.delete("token");
-    const rest = params.toString();
-    history.replaceState(null, "", location.pathname + (rest ? "?" + rest : "") + location.hash);
-  }
+  if (!token) return "";
+  params.delete("token");
+  const rest = params.toString();
+  history.replaceState(null, "", location.pathname + (rest ? "?" + rest : "") + location.hash);
+  return token;
+}
+
+function storedIdentity() {
   try {
     const id = JSON.parse(localStorage.getItem(KEY) || "null");
     if (id && (id.token || id.user)) return id;
   } catch { /* unreadable: ask again */ }
   return null;
+}
+
+// sameUser says whether two identities are the same user (a renewed token, say). A token's
+// subject is read unverified: the server refuses a forged token of the stored user, so at worst
+// it signs that user out, never in as someone else.
+function sameUser(a, b) {
+  const subject = (id) => id.user || tokenClaims(id.token).sub;
+  return !!subject(a) && subject(a) === subject(b);
+}
+
+// askToSwitch shows a prompt over the page and resolves to true when the viewer chooses the
+// offered identity, false when they keep the stored one (also on Escape).
+function askToSwitch(stored, offered) {
+  return new Promise((resolve) => {
+    const storedName = stored.name || stored.user;
+    const keep = el("button", { type: "button", id: "identity-keep", class: "primary", text: "Stay signed in as " + storedName });
+    const take = el("button", { type: "button", id: "identity-switch", class: "secondary", text: "Continue as " + offered.name });
+    const dialog = el("dialog", { id: "identity-prompt", class: "card narrow stack", style: "color: inherit",
+      "aria-labelledby": "identity-prompt-title" },
+      el("h2", { id: "identity-prompt-title", text: "Switch to another identity?" }),
+      el("p", { text: `You are signed in as ${storedName}. The link you opened signs you in as ${offered.name}: ` +
+        "switch only if you expected that, since everything you do would be done as them." }),
+      keep, take);
+    const answer = (yes) => { dialog.close(); dialog.remove(); resolve(yes); };
+    keep.addEventListener("click", () => answer(false));
+    take.addEventListener("click", () => answer(true));
+    dialog.addEventListener("cancel", (e) => { e.preventDefault(); answer(false); });
+    document.body.append(dialog);
+    dialog.showModal();
+    keep.focus();
+  });
 }
 
 // identityFromForm turns a name (and optional token) into an identity. With dev auth the name is
@@ -32,14 +78,19 @@ export function identityFromForm(name, token) {
 export function saveIdentity(id) { localStorage.setItem(KEY, JSON.stringify(id)); }
 export function clearIdentity() { localStorage.removeItem(KEY); }
 
-// tokenName reads (without verifying: the server does that) the name or subject of a JWT.
+// tokenName reads the name or subject of a JWT.
 function tokenName(token) {
+  const claims = tokenClaims(token);
+  return claims.name || claims.sub || "you";
+}
+
+// tokenClaims reads a JWT's claims without verifying them (the server does that); {} when unreadable.
+function tokenClaims(token) {
   try {
     const part = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
-    const claims = JSON.parse(atob(part));
-    return claims.name || claims.sub || "you";
+    return JSON.parse(atob(part)) || {};
   } catch {
-    return "you";
+    return {};
   }
 }
 

@@ -21,7 +21,7 @@ export const SYNC = {
 const $ = (id) => document.getElementById(id);
 const partyId = decodeURIComponent(location.pathname.split("/")[2] || "");
 const video = $("video");
-let me = loadIdentity();
+let me = await loadIdentity();
 let party = null;
 let client = null;
 let myUserId = null;
@@ -49,12 +49,7 @@ $("identity-form").addEventListener("submit", (e) => {
   if (!name) return;
   me = identityFromForm(name);
   saveIdentity(me);
-  // Leaving the page closes the connection at once, so the viewer count drops now rather than
-// when the socket times out; a page restored from the back/forward cache starts afresh.
-window.addEventListener("pagehide", () => { if (client && !ended) client.close(); });
-window.addEventListener("pageshow", (e) => { if (e.persisted) location.reload(); });
-
-start();
+  start();
 });
 
 let pollTimer = null;
