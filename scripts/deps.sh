@@ -22,6 +22,12 @@
 #   ${WATCHPARTY_TOOLCHAIN_DIR:-${XDG_CACHE_HOME:-~/.cache}/watchparty-go}/go<version>.<os>-<arch>
 # shared by every clone of the repository; delete that directory to remove it. An older
 # go (such as the bootstrap) is never chosen over it: the Makefile asks --which-go.
+#
+# kube-score: deploy/checks lints the Kubernetes manifests with kube-score, installed with
+# that go as `go install github.com/zegl/kube-score/cmd/kube-score@<kube_score_version>`
+# into its GOBIN (else GOPATH/bin), where deploy/checks looks for it. (kube-score's Go
+# packages do not build against the Kubernetes libraries deploy/checks uses, so it runs as
+# a program.) Not with --go.
 set -euo pipefail
 
 mode=all
@@ -230,6 +236,35 @@ $out"
   say "installed go$need_go in $toolchain_dir ($(du -sh "$toolchain_dir" | cut -f1), $((SECONDS - start))s)"
 }
 
+# --- kube-score -------------------------------------------------------------------------
+
+kube_score_version=v1.20.0 # deploy/checks reads the pin from this line
+
+# kube_score_bin GO prints where `GO install` puts kube-score.
+kube_score_bin() {
+  local dir
+  dir="$(cd / && env -u GOROOT GOTOOLCHAIN=local "$1" env GOBIN)"
+  [[ -n "$dir" ]] || dir="$(cd / && env -u GOROOT GOTOOLCHAIN=local "$1" env GOPATH | cut -d: -f1)/bin"
+  printf '%s/kube-score\n' "$dir"
+}
+
+# have_kube_score GO: true when GO's install directory holds kube-score at the pinned version.
+have_kube_score() {
+  local bin info
+  bin="$(kube_score_bin "$1")"
+  [[ -x "$bin" ]] || return 1
+  info="$(cd / && env -u GOROOT GOTOOLCHAIN=local "$1" version -m "$bin" 2>/dev/null)" || return 1
+  grep -Eq "^[[:space:]]+mod[[:space:]]+github.com/zegl/kube-score[[:space:]]+$kube_score_version([[:space:]]|\$)" <<<"$info"
+}
+
+install_kube_score() {
+  have_kube_score "$1" && return 0
+  say "installing kube-score $kube_score_version with go install into $(dirname "$(kube_score_bin "$1")")"
+  (cd / && env -u GOROOT GOTOOLCHAIN=local "$1" install "github.com/zegl/kube-score/cmd/kube-score@$kube_score_version") ||
+    die "go install github.com/zegl/kube-score/cmd/kube-score@$kube_score_version failed"
+  have_kube_score "$1" || die "installed kube-score $kube_score_version, but it is not at $(kube_score_bin "$1")"
+}
+
 if [[ "$mode" == which ]]; then
   find_go || die "no Go $need_go or newer here; run scripts/deps.sh (or make deps) to install it"
   exit 0
@@ -253,9 +288,12 @@ if [[ "$mode" == check ]]; then
   if [[ -z "$go_bin" ]]; then
     say "no Go $need_go or newer (scripts/deps.sh would fetch go$need_go into $toolchain_dir)"
     problems=1
+  elif ! have_kube_score "$go_bin"; then
+    say "no kube-score $kube_score_version at $(kube_score_bin "$go_bin") (scripts/deps.sh would go install it)"
+    problems=1
   fi
   ((problems == 0)) || exit 1
-  say "ok (go$(go_version "$go_bin") at $go_bin; $(package_names))"
+  say "ok (go$(go_version "$go_bin") at $go_bin; $(package_names); kube-score $kube_score_version)"
   exit 0
 fi
 
@@ -276,5 +314,6 @@ fi
 if [[ "$mode" == go ]]; then
   say "ok (go$(go_version "$go_bin") at $go_bin)"
 else
-  say "ok (go$(go_version "$go_bin") at $go_bin; $(package_names))"
+  install_kube_score "$go_bin"
+  say "ok (go$(go_version "$go_bin") at $go_bin; $(package_names); kube-score $kube_score_version)"
 fi

@@ -19,6 +19,7 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
@@ -38,6 +39,7 @@ var kinds = map[string]func() any{
 	"batch/v1/Job":                           func() any { return &batchv1.Job{} },
 	"policy/v1/PodDisruptionBudget":          func() any { return &policyv1.PodDisruptionBudget{} },
 	"autoscaling/v2/HorizontalPodAutoscaler": func() any { return &autoscalingv2.HorizontalPodAutoscaler{} },
+	"networking.k8s.io/v1/NetworkPolicy":     func() any { return &networkingv1.NetworkPolicy{} },
 }
 
 // manifests is one kustomize build, decoded.
@@ -371,7 +373,9 @@ func TestKubernetesManifests(t *testing.T) {
 }
 
 // checkSelectors checks that Services, PodDisruptionBudgets and the
-// autoscaler point at workloads of the build.
+// autoscaler point at workloads of the build, and that a workload the
+// autoscaler scales sets no replicas of its own (every apply would reset the
+// autoscaler's count to it).
 func checkSelectors(t *testing.T, m manifests) {
 	t.Helper()
 	podLabels := map[string]map[string]string{}
@@ -406,8 +410,19 @@ func checkSelectors(t *testing.T, m manifests) {
 			}
 		case *autoscalingv2.HorizontalPodAutoscaler:
 			ref := o.Spec.ScaleTargetRef
-			if _, ok := m.objects[ref.Kind+"/"+ref.Name]; !ok {
+			target, ok := m.objects[ref.Kind+"/"+ref.Name]
+			if !ok {
 				t.Errorf("%s scales %s/%s, which is not in the build", key, ref.Kind, ref.Name)
+			}
+			var replicas *int32
+			switch w := target.(type) {
+			case *appsv1.Deployment:
+				replicas = w.Spec.Replicas
+			case *appsv1.StatefulSet:
+				replicas = w.Spec.Replicas
+			}
+			if replicas != nil {
+				t.Errorf("%s/%s sets replicas: %d while %s scales it; leave the count to the autoscaler", ref.Kind, ref.Name, *replicas, key)
 			}
 		}
 	}
