@@ -49,7 +49,7 @@ func addJoinEntries(t *testing.T, rdb *redis.Client, party string, n int) []stri
 // viewer's welcome looks no further either, so its history is empty.
 func TestHistoryReadsOverManyNonChatEntriesAreBounded(t *testing.T) {
 	s := sharedSystem(t)
-	gw, _ := s.gateway()
+	gw, _ := s.gateway("WATCH_PARTY_HISTORY_RATE=0") // pages faster than one user may
 	party := s.party("ONGOING", "host")
 	chat := addChatEntries(t, s.rdb, party, 1)
 	ids := append(chat, addJoinEntries(t, s.rdb, party, 20_000)...)

@@ -201,7 +201,7 @@ func pageAll(t *testing.T, addr, party string, limit int, between func(page int,
 func TestHistoryPagingWhileFlushing(t *testing.T) {
 	const total = 20_000
 	s := sharedSystem(t)
-	gw, _ := s.gateway()
+	gw, _ := s.gateway("WATCH_PARTY_HISTORY_RATE=0") // pages faster than one user may
 	party := s.party("ONGOING", "host")
 	talker := dial(t, gw, party, "talker")
 	talker.nextOf("welcome", 5*time.Second)
