@@ -36,8 +36,15 @@ type chatFrame struct {
 	frame []byte
 }
 
+// chatFrameOf keeps e's frame with the time an erasure is compared with:
+// its stream id's, which Redis's clock wrote (as the flusher compares),
+// else its created_at.
 func chatFrameOf(e event.Event, frame []byte) chatFrame {
-	return chatFrame{id: e.ID, user: e.UserID, at: e.CreatedAt, frame: frame}
+	at := e.CreatedAt
+	if p, err := event.ParsePosition(e.StreamID); err == nil {
+		at = time.UnixMilli(p.MS).UTC()
+	}
+	return chatFrame{id: e.ID, user: e.UserID, at: at, frame: frame}
 }
 
 // forgotten says which chats a welcome leaves out: those deleted, and

@@ -175,3 +175,21 @@ func TestEarlyChatsLookAtABoundedNumberOfEntries(t *testing.T) {
 			frameStrs(frames), read.n, history.MaxScan)
 	}
 }
+
+// TestErasureIsJudgedByStreamTime: a chat whose gateway clock ran behind
+// (created_at before the erasure) but that Redis stored after it is kept;
+// one stored before it is left out, whatever its created_at says.
+func TestErasureIsJudgedByStreamTime(t *testing.T) {
+	erasedAt := time.UnixMilli(1_800_000_010_000).UTC()
+	gone := forgotten{erased: map[string]time.Time{"alice": erasedAt}}
+	late := chatFrameOf(event.Event{ID: idOf(1), UserID: "alice", CreatedAt: erasedAt.Add(-time.Minute),
+		StreamID: "1800000011000-0"}, nil)
+	early := chatFrameOf(event.Event{ID: idOf(2), UserID: "alice", CreatedAt: erasedAt.Add(time.Minute),
+		StreamID: "1800000009000-0"}, nil)
+	if gone.has(late) {
+		t.Errorf("a chat stored after the erasure is left out")
+	}
+	if !gone.has(early) {
+		t.Errorf("a chat stored before the erasure is kept")
+	}
+}
