@@ -35,6 +35,8 @@ const (
 	// connection is closed (1008), so a flood of garbage costs its sender
 	// its connection rather than the gateway a reply per frame.
 	classInvalid rateClass = "invalid"
+	// classPing counts clock-exchange pings (ping.go), which are no event.
+	classPing rateClass = "ping"
 )
 
 // rateClasses declares the rate class of every type a client may send.
@@ -72,6 +74,7 @@ func classSpecs(cfg Config) map[rateClass]rateSpec {
 		classPlayback:   {cfg.PlaybackRate, cfg.PlaybackBurst},
 		classModeration: {cfg.ModerationRate, cfg.ModerationBurst},
 		classInvalid:    {invalidFrameRate, invalidFrameBurst},
+		classPing:       {pingRate, pingBurst},
 	}
 }
 

@@ -343,6 +343,10 @@ func (g *Gateway) onMessage(s *melody.Session, raw []byte) {
 	defer g.inflight.Done()
 
 	in, err := event.ParseInbound(raw)
+	if err != nil && in.Type == pingType {
+		g.onPing(c, in.ClientID) // no event: the parser knows it as no type of its own
+		return
+	}
 	if err != nil {
 		if in.Type == "" || !in.Type.Broadcast() {
 			g.metrics.InvalidFrames.Inc()
