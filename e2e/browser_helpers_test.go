@@ -249,3 +249,25 @@ func artifactsDir(t testing.TB) string {
 	}
 	return dir
 }
+
+// shiftClock makes every later page of the tab see a Date that runs
+// shiftMs ahead (negative: behind) of the machine's clock, as on a
+// device whose clock is wrong. performance.now() and timeOrigin keep the
+// true time, which is what the tests measure positions by.
+func (tb *tab) shiftClock(shiftMs int) {
+	tb.t.Helper()
+	js := fmt.Sprintf(`(() => {
+	const shift = %d, RealDate = Date;
+	class ShiftedDate extends RealDate {
+		constructor(...a) { if (a.length === 0) super(RealDate.now() + shift); else super(...a); }
+		static now() { return RealDate.now() + shift; }
+	}
+	globalThis.Date = ShiftedDate;
+})();`, shiftMs)
+	ctx, cancel := context.WithTimeout(tb.ctx, 10*time.Second)
+	defer cancel()
+	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument,
+		page.AddScriptToEvaluateOnNewDocumentParams{Source: js}); err != nil {
+		tb.t.Fatalf("%s: add the clock shift: %v", tb.name, err)
+	}
+}

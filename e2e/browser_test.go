@@ -17,7 +17,8 @@ import (
 	"github.com/chromedp/chromedp/kb"
 )
 
-// player is a page's video element at a moment (Date.now() in ms).
+// player is a page's video element at a moment (the machine's clock in ms,
+// read through performance, which a page's shifted Date does not touch).
 type player struct {
 	T      float64 `json:"t"`
 	Pos    float64 `json:"pos"`
@@ -25,7 +26,7 @@ type player struct {
 }
 
 const playerJS = `(() => { const v = document.getElementById('video');
-	return {t: Date.now(), pos: v.currentTime, paused: v.paused}; })()`
+	return {t: performance.timeOrigin + performance.now(), pos: v.currentTime, paused: v.paused}; })()`
 
 func (tb *tab) player() player {
 	tb.t.Helper()

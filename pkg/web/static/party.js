@@ -27,7 +27,8 @@ let client = null;
 let myUserId = null;
 let canControl = false;
 let ended = false;
-let model = { playing: false, posS: 0, at: performance.now() };
+// The model's position posS is the party's at the server's time atMs (Unix ms).
+let model = { playing: false, posS: 0, atMs: 0 };
 const msgByClientId = new Map();
 
 // --- start-up ---
@@ -161,6 +162,15 @@ function connect() {
   client.addEventListener("reject", (e) => onReject(e.detail));
   client.addEventListener("failure", (e) => onFailure(e.detail));
   client.addEventListener("ended", () => endParty("The party has ended. Thanks for watching!"));
+  // A first or better clock estimate may move the model's position: follow at once.
+  client.addEventListener("clock", (e) => {
+    const { offsetMs, rttMs } = e.detail;
+    const c = $("conn");
+    c.dataset.clockOffsetMs = offsetMs;
+    c.title = `This device's clock is ${Math.abs(offsetMs) / 1000} s ${offsetMs > 0 ? "behind" : "ahead of"} the server's ` +
+      `(measured with a round trip of ${rttMs} ms); playback follows the server's.`;
+    applyPlayback(true);
+  });
   client.connect();
   setInterval(() => applyPlayback(false), SYNC.TICK_MS);
 }
@@ -224,21 +234,25 @@ function onWelcome(f) {
 
 // --- playback ---
 
-// setModel records the party's playback. ts (server time of the change) ages a playing position:
-// a late joiner's welcome may be seconds after the play, and events replayed after a reconnect
-// are older still. This takes the browser's clock to agree with the server's (NTP); a clock
-// behind the server's counts as no age.
+// setModel records the party's playback: posS at the server's time ts (of the event, or of the
+// welcome's playback), or now for the viewer's own action. A playing position is aged by the
+// server's clock as the client measures it (serverNow, from ping/pong), never by the browser's
+// own clock, which may be seconds off: a late joiner's welcome may be seconds after the play,
+// and events replayed after a reconnect are older still. Until the first pong the browser's
+// clock stands in; a better estimate moves the model by itself, as it is kept in server time.
 function setModel(playing, posS, ts) {
-  let age = 0;
-  if (ts && playing) {
-    const d = Date.now() - Date.parse(ts);
-    if (d > 0 && d < 24 * 3600 * 1000) age = d / 1000;
-  }
-  model = { playing, posS: posS + age, at: performance.now() };
+  const now = serverNow();
+  let atMs = ts ? Date.parse(ts) : now;
+  // An unreadable time, or one a day away: take the position as of now.
+  if (!isFinite(atMs) || Math.abs(now - atMs) > 24 * 3600 * 1000) atMs = now;
+  model = { playing, posS, atMs };
 }
 
+function serverNow() { return client ? client.serverNow() : Date.now(); }
+
 function modelPosition() {
-  let p = model.posS + (model.playing ? (performance.now() - model.at) / 1000 : 0);
+  // A time a moment ahead (an estimate not yet settled) counts as no age.
+  let p = model.posS + (model.playing ? Math.max(0, serverNow() - model.atMs) / 1000 : 0);
   if (isFinite(video.duration)) p = Math.min(p, video.duration);
   return p;
 }

@@ -23,6 +23,7 @@
 //                                     invalid_message, party_ended) and will not be resent
 //   failure  {code, message}          an error frame that answers no pending message
 //   ended    {}                       the party ended; the client stops
+//   clock    {offsetMs, rttMs}        a better estimate of the server's clock (see Clock below)
 //
 // Reconnection: after any close other than the party's end, a token expiry or close(), the client
 // reconnects with exponential backoff and jitter (delay drawn from [base/2, base], base doubling
@@ -30,6 +31,15 @@
 // seen>, so the server replays what was missed; frames already seen are dropped (by event_id and
 // stream order). Messages not yet acked are sent again with the same id (the server stores an id
 // once). "unavailable" answers are retried after unavailableRetryMs.
+//
+// Clock: playback frames carry the server's time (ts, updated_at), and the browser's own clock may
+// be seconds off. After every welcome the client sends CLOCK.BURST pings one after the other, then
+// one every CLOCK.EVERY_MS, and from each pong (docs/protocol.md, "Clock") takes a sample of the
+// server's clock against performance.now() (monotonic, unaffected by changes to the system clock),
+// NTP-style: offset = server_time − (sent + received) / 2. The sample with the smallest round trip
+// among the last CLOCK.KEEP is the estimate. serverNow() is the server's time now by that estimate
+// (Date.now() until the first pong); clockOffsetMs is how far the server's clock is ahead of
+// Date.now(), rttMs the round trip of the sample used.
 //
 // Several gateways: pass urls: ["wss://a.example", "wss://b.example"] and each new attempt after a
 // failed one moves to the next; the usual deployment puts one origin (a load balancer) in front of
@@ -39,6 +49,7 @@ const PLAYBACK = new Set(["play", "pause", "seek"]);
 const MODERATION = new Set(["delete", "mute", "unmute", "kick", "ban", "unban", "moderator_add", "moderator_remove"]);
 const BROADCAST = new Set(["chat", "like", "play", "pause", "seek", ...MODERATION]);
 const SEEN_LIMIT = 5000;
+export const CLOCK = { BURST: 5, EVERY_MS: 15000, KEEP: 8, TIMEOUT_MS: 3000 };
 
 // compareStreamIds orders Redis stream ids ("<ms>-<seq>"): negative, zero or positive.
 export function compareStreamIds(a, b) {
@@ -81,9 +92,27 @@ export class WatchPartyClient extends EventTarget {
     this.welcomed = false;
     this.timer = null;
     this._state = "idle";
+    this.pings = new Map(); // ping id -> performance.now() when sent
+    this.pingSeq = 0;
+    this.clockSamples = []; // {offset (server ms − performance.now()), rtt}, newest last
+    this.clockBest = null;
+    this.clockTimer = null;
   }
 
   get state() { return this._state; }
+
+  // serverNow is the server's clock now, in Unix milliseconds, as measured by pings; Date.now()
+  // before the first pong.
+  serverNow() {
+    return this.clockBest ? performance.now() + this.clockBest.offset : Date.now();
+  }
+
+  // clockOffsetMs is the server's clock minus this browser's (Date.now()), or null before the
+  // first pong.
+  get clockOffsetMs() { return this.clockBest ? Math.round(this.serverNow() - Date.now()) : null; }
+
+  // rttMs is the round trip of the ping the estimate comes from, or null before the first pong.
+  get rttMs() { return this.clockBest ? this.clockBest.rtt : null; }
 
   // connect opens the connection (again after expired, with a new token in options.token).
   connect() {
@@ -97,6 +126,7 @@ export class WatchPartyClient extends EventTarget {
   close() {
     this.stopped = true;
     clearTimeout(this.timer);
+    clearTimeout(this.clockTimer);
     if (this.ws) this.ws.close(1000, "bye");
     this._setState("closed");
   }
@@ -167,6 +197,7 @@ export class WatchPartyClient extends EventTarget {
       case "error": return this._error(f);
       case "viewers": return this._emit("viewers", { count: f.count });
       case "party_ended": return this._end();
+      case "pong": return this._pong(f);
       default:
         if (BROADCAST.has(f.type)) this._broadcast(f);
     }
@@ -182,6 +213,39 @@ export class WatchPartyClient extends EventTarget {
     this._setState("open");
     this._emit("welcome", { frame: f });
     for (const p of this.pendingById.values()) this._write(p.frame);
+    this.pings.clear();
+    this._ping(CLOCK.BURST);
+  }
+
+  // _ping sends a ping, and after its pong (or CLOCK.TIMEOUT_MS) the next of the burst of n, then
+  // one every CLOCK.EVERY_MS.
+  _ping(n) {
+    clearTimeout(this.clockTimer);
+    if (this.stopped || !this.welcomed) return;
+    const id = "ping-" + ++this.pingSeq;
+    this.pings.set(id, { sent: performance.now(), left: n - 1 });
+    this._write({ type: "ping", id });
+    this.clockTimer = setTimeout(() => { this.pings.delete(id); this._ping(n > 1 ? n - 1 : 1); },
+      n > 1 ? CLOCK.TIMEOUT_MS : CLOCK.EVERY_MS);
+  }
+
+  _pong(f) {
+    const p = this.pings.get(f.id);
+    if (!p || typeof f.server_time !== "number") return;
+    this.pings.delete(f.id);
+    const now = performance.now();
+    const rtt = now - p.sent;
+    this.clockSamples.push({ offset: f.server_time - (p.sent + now) / 2, rtt });
+    if (this.clockSamples.length > CLOCK.KEEP) this.clockSamples.shift();
+    const best = this.clockSamples.reduce((a, b) => (b.rtt < a.rtt ? b : a));
+    const changed = best !== this.clockBest;
+    this.clockBest = best;
+    if (changed) this._emit("clock", { offsetMs: this.clockOffsetMs, rttMs: Math.round(rtt) });
+    if (p.left > 0) this._ping(p.left);
+    else {
+      clearTimeout(this.clockTimer);
+      this.clockTimer = setTimeout(() => this._ping(1), CLOCK.EVERY_MS);
+    }
   }
 
   _ack(f) {
@@ -193,6 +257,7 @@ export class WatchPartyClient extends EventTarget {
   }
 
   _error(f) {
+    if (f.id && this.pings.has(f.id)) return; // a refused ping: the next one is already planned
     const p = f.id ? this.pendingById.get(f.id) : null;
     if (f.code === "party_ended") return this._end();
     if (!p) return this._emit("failure", { code: f.code, message: f.message });
@@ -245,6 +310,7 @@ export class WatchPartyClient extends EventTarget {
     if (this._state === "ended") return;
     this.stopped = true;
     clearTimeout(this.timer);
+    clearTimeout(this.clockTimer);
     this._setState("ended");
     this._emit("ended", {});
     if (this.ws) this.ws.close(1000, "party ended");
@@ -254,6 +320,7 @@ export class WatchPartyClient extends EventTarget {
     const welcomed = this.welcomed;
     this.welcomed = false;
     this.ws = null;
+    clearTimeout(this.clockTimer);
     if (this.stopped) return;
     if (code === 1008) {
       this._setState("expired", { closeCode: code });
