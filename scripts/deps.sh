@@ -8,7 +8,7 @@
 #   scripts/deps.sh --which-go  print the go command to use (installs nothing); exit 1 if none
 #
 # Debian packages: the one list is deb_packages below (make, gcc, redis-server,
-# redis-sentinel, postgresql, chromium). As root they are installed with apt-get; as
+# redis-sentinel, postgresql, chromium, nodejs, npm). As root they are installed with apt-get; as
 # another user the exact `sudo apt-get ...` line is printed and deps.sh exits 1.
 #
 # Go: go.mod names the version (its toolchain line when that is newer than its go line,
@@ -22,6 +22,9 @@
 #   ${WATCHPARTY_TOOLCHAIN_DIR:-${XDG_CACHE_HOME:-~/.cache}/watchparty-go}/go<version>.<os>-<arch>
 # shared by every clone of the repository; delete that directory to remove it. An older
 # go (such as the bootstrap) is never chosen over it: the Makefile asks --which-go.
+#
+# socket.io-client: the Socket.IO e2e test's Node client, installed by `npm ci` in e2e/socketio
+# from its committed package-lock.json (the npm registry). Not with --go.
 #
 # kube-score: deploy/checks lints the Kubernetes manifests with kube-score, installed with
 # that go as `go install github.com/zegl/kube-score/cmd/kube-score@<kube_score_version>`
@@ -55,6 +58,8 @@ deb_packages=(
   "redis-sentinel  cmd:redis-sentinel" # failover tests
   "postgresql      have_pg_server"     # initdb, pg_ctl, postgres
   "chromium        file:/usr/bin/chromium" # browser tests
+  "nodejs          cmd:node"           # socket.io-client in the Socket.IO e2e test
+  "npm             cmd:npm"            # installs it: npm ci in e2e/socketio
 )
 # Debian's Go, taken only as the bootstrap that downloads the right toolchain.
 bootstrap_package=golang-go
@@ -236,6 +241,25 @@ $out"
   say "installed go$need_go in $toolchain_dir ($(du -sh "$toolchain_dir" | cut -f1), $((SECONDS - start))s)"
 }
 
+# --- socket.io-client -------------------------------------------------------------------
+
+# The Socket.IO e2e test drives the stock socket.io-client from Node, installed from the npm
+# registry at the versions of the committed e2e/socketio/package-lock.json (npm ci).
+socketio_dir="$repo_root/e2e/socketio"
+
+# have_socketio_client: true when node_modules matches the lock file (npm ci writes
+# node_modules/.package-lock.json; it is older than the lock file when that changed).
+have_socketio_client() {
+  [[ -f "$socketio_dir/node_modules/.package-lock.json" && -f "$socketio_dir/node_modules/socket.io-client/package.json" &&
+    ! "$socketio_dir/package-lock.json" -nt "$socketio_dir/node_modules/.package-lock.json" ]]
+}
+
+install_socketio_client() {
+  have_socketio_client && return 0
+  say "installing socket.io-client into e2e/socketio/node_modules (npm ci)"
+  (cd "$socketio_dir" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci in e2e/socketio failed"
+}
+
 # --- kube-score -------------------------------------------------------------------------
 
 kube_score_version=v1.20.0 # deploy/checks reads the pin from this line
@@ -292,6 +316,10 @@ if [[ "$mode" == check ]]; then
     say "no kube-score $kube_score_version at $(kube_score_bin "$go_bin") (scripts/deps.sh would go install it)"
     problems=1
   fi
+  if ! have_socketio_client; then
+    say "no socket.io-client in e2e/socketio/node_modules (scripts/deps.sh would npm ci it)"
+    problems=1
+  fi
   ((problems == 0)) || exit 1
   say "ok (go$(go_version "$go_bin") at $go_bin; $(package_names); kube-score $kube_score_version)"
   exit 0
@@ -315,5 +343,6 @@ if [[ "$mode" == go ]]; then
   say "ok (go$(go_version "$go_bin") at $go_bin)"
 else
   install_kube_score "$go_bin"
+  install_socketio_client
   say "ok (go$(go_version "$go_bin") at $go_bin; $(package_names); kube-score $kube_score_version)"
 fi
