@@ -1,6 +1,7 @@
 // party.js — the party page: the synchronised video, chat, likes, viewers and the countdown.
 import { WatchPartyClient } from "./watchparty.js";
 import { api, el, formatTime, identityFromForm, loadIdentity, saveIdentity } from "./identity.js";
+import { Moderation } from "./moderation.js";
 
 // Playback synchronisation, after Syncplay and Jellyfin SyncPlay: every viewer (the host too)
 // follows one model of the party's playback, {playing, position at a moment}, taken from the
@@ -27,6 +28,7 @@ let client = null;
 let myUserId = null;
 let canControl = false;
 let ended = false;
+let mod = null; // the moderation controls, once connected
 // The model's position posS is the party's at the server's time atMs (Unix ms).
 let model = { playing: false, posS: 0, atMs: 0 };
 const msgByClientId = new Map();
@@ -154,6 +156,8 @@ function connect() {
   if (me.token) opts.token = me.token;
   else opts.user = me.user;
   client = new WatchPartyClient(opts);
+  mod = new Moderation({ me, partyId, hostUserId: party.host_user_id,
+    send: (type, fields) => client.moderate(type, fields), say: system });
   client.addEventListener("state", (e) => onState(e.detail));
   client.addEventListener("welcome", (e) => onWelcome(e.detail.frame));
   client.addEventListener("event", (e) => onEvent(e.detail.frame, e.detail.own));
@@ -202,8 +206,14 @@ function onState({ state, retryInMs, reason }) {
     $("chat-input").disabled = true;
     $("chat-send").disabled = true;
     $("like").disabled = true;
+    $("mod-panel").hidden = true;
+    for (const d of document.querySelectorAll(".mod-actions")) d.remove();
+    $("rejoin").hidden = false;
   }
 }
+
+// After a kick, or a ban the host lifted, the viewer may come back.
+$("rejoin").addEventListener("click", () => location.reload());
 
 function setConn(state, text) {
   const c = $("conn");
@@ -221,6 +231,7 @@ function onWelcome(f) {
   $("chat-input").disabled = false;
   $("chat-send").disabled = false;
   $("like").disabled = false;
+  mod.setUser(myUserId);
   if (f.resumed === false) system("Some earlier messages are no longer available.");
   // A new viewer's welcome carries the party's last chats.
   if (f.history && !$("messages").children.length) for (const h of f.history) onChat(h, null);
@@ -340,6 +351,7 @@ function refuse(undo) {
 }
 
 function onEvent(f, own) {
+  if (mod && f.target_user_id !== undefined) mod.onEvent(f);
   switch (f.type) {
     case "chat": return onChat(f, own);
     case "delete": {
@@ -349,6 +361,9 @@ function onEvent(f, own) {
     }
     case "mute": return system(`${f.target_user_id} is muted until ${formatTime(f.until, false)}.`);
     case "unmute": return system(`${f.target_user_id} may chat again.`);
+    case "unban": return system(`${f.target_user_id} may join again.`);
+    case "moderator_add": return system(`${f.target_user_id} is now a moderator.`);
+    case "moderator_remove": return system(`${f.target_user_id} is no longer a moderator.`);
     case "kick": return system(`${f.target_user_id} was removed from the party.`);
     case "ban": return system(`${f.target_user_id} was banned from the party.`);
     case "like":
@@ -375,6 +390,7 @@ $("chat-form").addEventListener("submit", (e) => {
   if (!text.trim() || !client || ended) return;
   const id = client.chat(text);
   const li = message({ name: me.name || me.user, ts: new Date().toISOString(), text, mine: true });
+  li.dataset.userId = myUserId;
   li.classList.add("pending");
   setNote(li, "sending…");
   msgByClientId.set(id, li);
@@ -394,8 +410,8 @@ function message({ name, ts, text, mine }) {
   return li;
 }
 
-function system(text) {
-  const li = el("li", { class: "msg system", text });
+function system(text, cls) {
+  const li = el("li", { class: "msg system" + (cls ? " " + cls : ""), text });
   $("messages").append(li);
 }
 
@@ -411,11 +427,14 @@ function onChat(f, own) {
   const li = own && msgByClientId.get(own);
   if (li) {
     li.dataset.eventId = f.event_id;
+    li.dataset.name = name;
     li.querySelector(".when").textContent = formatTime(f.ts, true);
+    if (mod) mod.decorate(li);
     return;
   }
   const m = message({ name, ts: f.ts, text: f.text, mine: f.user_id === myUserId });
-  m.dataset.eventId = f.event_id;
+  Object.assign(m.dataset, { eventId: f.event_id, userId: f.user_id, name });
+  if (mod) mod.decorate(m);
 }
 
 function onAck(id) {
@@ -436,6 +455,7 @@ const REASONS = {
 };
 
 function onReject({ id, code, message: msg, sent }) {
+  if (mod && mod.refused(id, code, msg)) return;
   const li = msgByClientId.get(id);
   const reason = REASONS[code] || `Not sent (${code})`;
   if (li) {
