@@ -100,6 +100,10 @@ func TestBrowserClockOffset(t *testing.T) {
 	}
 	waitInStep(t, "after a late join", 0.3, append(all, late...)...)
 	for _, tb := range append(all, late...) {
+		var hls bool
+		if tb.eval(hlsLoadedJS, &hls); hls {
+			t.Errorf("%s: hls.js loaded for a party whose video is no HLS", tb.name)
+		}
 		if p := tb.problems(); len(p) > 0 {
 			t.Errorf("%s: uncaught exceptions or dialogs: %q", tb.name, p)
 		}

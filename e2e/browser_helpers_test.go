@@ -264,10 +264,17 @@ func (tb *tab) shiftClock(shiftMs int) {
 	}
 	globalThis.Date = ShiftedDate;
 })();`, shiftMs)
+	tb.addInitScript(js)
+}
+
+// addInitScript runs js in every later page of the tab before its own
+// scripts.
+func (tb *tab) addInitScript(js string) {
+	tb.t.Helper()
 	ctx, cancel := context.WithTimeout(tb.ctx, 10*time.Second)
 	defer cancel()
 	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument,
 		page.AddScriptToEvaluateOnNewDocumentParams{Source: js}); err != nil {
-		tb.t.Fatalf("%s: add the clock shift: %v", tb.name, err)
+		tb.t.Fatalf("%s: add a script to every page: %v", tb.name, err)
 	}
 }

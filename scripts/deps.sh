@@ -8,7 +8,7 @@
 #   scripts/deps.sh --which-go  print the go command to use (installs nothing); exit 1 if none
 #
 # Debian packages: the one list is deb_packages below (make, gcc, redis-server,
-# redis-sentinel, postgresql, chromium, nodejs, npm). As root they are installed with apt-get; as
+# redis-sentinel, postgresql, chromium, nodejs, npm, ffmpeg). As root they are installed with apt-get; as
 # another user the exact `sudo apt-get ...` line is printed and deps.sh exits 1.
 #
 # Go: go.mod names the version (its toolchain line when that is newer than its go line,
@@ -25,6 +25,10 @@
 #
 # socket.io-client: the Socket.IO e2e test's Node client, installed by `npm ci` in e2e/socketio
 # from its committed package-lock.json (the npm registry). Not with --go.
+#
+# The web app's npm packages: hls.js (a copy is embedded in the gateway; pkg/web's test checks
+# the copy against the installed package) and axe-core (the browser tests' accessibility
+# check), installed by `npm ci` in pkg/web/npm from its committed package-lock.json. Not with --go.
 #
 # kube-score: deploy/checks lints the Kubernetes manifests with kube-score, installed with
 # that go as `go install github.com/zegl/kube-score/cmd/kube-score@<kube_score_version>`
@@ -60,6 +64,7 @@ deb_packages=(
   "chromium        file:/usr/bin/chromium" # browser tests
   "nodejs          cmd:node"           # socket.io-client in the Socket.IO e2e test
   "npm             cmd:npm"            # installs it: npm ci in e2e/socketio
+  "ffmpeg          cmd:ffmpeg"         # the HLS browser test makes its HLS rendition
 )
 # Debian's Go, taken only as the bootstrap that downloads the right toolchain.
 bootstrap_package=golang-go
@@ -260,6 +265,24 @@ install_socketio_client() {
   (cd "$socketio_dir" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci in e2e/socketio failed"
 }
 
+# --- the web app's npm packages ----------------------------------------------------------
+
+# hls.js and axe-core at the versions of the committed pkg/web/npm/package-lock.json (npm ci).
+web_npm_dir="$repo_root/pkg/web/npm"
+
+# have_web_npm: true when node_modules matches the lock file (as have_socketio_client).
+have_web_npm() {
+  [[ -f "$web_npm_dir/node_modules/.package-lock.json" && -f "$web_npm_dir/node_modules/hls.js/package.json" &&
+    -f "$web_npm_dir/node_modules/axe-core/axe.min.js" &&
+    ! "$web_npm_dir/package-lock.json" -nt "$web_npm_dir/node_modules/.package-lock.json" ]]
+}
+
+install_web_npm() {
+  have_web_npm && return 0
+  say "installing hls.js and axe-core into pkg/web/npm/node_modules (npm ci)"
+  (cd "$web_npm_dir" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci in pkg/web/npm failed"
+}
+
 # --- kube-score -------------------------------------------------------------------------
 
 kube_score_version=v1.20.0 # deploy/checks reads the pin from this line
@@ -320,6 +343,10 @@ if [[ "$mode" == check ]]; then
     say "no socket.io-client in e2e/socketio/node_modules (scripts/deps.sh would npm ci it)"
     problems=1
   fi
+  if ! have_web_npm; then
+    say "no hls.js or axe-core in pkg/web/npm/node_modules (scripts/deps.sh would npm ci it)"
+    problems=1
+  fi
   ((problems == 0)) || exit 1
   say "ok (go$(go_version "$go_bin") at $go_bin; $(package_names); kube-score $kube_score_version)"
   exit 0
@@ -344,5 +371,6 @@ if [[ "$mode" == go ]]; then
 else
   install_kube_score "$go_bin"
   install_socketio_client
+  install_web_npm
   say "ok (go$(go_version "$go_bin") at $go_bin; $(package_names); kube-score $kube_score_version)"
 fi

@@ -11,6 +11,7 @@ import (
 	"github.com/watchparty/watchparty/pkg/envflag"
 	"github.com/watchparty/watchparty/pkg/gateway"
 	"github.com/watchparty/watchparty/pkg/rdb"
+	"github.com/watchparty/watchparty/pkg/web"
 )
 
 // Gateway declares the settings of the gateway command, bound to c.
@@ -38,6 +39,12 @@ func Gateway(c *gateway.Config) envflag.Command {
 				Help: "comma-separated browser origins allowed; * for any (default: same origin)",
 				Doc: "comma-separated browser origins allowed to open WebSockets and call the REST API (CORS); `*` allows any; " +
 					"unset means the gateway's own origin only. Requests without `Origin` (not browsers) are allowed"},
+			envflag.String{P: &c.MediaOrigins, Env: "WATCH_PARTY_MEDIA_ORIGINS", Flag: "media-origins", Check: checkMediaOrigins,
+				Help: "comma-separated origins the web app may play videos from, besides the gateway's own",
+				Doc: "comma-separated origins (`https://cdn.example.com`) the web app may play party videos from, besides the " +
+					"gateway's own: added to the pages' `media-src` (and, for an HLS party, to `connect-src`, as hls.js fetches the " +
+					"playlist and segments; the CDN must then answer CORS). A party whose video is elsewhere shows a note instead " +
+					"of a player. Unset: the gateway's own videos only"},
 			envflag.Duration{P: &c.ShutdownTimeout, Env: "WATCH_PARTY_SHUTDOWN_FLUSH_TIMEOUT_MS", Flag: "shutdown-timeout-ms",
 				Unit: envflag.Millis, Default: 5 * time.Second, Bound: pos,
 				Help: "longest wait for in-flight work on SIGTERM/SIGINT",
@@ -235,6 +242,11 @@ func checkSecret(s string) error {
 			auth.MinSecretBytes, len(s))
 	}
 	return nil
+}
+
+func checkMediaOrigins(list string) error {
+	_, err := web.ParseMediaOrigins(list)
+	return err
 }
 
 func checkOrigins(list string) error {

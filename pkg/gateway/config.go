@@ -23,6 +23,7 @@ type Config struct {
 	LikeRate          float64
 	LikeBurst         int
 	AllowedOrigins    string
+	MediaOrigins      string // origins the web app may play videos from besides its own (web.ParseMediaOrigins)
 	MaxBufferedEvents int
 	LogFormat         string
 	LogLevel          string

@@ -125,7 +125,7 @@ func New(cfg Config, rdb redis.UniversalClient, db *pgxpool.Pool, log *slog.Logg
 		"redis": g.appender.Ready,
 	})
 	g.melody = g.newMelody()
-	if g.site, err = web.New(); err != nil {
+	if g.site, err = web.New(web.Options{MediaOrigins: cfg.MediaOrigins, PartyVideo: g.partyVideo}); err != nil {
 		return nil, fmt.Errorf("load the web app: %w", err)
 	}
 	return g, nil

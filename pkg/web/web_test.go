@@ -10,7 +10,12 @@ import (
 
 func newServer(t *testing.T) *httptest.Server {
 	t.Helper()
-	s, err := New()
+	return newServerWith(t, Options{})
+}
+
+func newServerWith(t *testing.T, opts Options) *httptest.Server {
+	t.Helper()
+	s, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,6 +61,8 @@ func TestRoutes(t *testing.T) {
 		{"client module", "/static/watchparty.js", 200, "text/javascript; charset=utf-8", "export class WatchPartyClient"},
 		{"styles", "/static/app.css", 200, "text/css; charset=utf-8", ":root"},
 		{"icon", "/static/icon.svg", 200, "image/svg+xml", "<svg"},
+		{"moderation controls", "/static/moderation.js", 200, "text/javascript; charset=utf-8", "export class Moderation"},
+		{"hls.js", HLSPath, 200, "text/javascript; charset=utf-8", "isSupported"},
 		{"video", SampleVideoPath, 200, "video/webm", ""},
 		{"html only through its route", "/static/index.html", 404, "", ""},
 		{"unknown file", "/static/nope.js", 404, "", ""},

@@ -91,19 +91,43 @@ function showParty() {
     : `Playback follows the host (${party.host_user_id}).`;
   $("end").hidden = !isHost;
   video.controls = true;
-  if (!video.src) setVideo(party.video_url);
+  if (!videoSet) setVideo(party.video_url);
 }
 
-// setVideo loads the party's video. The page may load media from its own origin only; the sample
-// video is served by every gateway, so a link to it on another gateway's address is used here.
-function setVideo(raw) {
+// setVideo loads the party's video. The page may load media from its own origin and from the
+// origins the operator allows (WATCH_PARTY_MEDIA_ORIGINS, which the gateway puts in the page's
+// policy and in its watchparty-media-origins meta); the sample video is served by every gateway,
+// so a link to it on another gateway's address is used here. An HLS playlist (.m3u8) plays
+// natively where the browser can (Safari), and otherwise through hls.js, loaded only then.
+let videoSet = false;
+let hls = null;
+async function setVideo(raw) {
+  videoSet = true;
   let u;
   try { u = new URL(raw, location.origin); } catch { return note("The party's video address is not valid."); }
-  if (u.origin !== location.origin) {
+  const allowed = (document.querySelector('meta[name="watchparty-media-origins"]')?.content || "").split(" ").filter(Boolean);
+  if (u.origin !== location.origin && !allowed.includes(u.origin)) {
     if (u.pathname === "/media/sample.webm") u = new URL(u.pathname, location.origin);
     else return note("This party's video is on another site, which this page does not load. Ask the host for a video served by this site.");
   }
-  video.src = u.href;
+  if (!/\.m3u8$/i.test(u.pathname) || video.canPlayType("application/vnd.apple.mpegurl")) {
+    video.src = u.href;
+    return;
+  }
+  let Hls;
+  try {
+    ({ default: Hls } = await import("/static/vendor/hls.min.mjs"));
+  } catch {
+    return note("The player for this party's video (HLS) could not be loaded. Reload the page to try again.");
+  }
+  if (!Hls.isSupported()) return note("This browser cannot play this party's video (HLS).");
+  // No worker: the page's policy allows no blob: scripts, and the main thread copes.
+  hls = new Hls({ enableWorker: false });
+  hls.on(Hls.Events.ERROR, (_, d) => {
+    if (d.fatal) note(`The party's video cannot be played (${d.type}: ${d.details}).`);
+  });
+  hls.loadSource(u.href);
+  hls.attachMedia(video);
 }
 
 function note(text) { $("control-note").textContent = text; }
