@@ -278,3 +278,54 @@ func (tb *tab) addInitScript(js string) {
 		tb.t.Fatalf("%s: add a script to every page: %v", tb.name, err)
 	}
 }
+
+var axeSource = sync.OnceValues(func() ([]byte, error) {
+	return os.ReadFile(filepath.Join("..", "pkg", "web", "npm", "node_modules", "axe-core", "axe.min.js"))
+})
+
+// axeViolation is one rule axe-core found broken, with the elements.
+type axeViolation struct {
+	ID     string `json:"id"`
+	Impact string `json:"impact"`
+	Help   string `json:"help"`
+	Nodes  []struct {
+		Target []any  `json:"target"`
+		HTML   string `json:"html"`
+	} `json:"nodes"`
+}
+
+// checkAccessibility runs axe-core (pinned in pkg/web/npm, installed by
+// scripts/deps.sh) on the tab's page as it is now and fails the test on
+// any serious or critical violation; lesser ones are logged.
+func (tb *tab) checkAccessibility(what string) {
+	tb.t.Helper()
+	src, err := axeSource()
+	if err != nil {
+		tb.t.Fatalf("axe-core is not installed (run scripts/deps.sh; it runs npm ci in pkg/web/npm): %v", err)
+	}
+	// Through DevTools, which the page's Content-Security-Policy does not govern.
+	tb.eval("(() => { "+string(src)+"\n; return true; })()", nil)
+	ctx, cancel := context.WithTimeout(tb.ctx, 30*time.Second)
+	defer cancel()
+	raw, err := chromedp.Run(ctx, chromedp.Evaluate[[]byte](
+		`axe.run(document, {resultTypes: ['violations']}).then(r => r.violations)`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		tb.t.Fatalf("%s: axe-core on %s: %v", tb.name, what, err)
+	}
+	var vs []axeViolation
+	if err := json.Unmarshal(raw, &vs); err != nil {
+		tb.t.Fatalf("%s: axe-core's answer: %v", tb.name, err)
+	}
+	for _, v := range vs {
+		var where []string
+		for _, n := range v.Nodes {
+			where = append(where, fmt.Sprint(n.Target)+" "+n.HTML)
+		}
+		msg := fmt.Sprintf("%s: %s: axe-core %s (%s): %s\n\t%s", tb.name, what, v.ID, v.Impact, v.Help, strings.Join(where, "\n\t"))
+		if v.Impact == "serious" || v.Impact == "critical" {
+			tb.t.Error(msg)
+		} else {
+			tb.t.Log(msg)
+		}
+	}
+}

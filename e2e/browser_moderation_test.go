@@ -62,8 +62,15 @@ func TestBrowserModeration(t *testing.T) {
 	base := "http://" + gw
 	link := base + "/p/" + startParty(t, gw, "Host", base+"/media/sample.webm")
 	br := newBrowser(t)
+	// The host signs in on the home page; axe-core checks it before and after.
 	host := br.newTab("host", 1280, 900)
-	host.join(link, "Host")
+	host.do(chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.ID("identity-form")))
+	host.checkAccessibility("the home page's sign-in")
+	host.do(chromedp.SendKeys(chromedp.ID("name"), "Host"), chromedp.Click(chromedp.CSS("#identity-form button")),
+		chromedp.WaitVisible(chromedp.ID("create-form")))
+	host.checkAccessibility("the home page")
+	host.do(chromedp.Navigate(link))
+	host.waitLive()
 	mod := br.newTab("mod", 1280, 900)
 	mod.join(link, "Mod")
 	viewer := br.newTab("viewer", 390, 844)
@@ -126,7 +133,12 @@ func TestBrowserModeration(t *testing.T) {
 		`document.body.innerText`)
 	host.waitFor("2 viewers", 5*time.Second, `document.getElementById('viewers').textContent === '2'`, `document.getElementById('viewers').textContent`)
 	host.waitFor("Viewer in the banned list", 5*time.Second, `(`+modPanelJS+`).banned.includes('Viewer')`, modPanelJS)
+	host.eval(`(`+msgJS("mod here")+`.querySelector('details').open = true, true)`, nil)
+	host.checkAccessibility("the host's party page, a message's actions open")
 	host.screenshot(artifacts, "party-host-moderation")
+	host.eval(`(`+msgJS("mod here")+`.querySelector('details').open = false, true)`, nil)
+	mod.checkAccessibility("a moderator's party page")
+	viewer.checkAccessibility("a banned viewer's phone")
 	for until := time.Now().Add(1500 * time.Millisecond); time.Now().Before(until); time.Sleep(100 * time.Millisecond) {
 		if st := viewer.text("#conn"); st != "Removed" {
 			t.Fatalf("the banned viewer's page went on to %q", st)
