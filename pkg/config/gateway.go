@@ -192,6 +192,12 @@ func Gateway(c *gateway.Config) envflag.Command {
 				Help: fmt.Sprintf("last chats a new viewer's welcome carries, 0 to %d (0: none)", gateway.MaxWelcomeHistory),
 				Doc: fmt.Sprintf("how many of the party's last chats the `welcome` of a new viewer (not one resuming with `since`) "+
 					"carries in `history`, flushed or not; 0 to %d, 0 sends none", gateway.MaxWelcomeHistory)},
+			envflag.Duration{P: &c.SocketIOPingInterval, Env: "WATCH_PARTY_SOCKETIO_PING_INTERVAL", Flag: "socketio-ping-interval",
+				Default: gateway.DefaultSocketIOPingInterval, Bound: pos,
+				Help: "Socket.IO (Engine.IO) pingInterval: how often the gateway pings a /socket.io/ client"},
+			envflag.Duration{P: &c.SocketIOPingTimeout, Env: "WATCH_PARTY_SOCKETIO_PING_TIMEOUT", Flag: "socketio-ping-timeout",
+				Default: gateway.DefaultSocketIOPingTimeout, Bound: pos,
+				Help: "Socket.IO (Engine.IO) pingTimeout: how long a ping waits for its pong before the connection is closed"},
 		}, Logging(&c.LogFormat, &c.LogLevel)),
 		Rules: []func() error{
 			func() error {

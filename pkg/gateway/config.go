@@ -81,6 +81,11 @@ type Config struct {
 	MinReplicasAck        int
 	MinReplicasAckTimeout time.Duration
 	WelcomeHistory        int // last chats a new viewer's welcome carries; 0: none
+
+	// SocketIOPingInterval and SocketIOPingTimeout are the Engine.IO
+	// heartbeat of /socket.io/ connections (socketio.go).
+	SocketIOPingInterval time.Duration
+	SocketIOPingTimeout  time.Duration
 }
 
 // MaxWelcomeHistory is the most chats a welcome carries.
@@ -118,6 +123,8 @@ const (
 	DefaultMaxBodyBytes            = 64 << 10
 	DefaultPartyCacheSize          = 10_000
 	DefaultMinReplicasAckTimeout   = 500 * time.Millisecond
+	DefaultSocketIOPingInterval    = 25 * time.Second // Socket.IO's own defaults
+	DefaultSocketIOPingTimeout     = 20 * time.Second
 	// MaxMinReplicasAckTimeout keeps WAIT, the last command of an append
 	// pipeline, inside the Redis client's 3 s read timeout for the whole
 	// pipeline.
@@ -150,6 +157,8 @@ func (c Config) withDefaults() Config {
 	def(&c.WriteTimeout, DefaultWriteTimeout)
 	def(&c.IdleTimeout, DefaultIdleTimeout)
 	def(&c.MinReplicasAckTimeout, DefaultMinReplicasAckTimeout)
+	def(&c.SocketIOPingInterval, DefaultSocketIOPingInterval)
+	def(&c.SocketIOPingTimeout, DefaultSocketIOPingTimeout)
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = DefaultMaxBodyBytes
 	}

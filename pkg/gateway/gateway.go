@@ -139,6 +139,7 @@ func (g *Gateway) Metrics() *Metrics { return g.metrics }
 func (g *Gateway) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /ws/parties/{id}", lingerOnClose(http.HandlerFunc(g.serveWS), &g.lingering))
+	mux.Handle("GET /socket.io/", lingerOnClose(http.HandlerFunc(g.serveSocketIO), &g.lingering))
 	g.registerAPI(mux)
 	g.site.Register(mux) // the browser app: /, /p/{id}, /static/, /media/
 	g.probes.Register(mux, g.metrics.Registry)

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -11,13 +10,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/gorilla/websocket"
 	"github.com/olahol/melody"
 
 	"github.com/watchparty/watchparty/pkg/auth"
 	"github.com/watchparty/watchparty/pkg/event"
-	"github.com/watchparty/watchparty/pkg/moderation"
 	"github.com/watchparty/watchparty/pkg/room"
 	"github.com/watchparty/watchparty/pkg/store"
 	"github.com/watchparty/watchparty/pkg/stream"
@@ -38,6 +35,8 @@ type conn struct {
 	// ended is how the connection ended from the client's side: its close
 	// code, 1009 for an oversized frame, 1006 without a close frame.
 	ended atomic.Int32
+	// sio is the state of a /socket.io/ connection; nil on /ws.
+	sio *sioConn
 }
 
 // noteEnd records why reading from the connection stopped.
@@ -74,9 +73,9 @@ func (g *Gateway) newMelody() *melody.Melody {
 	m.Upgrader.WriteBufferSize = writeBufferBytes
 	m.Upgrader.WriteBufferPool = &writeBuffers
 	m.Upgrader.CheckOrigin = func(r *http.Request) bool { return originAllowed(r, g.cfg.Origins()) }
-	m.HandleConnect(g.onConnect)
+	m.HandleConnect(g.connected)
 	m.HandleDisconnect(g.onDisconnect)
-	m.HandleMessage(g.onMessage)
+	m.HandleMessage(g.received)
 	m.HandleSentMessage(func(s *melody.Session, frame []byte) {
 		if c := connOf(s); c != nil {
 			c.viewer.Sent()
@@ -114,85 +113,20 @@ func connOf(s *melody.Session) *conn {
 	return v.(*conn)
 }
 
-// serveWS checks a join before the upgrade: identity, Origin, party.
+// serveWS checks a join before the upgrade (admit), then upgrades.
 func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
-	partyID, err := uuid.Parse(r.PathValue("id"))
-	if err != nil {
-		writeError(w, http.StatusNotFound, CodeNotFound, "no such party")
-		return
-	}
-	addr := addrGroup(clientAddr(r, g.trusted), g.cfg.IPv6Prefix)
-	if !g.limits.ipJoin.allow(addr, g.now()) {
-		g.refuseJoin(w, refusal{http.StatusTooManyRequests, CodeRateLimited,
-			"too many joins from this address; slow down", g.limits.ipJoin.retryAfter()})
-		return
-	}
-	id, err := g.verifier.Authenticate(r)
-	if err != nil {
-		writeError(w, http.StatusUnauthorized, CodeUnauthorized, err.Error())
-		return
-	}
-	if !g.limits.join.allow(id.UserID, g.now()) {
-		g.refuseJoin(w, refusal{http.StatusTooManyRequests, CodeRateLimited,
-			"too many joins by this user; slow down", g.limits.join.retryAfter()})
-		return
-	}
-	if !originAllowed(r, g.cfg.Origins()) {
-		writeError(w, http.StatusForbidden, CodeForbidden, "origin not allowed")
-		return
-	}
-	release, no, ok := g.conns.acquire(r.Context(), id.UserID, addr)
+	a, no, ok := g.admit(r, r.PathValue("id"))
 	if !ok {
-		g.refuseJoin(w, no)
+		g.refuseAdmission(w, no)
 		return
 	}
+	party, id, release := a.party, a.identity, a.release
 	upgrading := false
 	defer func() {
 		if !upgrading {
 			release()
 		}
 	}()
-	party, err := g.parties.get(r.Context(), partyID)
-	switch {
-	case errors.Is(err, store.ErrPartyNotFound):
-		writeError(w, http.StatusNotFound, CodeNotFound, "no such party")
-		return
-	case err != nil:
-		g.log.Error("read party for join", "party_id", partyID, "err", err)
-		writeError(w, http.StatusServiceUnavailable, CodeUnavailable, "party lookup failed; try again")
-		return
-	case party.Status != store.Ongoing:
-		writeError(w, http.StatusConflict, CodeConflict, "party is "+party.Status+", not ONGOING")
-		return
-	}
-	if closed, err := stream.IsClosed(r.Context(), g.rdb, partyID); err != nil || closed {
-		if err != nil {
-			writeError(w, http.StatusServiceUnavailable, CodeUnavailable, "redis unavailable; try again")
-			return
-		}
-		writeError(w, http.StatusConflict, CodeConflict, "party has ended")
-		return
-	}
-	switch banned, err := moderation.Banned(r.Context(), g.rdb, partyID, id.UserID); {
-	case err != nil:
-		writeError(w, http.StatusServiceUnavailable, CodeUnavailable, "redis unavailable; try again")
-		return
-	case banned:
-		g.refuseJoin(w, refusal{http.StatusForbidden, CodeForbidden, "you are banned from this party", ""})
-		return
-	}
-	if limit := g.cfg.MaxConnsPerParty; limit > 0 {
-		n, err := g.presence.Total(r.Context(), partyID)
-		switch {
-		case err != nil:
-			writeError(w, http.StatusServiceUnavailable, CodeUnavailable, "redis unavailable; try again")
-			return
-		case n >= limit:
-			g.refuseJoin(w, refusal{http.StatusTooManyRequests, CodeRateLimited,
-				fmt.Sprintf("the party is full (%d viewers); try again later", limit), "30"})
-			return
-		}
-	}
 	g.drainMu.RLock()
 	if g.draining {
 		g.drainMu.RUnlock()
@@ -209,7 +143,7 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 	upgradeDetached(out, r, func(w http.ResponseWriter, r *http.Request) {
 		if err := g.melody.HandleRequestWithKeys(w, r, keys); err != nil {
 			g.sessions.Done()
-			g.log.Debug("websocket upgrade failed", "party_id", partyID, "err", err)
+			g.log.Debug("websocket upgrade failed", "party_id", party.ID, "err", err)
 		}
 	}, release) // release when the viewer leaves
 }
@@ -247,6 +181,12 @@ func (g *Gateway) join(s *melody.Session) {
 		c.out.conn.setMore(func() bool { return v.Queued() > 1 })
 	}
 	g.metrics.Connections.Inc()
+	g.enterRoom(c)
+}
+
+// enterRoom joins c's viewer to its party's room: the welcome, then the
+// party's frames. A viewer banned meanwhile is closed (4003) instead.
+func (g *Gateway) enterRoom(c *conn) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	// The room looks at the bans again before the welcome (a ban that
@@ -263,7 +203,7 @@ func (g *Gateway) join(s *melody.Session) {
 		return
 	}
 	c.joined = true
-	if !id.Expires.IsZero() {
+	if id := c.viewer.Identity; !id.Expires.IsZero() {
 		c.expiry = time.AfterFunc(time.Until(id.Expires), func() { c.viewer.Close(room.ClosePolicy, "token expired") })
 	}
 	g.record(ctx, c, event.Join)
@@ -399,7 +339,7 @@ func (g *Gateway) onMessage(s *melody.Session, raw []byte) {
 		return
 	}
 	// The ack and the sender's own broadcast frame leave together.
-	if b, err := json.Marshal(ack); err == nil {
+	if b, err := c.encodeReply(ack); err == nil && b != nil {
 		c.viewer.Acked(e.ID, res.StreamID, b)
 	} else {
 		c.viewer.Unexpect(e.ID)
@@ -479,8 +419,8 @@ func appendOutcome(res stream.Result, err error) (code, msg string) {
 }
 
 func (g *Gateway) reply(c *conn, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
+	b, err := c.encodeReply(v)
+	if err != nil || b == nil {
 		return
 	}
 	c.viewer.Send(b)

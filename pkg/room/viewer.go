@@ -71,6 +71,27 @@ type Viewer struct {
 	inMelody int      // frames handed to melody and not yet written
 	overflow [][]byte // frames waiting for a slot, in order; nil when empty
 	closing  []byte   // the close frame, waiting behind the overflow
+	framing  Framing  // nil: frames go out as they are
+}
+
+// Framing turns the frames a viewer is sent (the /ws JSON frames, shared
+// by every viewer of the party) into what its connection carries, such
+// as Socket.IO packets. Its methods are called under the viewer's output
+// lock, in write order: they must not block or call the viewer.
+type Framing interface {
+	// Frame returns what to write for frame.
+	Frame(frame []byte) []byte
+	// Closing returns the frames to write before the close frame of
+	// Close(code, reason), if any.
+	Closing(code int, reason string) [][]byte
+}
+
+// SetFraming makes every later frame of v go through f. Call it before
+// the viewer joins its room.
+func (v *Viewer) SetFraming(f Framing) {
+	v.outMu.Lock()
+	v.framing = f
+	v.outMu.Unlock()
 }
 
 // NewViewer returns a viewer whose queue holds at most limit frames, of
@@ -189,6 +210,9 @@ func (v *Viewer) enqueueLocked(frame []byte) {
 // handLocked gives frame to melody. A frame melody refuses (the session
 // is closed) will never be written: it leaves the queue.
 func (v *Viewer) handLocked(frame []byte) {
+	if v.framing != nil {
+		frame = v.framing.Frame(frame)
+	}
 	if err := v.Session.Write(frame); err != nil {
 		v.queued.Add(-1)
 		return
@@ -217,6 +241,12 @@ func (v *Viewer) Close(code int, reason string) bool {
 	v.Detach()
 	msg := melody.FormatCloseMessage(code, reason)
 	v.outMu.Lock()
+	if v.framing != nil {
+		for _, f := range v.framing.Closing(code, reason) {
+			v.queued.Add(1) // over the limit if need be: the close comes next
+			v.enqueueLocked(f)
+		}
+	}
 	if len(v.overflow) > 0 {
 		v.closing = msg // after the frames queued before it (see Sent)
 	} else {

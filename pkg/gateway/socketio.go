@@ -1,0 +1,404 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/gorilla/websocket"
+	"github.com/olahol/melody"
+
+	"github.com/watchparty/watchparty/pkg/auth"
+	"github.com/watchparty/watchparty/pkg/event"
+	"github.com/watchparty/watchparty/pkg/room"
+	"github.com/watchparty/watchparty/pkg/socketio"
+	"github.com/watchparty/watchparty/pkg/stream"
+)
+
+// The /socket.io/ endpoint (docs/socketio.md) puts Socket.IO on the same
+// viewers as /ws: Engine.IO v4 over a WebSocket served by the same melody,
+// one namespace per connection, /parties/<id>. Its CONNECT joins through
+// admit as a /ws join does, its events go through onMessage as /ws frames
+// do, and its viewer is a room.Viewer in the party's hub whose frames are
+// turned into Socket.IO packets on the way out (sioConn.Frame).
+
+// Bounds of what a Socket.IO connection may do before it has joined.
+const (
+	sioConnectAttempts = 5 // refused CONNECTs, then the connection is closed
+	sioStrayPackets    = invalidFrameBurst
+)
+
+// sioConn is the Socket.IO state of a connection.
+type sioConn struct {
+	req     *http.Request // the upgrade request, read by CONNECT; nil once joined
+	viewer  *room.Viewer
+	nsp     atomic.Pointer[string] // the namespace joined; read by Frame
+	joined  atomic.Bool
+	ackID   int64 // ack id of the packet being handled, -1 for none (read loop only)
+	refused int   // CONNECTs refused (read loop only)
+	strays  int   // bad packets before the join (read loop only)
+	release func()
+
+	// recovering says the CONNECT answer told the client it recovered:
+	// a welcome saying otherwise (the stream was trimmed between the
+	// check and the join) closes the connection so that it asks again.
+	recovering bool
+
+	beat heartbeat
+}
+
+// serveSocketIO upgrades an Engine.IO v4 WebSocket. HTTP long-polling
+// (socket.io-client's first transport by default) is refused with 400:
+// its requests must all reach the pod holding the session, which the
+// gateway's stateless pods behind any load balancer do not promise.
+func (g *Gateway) serveSocketIO(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	switch {
+	case q.Get("EIO") != socketio.Protocol:
+		writeEngineError(w, 5, "Unsupported protocol version: this gateway speaks Engine.IO 4 (socket.io-client 3 and later)")
+		return
+	case q.Get("transport") != "websocket" || q.Get("sid") != "" || !websocket.IsWebSocketUpgrade(r):
+		writeEngineError(w, 0, `Transport unknown: this gateway serves Socket.IO over WebSocket only; `+
+			`connect with transports: ["websocket"] (docs/socketio.md)`)
+		return
+	}
+	g.drainMu.RLock()
+	if g.draining {
+		g.drainMu.RUnlock()
+		writeError(w, http.StatusServiceUnavailable, CodeUnavailable, "server shutting down")
+		return
+	}
+	g.sessions.Add(1)
+	g.drainMu.RUnlock()
+	c := &conn{sio: &sioConn{ackID: -1}}
+	out := &coalescingWriter{ResponseWriter: w}
+	c.out = out
+	upgradeDetached(out, r, func(w http.ResponseWriter, r *http.Request) {
+		c.sio.req = r
+		if err := g.melody.HandleRequestWithKeys(w, r, map[string]any{connKey: c}); err != nil {
+			g.sessions.Done()
+			g.log.Debug("socket.io upgrade failed", "err", err)
+		}
+	}, c.sio.end)
+}
+
+// writeEngineError answers a request Engine.IO refuses, as its servers do.
+func writeEngineError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, http.StatusBadRequest, struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+	}{code, msg})
+}
+
+// end frees what the connection held once it is over.
+func (x *sioConn) end() {
+	x.beat.stop()
+	if x.release != nil {
+		x.release()
+	}
+}
+
+// connected is melody's connect handler for both endpoints.
+func (g *Gateway) connected(s *melody.Session) {
+	c := connOf(s)
+	if c == nil || c.sio == nil {
+		g.onConnect(s)
+		return
+	}
+	// No party or user yet: they come with CONNECT (sioConnect).
+	c.viewer = room.NewViewer(s, uuid.Nil, auth.Identity{}, sendLimit, sendBuffer,
+		func(*room.Viewer) { g.metrics.SlowConsumers.Inc() })
+	c.sio.viewer = c.viewer
+	c.viewer.SetFraming(c.sio)
+	if c.out != nil && c.out.conn != nil {
+		v := c.viewer
+		c.out.conn.setMore(func() bool { return v.Queued() > 1 })
+	}
+	g.metrics.Connections.Inc()
+	c.viewer.Send(socketio.Open(uuid.NewString(), g.cfg.SocketIOPingInterval, g.cfg.SocketIOPingTimeout, maxFrameBytes))
+	c.sio.beat.start(c.sio, g.cfg.SocketIOPingInterval, g.cfg.SocketIOPingTimeout)
+}
+
+// received is melody's message handler for both endpoints.
+func (g *Gateway) received(s *melody.Session, raw []byte) {
+	c := connOf(s)
+	if c == nil || c.sio == nil {
+		g.onMessage(s, raw)
+		return
+	}
+	if len(raw) == 0 {
+		g.sioInvalid(c, -1, "empty Engine.IO packet")
+		return
+	}
+	switch raw[0] {
+	case socketio.EnginePong:
+		c.sio.beat.pong()
+	case socketio.EnginePing: // a v4 client pings only to probe an upgrade
+		if string(raw[1:]) != "probe" {
+			g.sioInvalid(c, -1, "unexpected Engine.IO ping")
+			return
+		}
+		c.viewer.Send([]byte("3probe"))
+	case socketio.EngineClose:
+		c.viewer.Close(room.CloseNormal, "")
+	case socketio.EngineNoop, socketio.EngineUpgrade:
+	case socketio.EngineMessage:
+		g.onPacket(s, c, raw[1:])
+	default:
+		g.sioInvalid(c, -1, "unknown Engine.IO packet type")
+	}
+}
+
+// onPacket handles one Socket.IO packet.
+func (g *Gateway) onPacket(s *melody.Session, c *conn, b []byte) {
+	p, err := socketio.Decode(b)
+	if err != nil {
+		g.sioInvalid(c, p.ID, err.Error())
+		return
+	}
+	joined := c.sio.joined.Load()
+	if p.Type != socketio.Connect && (!joined || p.Namespace != *c.sio.nsp.Load()) {
+		g.sioInvalid(c, -1, "not connected to namespace "+p.Namespace)
+		return
+	}
+	switch p.Type {
+	case socketio.Connect:
+		if joined {
+			g.sioInvalid(c, -1, "already connected to "+*c.sio.nsp.Load()+": one party per connection")
+			return
+		}
+		g.inGoroutine(func() { g.sioConnect(c, p) })
+	case socketio.Event:
+		name, args, _ := p.Event()
+		frame, msg := inboundFrame(name, args)
+		if msg != "" {
+			g.sioInvalid(c, p.ID, msg)
+			return
+		}
+		c.sio.ackID = p.ID
+		g.onMessage(s, frame)
+		c.sio.ackID = -1
+	case socketio.BinaryEvent:
+		g.sioInvalid(c, p.ID, "binary attachments are not supported; send JSON only")
+	case socketio.Disconnect:
+		c.viewer.Close(room.CloseNormal, "client namespace disconnect")
+	case socketio.Ack, socketio.BinaryAck: // the gateway asks for no acks: nothing to do
+	default:
+		g.sioInvalid(c, p.ID, "a client does not send this packet type")
+	}
+}
+
+// inGoroutine runs fn on a short-lived goroutine and waits for it, so
+// that the deep stack of a join does not stay with the read loop (see
+// onConnect).
+func (g *Gateway) inGoroutine(fn func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fn()
+	}()
+	<-done
+}
+
+// inboundFrame turns an event into the /ws frame it stands for: its one
+// argument, an object without type, with type set to the event's name.
+func inboundFrame(name string, args []json.RawMessage) (frame []byte, problem string) {
+	if len(args) > 1 {
+		return nil, "an event carries one argument, its payload object"
+	}
+	payload := json.RawMessage(`{}`)
+	if len(args) == 1 {
+		payload = json.RawMessage(strings.TrimSpace(string(args[0])))
+	}
+	var fields map[string]json.RawMessage
+	if len(payload) == 0 || payload[0] != '{' || json.Unmarshal(payload, &fields) != nil {
+		return nil, "an event's payload is a JSON object"
+	}
+	if _, ok := fields["type"]; ok {
+		return nil, "type comes from the event name; leave it out of the payload"
+	}
+	typ, _ := json.Marshal(name)
+	frame = append(append([]byte(`{"type":`), typ...), '}')
+	if len(fields) > 0 {
+		frame = append(append(frame[:len(frame)-1], ','), payload[1:]...)
+	}
+	return frame, ""
+}
+
+// sioInvalid answers a bad packet as onMessage answers an invalid frame:
+// invalid_message (through the ack id when there is one), and the
+// connection closed with 1008 past the invalid-frame limit. Before the
+// join there is no party to answer in: bad packets are only counted.
+func (g *Gateway) sioInvalid(c *conn, ackID int64, msg string) {
+	g.metrics.InvalidFrames.Inc()
+	if !c.sio.joined.Load() {
+		if c.sio.strays++; c.sio.strays > sioStrayPackets {
+			c.viewer.Close(room.ClosePolicy, "too many invalid frames")
+		}
+		return
+	}
+	c.sio.ackID = ackID
+	g.reply(c, errorFrame{Type: "error", Code: CodeInvalidMessage, Message: msg})
+	c.sio.ackID = -1
+	if !g.limits.allowClass(c.party.ID, c.viewer.Identity.UserID, classInvalid, g.now()) {
+		c.viewer.Close(room.ClosePolicy, "too many invalid frames")
+	}
+}
+
+// sioAuth is the CONNECT payload: the credentials of /ws's query, and
+// socket.io-client's recovery state.
+type sioAuth struct {
+	Token  string `json:"token"`
+	User   string `json:"user"`
+	Name   string `json:"name"`
+	PID    string `json:"pid"`
+	Offset string `json:"offset"`
+}
+
+// sioConnect joins the party a CONNECT names, or answers CONNECT_ERROR
+// with the code and message /ws gives for the same refusal.
+func (g *Gateway) sioConnect(c *conn, p socketio.Packet) {
+	x := c.sio
+	refuse := func(status int, code, msg string) {
+		g.sendConnectError(c, p.Namespace, status, code, msg)
+		if x.refused++; x.refused >= sioConnectAttempts {
+			c.viewer.Close(room.ClosePolicy, "too many refused connects")
+		}
+	}
+	partyID, ok := strings.CutPrefix(p.Namespace, "/parties/")
+	if !ok {
+		refuse(http.StatusNotFound, CodeNotFound, "Invalid namespace: a party is /parties/<id>")
+		return
+	}
+	var a sioAuth
+	if p.Data != nil && json.Unmarshal(p.Data, &a) != nil {
+		refuse(http.StatusBadRequest, CodeInvalidRequest, "auth must be an object of strings: token (or user), pid, offset")
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req := x.req.Clone(ctx)
+	q := url.Values{}
+	for k, v := range map[string]string{"token": a.Token, "user": a.User, "name": a.Name} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	req.URL.RawQuery = q.Encode()
+	adm, no, ok := g.admit(req, partyID)
+	if !ok {
+		if no.counted {
+			g.metrics.Events.WithLabelValues(string(event.Join), no.code).Inc()
+		}
+		refuse(no.status, no.code, no.msg)
+		return
+	}
+	x.release, x.req = adm.release, nil
+	c.party, c.viewer.Party, c.viewer.Identity = adm.party, adm.party.ID, adm.identity
+	pid := g.recover(ctx, c, a)
+	x.nsp.Store(&p.Namespace)
+	x.joined.Store(true)
+	answer, _ := json.Marshal(struct {
+		SID string `json:"sid"`
+		PID string `json:"pid"`
+	}{uuid.NewString(), pid})
+	c.viewer.Send(socketio.Packet{Type: socketio.Connect, Namespace: p.Namespace, ID: -1, Data: answer}.Append(nil))
+	g.enterRoom(c)
+}
+
+// recover decides the session a CONNECT continues. socket.io-client sends
+// back the pid of its last CONNECT answer and the offset of the last event
+// it received (the stream id the gateway puts last in each event). When
+// every entry after that offset is still in the stream, the connection
+// resumes from it (since) and keeps the pid, which the client reads as
+// recovered; otherwise it starts afresh under a new pid.
+func (g *Gateway) recover(ctx context.Context, c *conn, a sioAuth) (pid string) {
+	if a.PID == "" || len(a.PID) > 64 || a.Offset == "" {
+		return uuid.NewString()
+	}
+	ok, err := stream.Resumable(ctx, g.rdb, stream.KeysFor(c.party.ID), a.Offset)
+	if err != nil || !ok {
+		return uuid.NewString()
+	}
+	c.since, c.sio.recovering = a.Offset, true
+	return a.PID
+}
+
+// sendConnectError answers a CONNECT with CONNECT_ERROR: message is what
+// socket.io-client's connect_error shows, data carries the /ws code.
+func (g *Gateway) sendConnectError(c *conn, nsp string, status int, code, msg string) {
+	type data struct {
+		Code   string `json:"code"`
+		Status int    `json:"status"`
+	}
+	b, _ := json.Marshal(struct {
+		Message string `json:"message"`
+		Data    data   `json:"data"`
+	}{msg, data{code, status}})
+	c.viewer.Send(socketio.Packet{Type: socketio.ConnectError, Namespace: nsp, ID: -1, Data: b}.Append(nil))
+}
+
+// heartbeat pings a connection every interval and closes it when a ping
+// has no pong within timeout, or when it has not joined a party by its
+// first ping.
+type heartbeat struct {
+	mu       sync.Mutex
+	timer    *time.Timer
+	waiting  bool
+	stopped  bool
+	interval time.Duration
+	timeout  time.Duration
+}
+
+func (h *heartbeat) start(x *sioConn, interval, timeout time.Duration) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.interval, h.timeout = interval, timeout
+	h.timer = time.AfterFunc(interval, func() { h.fire(x) })
+}
+
+func (h *heartbeat) fire(x *sioConn) {
+	h.mu.Lock()
+	if h.stopped {
+		h.mu.Unlock()
+		return
+	}
+	switch {
+	case h.waiting:
+		h.mu.Unlock()
+		x.viewer.Close(room.CloseGoingAway, "ping timeout")
+		return
+	case !x.joined.Load():
+		h.mu.Unlock()
+		x.viewer.Close(room.ClosePolicy, "no CONNECT")
+		return
+	}
+	h.waiting = true
+	h.timer.Reset(h.timeout)
+	h.mu.Unlock()
+	x.viewer.Send(socketio.Ping)
+}
+
+func (h *heartbeat) pong() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.waiting && !h.stopped {
+		h.waiting = false
+		h.timer.Reset(h.interval)
+	}
+}
+
+func (h *heartbeat) stop() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.stopped = true
+	if h.timer != nil {
+		h.timer.Stop()
+	}
+}
