@@ -49,22 +49,29 @@ type AppendArgs struct {
 	// BanCheck says the event is refused ("banned") while UserID is banned
 	// from the party: every event but a leave.
 	BanCheck bool
-	// Rate is the UserID's bucket this event takes a token of, shared by
-	// every gateway; the zero Rate takes none.
+	// Rate is the limit of the UserID's rate class this event counts
+	// against, across every gateway; the zero Rate counts nothing.
 	Rate Rate
 }
 
 // Rate is a rate class's limit per user per party: on average one event
-// every Every, up to Burst at once. It is counted in Redis (a generic cell
-// rate algorithm on Redis's clock), so every gateway shares the bucket.
+// every Every, up to Burst at once. Redis counts it in fixed windows of
+// Every × Burst holding at most Burst events each, named by the window's
+// number on the gateway's clock, so every gateway shares the count and the
+// script needs no clock and no arithmetic on times. A user may send up to
+// 2 × Burst across a window's end; each gateway's own token bucket, taken
+// first, keeps one connection to the exact rate.
 type Rate struct {
-	Class string // names the bucket: wp:{<party>}:rate:<class>:<user>
+	Class string // names the count: wp:{<party>}:rate:<class>:<user>:<window>
 	Every time.Duration
 	Burst int
 }
 
 // On reports whether r limits anything.
 func (r Rate) On() bool { return r.Class != "" && r.Every > 0 && r.Burst > 0 }
+
+// window is the length of r's windows, at least a millisecond.
+func (r Rate) window() time.Duration { return max(r.Every*time.Duration(r.Burst), time.Millisecond) }
 
 // AppendReply is lua/append.lua's answer.
 type AppendReply struct {
@@ -98,10 +105,11 @@ func QueueAppend(ctx context.Context, p redis.Scripter, party uuid.UUID, now tim
 		until = a.Until.UnixMilli()
 	}
 	keys := k.appendKeysAt(now)
-	every := 0.0
+	limit, window := 0, int64(0)
 	if a.Rate.On() {
-		keys = append(keys[:len(keys):len(keys)], k.rateKey(a.Rate.Class, a.UserID))
-		every = float64(a.Rate.Every) / float64(time.Millisecond)
+		w := a.Rate.window().Milliseconds()
+		keys = append(keys[:len(keys):len(keys)], k.rateKey(a.Rate.Class, a.UserID, now.UnixMilli()/w))
+		limit, window = a.Rate.Burst, w
 	} else {
 		keys = append(keys[:len(keys):len(keys)], k.Stream) // KEYS[11] unused without a rate
 	}
@@ -109,7 +117,7 @@ func QueueAppend(ctx context.Context, p redis.Scripter, party uuid.UUID, now tim
 		a.Payload, a.EventID, flag(a.Dedup), flag(a.Like), a.UserID,
 		a.MaxBuffered, k.Channel, a.Playback, a.PositionMS, a.CreatedAt, int(IDTTL.Seconds()),
 		muteCheck, a.Moderation, a.Target, until,
-		flag(a.BanCheck), a.Host, strconv.FormatFloat(every, 'f', 3, 64), a.Rate.Burst, a.MaxDeleted)
+		flag(a.BanCheck), a.Host, limit, window, a.MaxDeleted)
 }
 
 // AppendReplyOf converts the answer of a command QueueAppend queued. Its

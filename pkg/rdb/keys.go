@@ -53,8 +53,9 @@ type PartyKeys struct {
 	Bans       string // wp:{<party>}:bans, set of banned users
 	Mutes      string // wp:{<party>}:mutes, hash: user -> end of the mute (Unix ms)
 	Deleted    string // wp:{<party>}:deleted, set of event ids of deleted chats
-	// RatePrefix, wp:{<party>}:rate:, prefixes the users' rate buckets:
-	// wp:{<party>}:rate:<class>:<user>, each expiring once full again.
+	// RatePrefix, wp:{<party>}:rate:, prefixes the users' rate counts:
+	// wp:{<party>}:rate:<class>:<user>:<window>, each expiring with its
+	// window.
 	RatePrefix string
 	// Ended, wp:ended:{<party>}, marks a party closed to writes. It
 	// deliberately lies outside wp:{<party>}:* so that removing the party's
@@ -113,9 +114,10 @@ func (n *namedKeys) appendKeysAt(now time.Time) []string {
 	return keys
 }
 
-// rateKey names user's bucket of rate class in the party (see Rate).
-func (n *namedKeys) rateKey(class, user string) string {
-	return n.RatePrefix + class + ":" + user
+// rateKey names user's count of rate class in the party's window (see
+// Rate).
+func (n *namedKeys) rateKey(class, user string, window int64) string {
+	return n.RatePrefix + class + ":" + user + ":" + strconv.FormatInt(window, 10)
 }
 
 func nameKeys(p uuid.UUID) PartyKeys {

@@ -142,8 +142,8 @@ func TestRateIsSharedAcrossGateways(t *testing.T) {
 	}
 	res, err := two.Append(ctx, chat(party, "bob", "c4"), true)
 	res = mustStatus(t, "fourth chat over a burst of 3, on the other gateway", res, err, stream.RateLimited)
-	if res.RetryAfter <= 0 || res.RetryAfter > time.Hour {
-		t.Errorf("retry after %v; want within the interval of an hour", res.RetryAfter)
+	if res.RetryAfter <= 0 || res.RetryAfter > 3*time.Hour {
+		t.Errorf("retry after %v; want within the window of 3 hours", res.RetryAfter)
 	}
 	// A resend of a stored chat is answered, not limited.
 	res, err = two.Append(ctx, chat(party, "bob", "ca"), true)
@@ -158,8 +158,8 @@ func TestRateIsSharedAcrossGateways(t *testing.T) {
 	mustStatus(t, "bob's like", res, err, stream.Stored)
 }
 
-// TestRateRefillsOverTime: a bucket of 2 with a 100 ms interval refuses a
-// third event at once and takes one again once a token is back.
+// TestRateRefillsOverTime: a limit of 2 every 100 ms refuses a third event
+// at once and takes one again once its window has passed.
 func TestRateRefillsOverTime(t *testing.T) {
 	c := newClient(t)
 	a := runAppender(t, c, stream.AppenderConfig{Rates: map[event.Type]rdb.Rate{

@@ -1,8 +1,8 @@
 -- append stores one event atomically on the party's slot: it refuses a
 -- closed party and a banned user, answers a resent client id with the
 -- first entry, refuses a moderation action its user may no longer take,
--- takes a token of the user's rate class (one bucket per party, user and
--- class, shared by every gateway), counts a like once per user, refuses a
+-- counts the event against the user's rate class (one count per party,
+-- user, class and window, shared by every gateway), counts a like once per user, refuses a
 -- chat of a muted user, refuses a party whose unflushed backlog is full,
 -- then XADDs the event, applies a moderation event to the party's
 -- moderation state and announces the entry on the party's sharded
@@ -18,8 +18,8 @@
 -- KEYS[8] -> wp:{<party>}:bans, banned users (set)
 -- KEYS[9] -> wp:{<party>}:moderators, the host's moderators (set)
 -- KEYS[10] -> wp:{<party>}:deleted, event ids of deleted chats (set)
--- KEYS[11] -> wp:{<party>}:rate:<class>:<user>, the user's bucket of its rate class (the
---             theoretical arrival time of its next event, Unix ms); unused without a class
+-- KEYS[11] -> wp:{<party>}:rate:<class>:<user>:<window>, the user's count of its rate class's
+--             events in the current window; unused without a class
 -- ARGV[1] -> the event's stream entry form (field "e")
 -- ARGV[2] -> the event_id, the client-id index's field
 -- ARGV[3] -> "1" when a resent event_id must answer its first entry, else "0"
@@ -38,15 +38,15 @@
 -- ARGV[15] -> the end of a mute (Unix ms), else "0"
 -- ARGV[16] -> "1" when the event is refused to a banned user (every event but a leave), else "0"
 -- ARGV[17] -> the party's host (user id), against which a moderation event's roles are checked
--- ARGV[18] -> the rate class's interval between events (ms, may be fractional); "0": no rate
--- ARGV[19] -> the rate class's burst (events)
+-- ARGV[18] -> the most events of the rate class one user may send in a window; "0": no rate
+-- ARGV[19] -> the window's length (ms), how long its count is kept
 -- ARGV[20] -> the most chats of the party deletes may hide; 0 means no limit
 --
 -- Returns {status, detail, likes}: status "ok", "duplicate", "liked",
 -- "muted", "closed", "full", "banned", "forbidden", "rate_limited" or
 -- "deleted_full"; detail the new or first entry's stream id, for "muted"
 -- the end of the mute (Unix ms), for "forbidden" the reason, for
--- "rate_limited" the milliseconds until a token is back, else ""; likes
+-- "rate_limited" the milliseconds until the window ends, else ""; likes
 -- the like total after a like (as a string), else "-1". The announcement
 -- is "<stream id> <likes> <entry>".
 if redis.call('EXISTS', KEYS[4]) == 1 then return {'closed', '', '-1'} end
@@ -73,15 +73,10 @@ if op ~= '' then
     return {'forbidden', 'a banned user cannot be a moderator; unban them first', '-1'}
   end
 end
-local interval = tonumber(ARGV[18])
-if interval > 0 then
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-  local tat = tonumber(redis.call('GET', KEYS[11]) or '0')
-  if tat < now then tat = now end
-  local ahead = tat - now - interval * (tonumber(ARGV[19]) - 1)
-  if ahead > 0 then return {'rate_limited', tostring(math.ceil(ahead)), '-1'} end
-  redis.call('SET', KEYS[11], string.format('%.3f', tat + interval), 'PX', math.ceil(tat + interval - now) + 1000)
+if ARGV[18] ~= '0' then
+  local n = redis.call('INCR', KEYS[11])
+  if n == 1 then redis.call('PEXPIRE', KEYS[11], ARGV[19]) end
+  if n > tonumber(ARGV[18]) then return {'rate_limited', tostring(redis.call('PTTL', KEYS[11])), '-1'} end
 end
 if ARGV[12] ~= '0' then
   local muted = redis.call('HGET', KEYS[7], ARGV[5])
