@@ -36,9 +36,13 @@ type Presence struct {
 
 // New returns the presence of this process, named uniquely among pods.
 func New(rdb redis.UniversalClient) *Presence {
+	return &Presence{rdb: rdb, pod: podName(), now: time.Now, local: make(map[uuid.UUID]int)}
+}
+
+// podName names this process uniquely among the pods that count in Redis.
+func podName() string {
 	host, _ := os.Hostname()
-	return &Presence{rdb: rdb, pod: fmt.Sprintf("%s-%d-%s", host, os.Getpid(), uuid.NewString()[:8]),
-		now: time.Now, local: make(map[uuid.UUID]int)}
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), uuid.NewString()[:8])
 }
 
 // Reader returns a Presence that only reads totals (for the flusher).

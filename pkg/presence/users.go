@@ -4,11 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/watchparty/watchparty/pkg/rdb"
@@ -53,8 +51,7 @@ const releaseTimeout = 2 * time.Second
 // uniquely among pods, capped at perUser connections of a user across pods.
 // A cap of 0 is no cap: nothing is counted and Redis is never called.
 func NewUsers(rdb redis.UniversalClient, perUser int, log *slog.Logger) *Users {
-	host, _ := os.Hostname()
-	return &Users{rdb: rdb, pod: fmt.Sprintf("%s-%d-%s", host, os.Getpid(), uuid.NewString()[:8]),
+	return &Users{rdb: rdb, pod: podName(),
 		max: perUser, now: time.Now, log: log, local: make(map[string]*userConns)}
 }
 
