@@ -29,8 +29,11 @@ func (tb *tab) moderateByKeyboard(text, action string) {
 	tb.t.Helper()
 	button := fmt.Sprintf(`%s.querySelector('.mod-actions button[data-action=%q]')`, msgJS(text), action)
 	tb.waitFor(fmt.Sprintf("the %s action on %q", action, text), 5*time.Second, button, chatJS)
-	tb.eval(fmt.Sprintf(`(%s.querySelector('.mod-actions summary').focus(), true)`, msgJS(text)), nil)
-	tb.do(chromedp.KeyEvent(kb.Enter))
+	var open bool
+	tb.eval(fmt.Sprintf(`(() => { const d = %s.querySelector('.mod-actions'); d.querySelector('summary').focus(); return d.open; })()`, msgJS(text)), &open)
+	if !open {
+		tb.do(chromedp.KeyEvent(kb.Enter))
+	}
 	for range 10 {
 		var on bool
 		tb.eval(fmt.Sprintf(`document.activeElement === %s`, button), &on)

@@ -226,7 +226,7 @@ function onState({ state, retryInMs, reason }) {
   if (state === "expired") banner("Your sign-in has expired. Go back to the home page and sign in again.");
   if (state === "removed") {
     banner(reason === "banned" ? "You were banned from this party by its host or a moderator."
-      : "You were removed from this party by its host or a moderator. Reload the page to join again.");
+      : "You were removed from this party by its host or a moderator. You may join again.");
     $("chat-input").disabled = true;
     $("chat-send").disabled = true;
     $("like").disabled = true;
