@@ -85,6 +85,7 @@ func startGatewayProc(ctx context.Context, b *testing.B, env *env) *server {
 		"WATCH_PARTY_DEV_AUTH=true", "WATCH_PARTY_CHAT_RATE=0", "WATCH_PARTY_LIKE_RATE=0",
 		"WATCH_PARTY_JOIN_RATE=0", "WATCH_PARTY_IP_JOIN_RATE=0", "WATCH_PARTY_MAX_CONNS_PER_IP=0",
 		"WATCH_PARTY_MAX_CONNS=0", "WATCH_PARTY_MAX_BUFFERED_EVENTS=1000000000", "LOG_LEVEL=error",
+		"WATCH_PARTY_SOCKETIO_PING_INTERVAL=1h", // the load tool answers no Engine.IO ping
 	})
 	p.WaitHTTP(b, "http://"+addr+"/readyz", 30*time.Second)
 	return &server{name: "gateway", pid: p.Pid(), debug: "http://127.0.0.1:" + strconv.Itoa(debug),
