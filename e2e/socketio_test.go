@@ -264,6 +264,25 @@ func testSocketIOBadInput(t *testing.T, s *system, gw, party string) {
 		t.Fatalf("oversized frame: close %d; want 1009", code)
 	}
 
+	// A client that answers no ping is closed after pingInterval (1s)
+	// and pingTimeout (2s).
+	quiet := dialEngine(t, gw)
+	quiet.write(`40` + nsp + `,{"user":"quiet"}`)
+	_ = quiet.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		_, _, err := quiet.conn.ReadMessage() // pings go unanswered
+		var ce *websocket.CloseError
+		if asCloseError(err, &ce) {
+			if ce.Code != websocket.CloseGoingAway || ce.Text != "ping timeout" {
+				t.Fatalf("unanswered pings: close %d %q; want 1001 ping timeout", ce.Code, ce.Text)
+			}
+			break
+		}
+		if err != nil {
+			t.Fatalf("unanswered pings: %v; want a close after the ping timeout", err)
+		}
+	}
+
 	eventually(t, 20*time.Second, "eve's fence chat flushed", func() bool {
 		return s.count(`SELECT count(*) FROM watch_party_chats WHERE user_id = 'eve' AND body = 'eve''s only chat'`) == 1
 	})

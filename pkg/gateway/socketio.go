@@ -271,6 +271,13 @@ func (g *Gateway) sioConnect(c *conn, p socketio.Packet) {
 			c.viewer.Close(room.ClosePolicy, "too many refused connects")
 		}
 	}
+	g.drainMu.RLock()
+	draining := g.draining
+	g.drainMu.RUnlock()
+	if draining { // as serveWS refuses an upgrade
+		refuse(http.StatusServiceUnavailable, CodeUnavailable, "server shutting down")
+		return
+	}
 	partyID, ok := strings.CutPrefix(p.Namespace, "/parties/")
 	if !ok {
 		refuse(http.StatusNotFound, CodeNotFound, "Invalid namespace: a party is /parties/<id>")
