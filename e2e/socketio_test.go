@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -108,6 +109,16 @@ func TestSocketIO(t *testing.T) {
 		}
 		if f := dave.nextOf("play", 5*time.Second); f.EventID != ack.EventID || f.PositionMS == nil || *f.PositionMS != 2000 {
 			t.Fatalf("/ws viewer got %s; want the host's play %s", f.Raw, ack.EventID)
+		}
+	})
+
+	t.Run("a client written from the docs", func(t *testing.T) {
+		dave.t = t // its helpers fail the step running
+		cmd := exec.Command("node", "docclient.js", "http://"+gwB, party, "doc-reader")
+		cmd.Dir = "socketio"
+		out, err := cmd.CombinedOutput()
+		if err != nil || strings.TrimSpace(string(out)) != "ok" {
+			t.Fatalf("docclient.js: %v\n%s", err, out)
 		}
 	})
 
