@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -184,6 +185,34 @@ func TestSocketIO(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestSocketIOShutdownClosesUnjoined checks that a draining gateway closes
+// a Socket.IO connection that has not sent its CONNECT yet, as it closes
+// joined viewers, instead of waiting for it.
+func TestSocketIOShutdownClosesUnjoined(t *testing.T) {
+	s := sharedSystem(t)
+	gw, proc := s.gateway() // Socket.IO's default heartbeat: 25 s, longer than this test
+	u := url.URL{Scheme: "ws", Host: gw, Path: "/socket.io/", RawQuery: "EIO=4&transport=websocket"}
+	conn, resp, err := websocket.DefaultDialer.Dial(u.String(), nil)
+	if err != nil {
+		t.Fatalf("dial: %v (%s)", err, statusOf(resp))
+	}
+	defer conn.Close()
+	c := &engineConn{t: t, conn: conn}
+	if open := c.next(); !strings.HasPrefix(open, `0{"sid":`) {
+		t.Fatalf("open packet %s", open)
+	}
+	proc.Signal(syscall.SIGTERM)
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, _, err = conn.ReadMessage()
+	var ce *websocket.CloseError
+	if !asCloseError(err, &ce) || ce.Code != websocket.CloseGoingAway {
+		t.Fatalf("after SIGTERM: %v; want a close 1001", err)
+	}
+	if code, err := proc.Wait(10 * time.Second); err != nil || code != 0 {
+		t.Fatalf("gateway exit %d, %v", code, err)
+	}
 }
 
 func countBy[T any](xs []T, key func(T) string) map[string]int {

@@ -208,6 +208,7 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 		g.log.Warn("shutdown timeout reached with frames still in flight")
 	}
 	g.rooms.CloseAll(room.CloseGoingAway, "server shutting down")
+	g.closeUnjoined(room.CloseGoingAway, "server shutting down") // Socket.IO before its CONNECT
 	if !waitFor(deadline, &g.sessions) {
 		g.log.Warn("shutdown timeout reached with connections still open")
 	}

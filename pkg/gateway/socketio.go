@@ -88,6 +88,22 @@ func (g *Gateway) serveSocketIO(w http.ResponseWriter, r *http.Request) {
 	}, c.sio.end)
 }
 
+// closeUnjoined closes the Socket.IO connections that have not joined a
+// party (Rooms.CloseAll closes the others), as part of the shutdown.
+func (g *Gateway) closeUnjoined(code int, reason string) {
+	sessions, err := g.melody.Sessions()
+	if err != nil {
+		return
+	}
+	for _, s := range sessions {
+		// Not through the viewer: melody lists a session before its
+		// connect handler has made one.
+		if c := connOf(s); c != nil && c.sio != nil && !c.sio.joined.Load() {
+			_ = s.CloseWithMsg(melody.FormatCloseMessage(code, reason))
+		}
+	}
+}
+
 // writeEngineError answers a request Engine.IO refuses, as its servers do.
 func writeEngineError(w http.ResponseWriter, code int, msg string) {
 	writeJSON(w, http.StatusBadRequest, struct {
@@ -174,6 +190,9 @@ func (g *Gateway) onPacket(s *melody.Session, c *conn, b []byte) {
 			return
 		}
 		g.inGoroutine(func() { g.sioConnect(c, p) })
+		if c.sio.joined.Load() {
+			s.Request = nil // as join does: nothing reads it after the join
+		}
 	case socketio.Event:
 		name, args, _ := p.Event()
 		frame, msg := inboundFrame(name, args)
