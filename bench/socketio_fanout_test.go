@@ -75,8 +75,9 @@ func sioFanout(ctx context.Context, b *testing.B, env *env, mixed bool) []*stepR
 	for _, rate := range *sioRates {
 		viewers = reviveViewers(ctx, b, srv, party, viewers, st)
 		s := runStep(ctx, b, env, srv, pub, viewers, st, rate, false)
-		say(b, "%s: %d viewers × %d chats/s: %.0f delivered/s; p50 %.1fms p99 %.1fms; server %.2fµs per delivery; %d missing, %d out of order, %d duplicates",
-			srv.name, s.viewers, s.rate, s.deliveredPerSec, ms(s.p50), ms(s.p99), s.cpuPerDelivery, s.missing, s.orderErrs, s.dups)
+		say(b, "%s: %d viewers × %d chats/s: %.0f delivered/s; p50 %.1fms p99 %.1fms; server %.2fµs, load tool %.2fµs per delivery; %.3f write syscalls per delivery; %d missing, %d out of order, %d duplicates",
+			srv.name, s.viewers, s.rate, s.deliveredPerSec, ms(s.p50), ms(s.p99), s.cpuPerDelivery, s.loadPerDelivery,
+			s.syscallsPerDeliv, s.missing, s.orderErrs, s.dups)
 		out = append(out, s)
 	}
 	return out
