@@ -286,6 +286,8 @@ func testSocketIOBadInput(t *testing.T, s *system, gw, party string) {
 	invalid("binary attachment", `451-`+nsp+`,9["chat",{"_placeholder":true,"num":0}]`, "binary attachments are not supported")
 	c.writeBinary([]byte{1, 2, 3}) // the attachment itself is ignored
 	invalid("type in the payload", `42`+nsp+`,9["chat",{"type":"like","text":"x"}]`, "type comes from the event name")
+	invalid("engine packet of an upgrade", `6`, "unexpected Engine.IO packet")
+	invalid("pong without a ping", `3`, "Engine.IO pong without a ping")
 	invalid("event on another namespace", `42/elsewhere,9["chat",{"text":"x"}]`, "not connected to namespace")
 
 	// The connection still works: a chat is acked.

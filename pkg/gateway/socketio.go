@@ -152,22 +152,21 @@ func (g *Gateway) received(s *melody.Session, raw []byte) {
 		g.sioInvalid(c, -1, "empty Engine.IO packet")
 		return
 	}
+	// Transport packets cost no event, but a client may not send them at
+	// will: a pong that answers no ping, and the ping, upgrade and noop
+	// packets of an upgrade from polling (which is not served), count as
+	// invalid frames.
 	switch raw[0] {
 	case socketio.EnginePong:
-		c.sio.beat.pong()
-	case socketio.EnginePing: // a v4 client pings only to probe an upgrade
-		if string(raw[1:]) != "probe" {
-			g.sioInvalid(c, -1, "unexpected Engine.IO ping")
-			return
+		if !c.sio.beat.pong() {
+			g.sioInvalid(c, -1, "Engine.IO pong without a ping")
 		}
-		c.viewer.Send([]byte("3probe"))
 	case socketio.EngineClose:
 		c.viewer.Close(room.CloseNormal, "")
-	case socketio.EngineNoop, socketio.EngineUpgrade:
 	case socketio.EngineMessage:
 		g.onPacket(s, c, raw[1:])
 	default:
-		g.sioInvalid(c, -1, "unknown Engine.IO packet type")
+		g.sioInvalid(c, -1, "unexpected Engine.IO packet: a WebSocket-only client sends pongs, messages and close")
 	}
 }
 
@@ -411,13 +410,16 @@ func (h *heartbeat) fire(x *sioConn) {
 	x.viewer.Send(socketio.Ping)
 }
 
-func (h *heartbeat) pong() {
+// pong takes a pong and reports whether a ping was waiting for it.
+func (h *heartbeat) pong() bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.waiting && !h.stopped {
-		h.waiting = false
-		h.timer.Reset(h.interval)
+	if !h.waiting || h.stopped {
+		return false
 	}
+	h.waiting = false
+	h.timer.Reset(h.interval)
+	return true
 }
 
 func (h *heartbeat) stop() {
