@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/uuid"
 	"github.com/gorilla/websocket"
 
 	"github.com/watchparty/watchparty/pkg/stream"
@@ -289,6 +290,14 @@ func testSocketIOBadInput(t *testing.T, s *system, gw, party string) {
 	invalid("engine packet of an upgrade", `6`, "unexpected Engine.IO packet")
 	invalid("pong without a ping", `3`, "Engine.IO pong without a ping")
 	invalid("event on another namespace", `42/elsewhere,9["chat",{"text":"x"}]`, "not connected to namespace")
+	// A second party on the same connection (socket.io-client multiplexes
+	// by default) is refused on its own namespace, not left waiting.
+	other := "/parties/" + uuid.NewString()
+	c.write(`40` + other + `,{"user":"eve"}`)
+	if got := c.next(); !strings.HasPrefix(got, `44`+other+`,{"message":"this connection already carries`) ||
+		!strings.Contains(got, `"conflict"`) {
+		t.Fatalf("second party on one connection: %s", got)
+	}
 
 	// The connection still works: a chat is acked.
 	c.write(`42` + nsp + `,7["chat",{"id":"fence","text":"eve's only chat"}]`)

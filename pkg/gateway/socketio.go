@@ -179,7 +179,15 @@ func (g *Gateway) onPacket(s *melody.Session, c *conn, b []byte) {
 	switch p.Type {
 	case socketio.Connect:
 		if joined {
-			g.sioInvalid(c, -1, "already connected to "+*c.sio.nsp.Load()+": one party per connection")
+			// socket.io-client multiplexes namespaces of one server on one
+			// connection unless told not to: refuse the second party on its
+			// own namespace, so its socket gets connect_error, not silence.
+			g.sendConnectError(c, p.Namespace, http.StatusConflict, CodeConflict,
+				"this connection already carries "+*c.sio.nsp.Load()+": one party per connection; "+
+					"open another with forceNew: true (or multiplex: false)")
+			if c.sio.refused++; c.sio.refused >= sioConnectAttempts {
+				c.viewer.Close(room.ClosePolicy, "too many refused connects")
+			}
 			return
 		}
 		g.inGoroutine(func() { g.sioConnect(c, p) })
