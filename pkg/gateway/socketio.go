@@ -62,14 +62,9 @@ func (g *Gateway) serveSocketIO(w http.ResponseWriter, r *http.Request) {
 			`connect with transports: ["websocket"] (docs/socketio.md)`)
 		return
 	}
-	g.drainMu.RLock()
-	if g.draining {
-		g.drainMu.RUnlock()
-		writeError(w, http.StatusServiceUnavailable, CodeUnavailable, "server shutting down")
+	if !g.beginSession(w) {
 		return
 	}
-	g.sessions.Add(1)
-	g.drainMu.RUnlock()
 	c := &conn{sio: &sioConn{ackID: -1}}
 	out := &coalescingWriter{ResponseWriter: w}
 	c.out = out

@@ -127,14 +127,9 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 			release()
 		}
 	}()
-	g.drainMu.RLock()
-	if g.draining {
-		g.drainMu.RUnlock()
-		writeError(w, http.StatusServiceUnavailable, CodeUnavailable, "server shutting down")
+	if !g.beginSession(w) {
 		return
 	}
-	g.sessions.Add(1)
-	g.drainMu.RUnlock()
 	c := &conn{party: party, since: r.URL.Query().Get("since")}
 	keys := map[string]any{connKey: c, "identity": id}
 	out := &coalescingWriter{ResponseWriter: w}
@@ -146,6 +141,21 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 			g.log.Debug("websocket upgrade failed", "party_id", party.ID, "err", err)
 		}
 	}, release) // release when the viewer leaves
+}
+
+// beginSession counts a connection about to be upgraded (sessions), or
+// answers 503 and reports false while the gateway drains.
+func (g *Gateway) beginSession(w http.ResponseWriter) bool {
+	g.drainMu.RLock()
+	draining := g.draining
+	if !draining {
+		g.sessions.Add(1)
+	}
+	g.drainMu.RUnlock()
+	if draining {
+		writeError(w, http.StatusServiceUnavailable, CodeUnavailable, "server shutting down")
+	}
+	return !draining
 }
 
 // refuseJoin answers a join over a limit and counts it.
