@@ -471,6 +471,13 @@ func (a *Appender) forgetRegistrations(batch []*appendReq) {
 	}
 }
 
+// statuses maps the append script's status words to Status.
+var statuses = map[string]Status{
+	"ok": Stored, "duplicate": Duplicate, "liked": AlreadyLiked, "closed": Closed, "full": Full,
+	"muted": Muted, "banned": Banned, "forbidden": Forbidden, "rate_limited": RateLimited,
+	"deleted_full": DeletedFull,
+}
+
 func parseResult(cmd *redis.Cmd) (Result, error) {
 	reply, err := rdb.AppendReplyOf(cmd)
 	if err != nil {
@@ -478,30 +485,11 @@ func parseResult(cmd *redis.Cmd) (Result, error) {
 	}
 	res := Result{StreamID: reply.StreamID, Likes: reply.Likes, MutedUntil: reply.MutedUntil,
 		Reason: reply.Reason, RetryAfter: reply.RetryAfter}
-	switch reply.Status {
-	case "ok":
-		res.Status = Stored
-	case "duplicate":
-		res.Status = Duplicate
-	case "liked":
-		res.Status = AlreadyLiked
-	case "closed":
-		res.Status = Closed
-	case "full":
-		res.Status = Full
-	case "muted":
-		res.Status = Muted
-	case "banned":
-		res.Status = Banned
-	case "forbidden":
-		res.Status = Forbidden
-	case "rate_limited":
-		res.Status = RateLimited
-	case "deleted_full":
-		res.Status = DeletedFull
-	default:
+	status, ok := statuses[reply.Status]
+	if !ok {
 		return Result{}, fmt.Errorf("%w: unknown append status %q", ErrUnavailable, reply.Status)
 	}
+	res.Status = status
 	return res, nil
 }
 
