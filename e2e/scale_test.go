@@ -267,7 +267,8 @@ func (g *liveGateways) stop(i int) {
 }
 
 // scaleTalker is a party's host: it chats, and seeks every fourth turn,
-// resending each frame under its client id until it is acknowledged.
+// resending each frame under its client id until it is acknowledged (a
+// gateway that is shutting down answers "unavailable" until it closes).
 type scaleTalker struct {
 	chats, seeks *chatter // the same user: one records chats, the other seeks
 }
@@ -298,6 +299,9 @@ func (tk *scaleTalker) talk(ctx context.Context, t *testing.T, gws *liveGateways
 				continue
 			case err != nil:
 				return err
+			case code == "unavailable": // a draining gateway: resend until it closes, then elsewhere
+				pause(ctx, 50*time.Millisecond)
+				continue
 			case code != "":
 				return fmt.Errorf("party %s: turn %d answered %s", tk.chats.party, n, code)
 			}
