@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
+
+	"github.com/watchparty/watchparty/pkg/protocol"
 )
 
 // conns admits WebSocket connections under WATCH_PARTY_MAX_CONNS and
@@ -36,7 +38,8 @@ type userSlots interface {
 // refusal is why a join is refused before the upgrade.
 type refusal struct {
 	status     int
-	code, msg  string
+	code       protocol.Code
+	msg        string
 	retryAfter string
 }
 
@@ -57,10 +60,10 @@ func (c *conns) acquire(ctx context.Context, user string, addr netip.Addr) (rele
 		switch ok, err := c.users.Acquire(ctx, user); {
 		case err != nil:
 			c.releaseLocal(addr)
-			return nil, refusal{http.StatusServiceUnavailable, CodeUnavailable, "redis unavailable; try again", ""}, false
+			return nil, refusal{http.StatusServiceUnavailable, protocol.CodeUnavailable, "redis unavailable; try again", ""}, false
 		case !ok:
 			c.releaseLocal(addr)
-			return nil, refusal{http.StatusTooManyRequests, CodeRateLimited,
+			return nil, refusal{http.StatusTooManyRequests, protocol.CodeRateLimited,
 				"too many open connections for this user (at most " + strconv.Itoa(c.maxUser) + "); close one first", "5"}, false
 		}
 	}
@@ -81,10 +84,10 @@ func (c *conns) acquireLocal(addr netip.Addr) (refusal, bool) {
 	defer c.mu.Unlock()
 	switch {
 	case c.maxTotal > 0 && c.total >= c.maxTotal:
-		return refusal{http.StatusServiceUnavailable, CodeUnavailable,
+		return refusal{http.StatusServiceUnavailable, protocol.CodeUnavailable,
 			"this server is at its connection limit (" + strconv.Itoa(c.maxTotal) + "); try again", "5"}, false
 	case c.maxAddr > 0 && c.byAddr[addr] >= c.maxAddr:
-		return refusal{http.StatusTooManyRequests, CodeRateLimited,
+		return refusal{http.StatusTooManyRequests, protocol.CodeRateLimited,
 			"too many open connections from this address (at most " + strconv.Itoa(c.maxAddr) + ")", "5"}, false
 	}
 	c.total++

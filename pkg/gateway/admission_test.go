@@ -51,13 +51,13 @@ func TestConnsRefusals(t *testing.T) {
 		wantAsked  []string // users asked of Redis, after those held
 	}{
 		{"pod full", Config{MaxConns: 1, MaxConnsPerUser: 5}, 1, false, nil,
-			http.StatusServiceUnavailable, CodeUnavailable, "connection limit", nil},
+			http.StatusServiceUnavailable, "unavailable", "connection limit", nil},
 		{"address full", Config{MaxConnsPerIP: 1, MaxConnsPerUser: 5}, 1, false, nil,
-			http.StatusTooManyRequests, CodeRateLimited, "from this address", nil},
+			http.StatusTooManyRequests, "rate_limited", "from this address", nil},
 		{"user full across pods", Config{MaxConns: 2, MaxConnsPerIP: 2, MaxConnsPerUser: 5}, 1, true, nil,
-			http.StatusTooManyRequests, CodeRateLimited, "for this user (at most 5)", []string{"bob"}},
+			http.StatusTooManyRequests, "rate_limited", "for this user (at most 5)", []string{"bob"}},
 		{"redis fails", Config{MaxConns: 2, MaxConnsPerIP: 2, MaxConnsPerUser: 5}, 1, false, errors.New("dial tcp: refused"),
-			http.StatusServiceUnavailable, CodeUnavailable, "redis unavailable; try again", []string{"bob"}},
+			http.StatusServiceUnavailable, "unavailable", "redis unavailable; try again", []string{"bob"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -74,7 +74,7 @@ func TestConnsRefusals(t *testing.T) {
 				release()
 				t.Fatal("join admitted, want refused")
 			}
-			if r.status != tc.wantStatus || r.code != tc.wantCode || !strings.Contains(r.msg, tc.wantMsg) {
+			if r.status != tc.wantStatus || r.code.String() != tc.wantCode || !strings.Contains(r.msg, tc.wantMsg) {
 				t.Errorf("refusal %d %s %q, want %d %s containing %q", r.status, r.code, r.msg, tc.wantStatus, tc.wantCode, tc.wantMsg)
 			}
 			if diff := cmp.Diff(tc.wantAsked, slots.acquired); diff != "" {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/watchparty/watchparty/pkg/auth"
 	"github.com/watchparty/watchparty/pkg/moderation"
+	"github.com/watchparty/watchparty/pkg/protocol"
 	"github.com/watchparty/watchparty/pkg/store"
 	"github.com/watchparty/watchparty/pkg/stream"
 )
@@ -35,7 +36,7 @@ type joinRefusal struct {
 // CONNECT) join through it, so both refuse alike. On a refusal no slot is
 // held; otherwise the caller owns the admission's release.
 func (g *Gateway) admit(r *http.Request, partyID string) (admission, joinRefusal, bool) {
-	no := func(status int, code, msg string) (admission, joinRefusal, bool) {
+	no := func(status int, code protocol.Code, msg string) (admission, joinRefusal, bool) {
 		return admission{}, joinRefusal{refusal: refusal{status, code, msg, ""}}, false
 	}
 	limited := func(r refusal) (admission, joinRefusal, bool) {
@@ -43,23 +44,23 @@ func (g *Gateway) admit(r *http.Request, partyID string) (admission, joinRefusal
 	}
 	id, err := uuid.Parse(partyID)
 	if err != nil {
-		return no(http.StatusNotFound, CodeNotFound, "no such party")
+		return no(http.StatusNotFound, protocol.CodeNotFound, "no such party")
 	}
 	addr := addrGroup(clientAddr(r, g.trusted), g.cfg.IPv6Prefix)
 	if !g.limits.ipJoin.allow(addr, g.now()) {
-		return limited(refusal{http.StatusTooManyRequests, CodeRateLimited,
+		return limited(refusal{http.StatusTooManyRequests, protocol.CodeRateLimited,
 			"too many joins from this address; slow down", g.limits.ipJoin.retryAfter()})
 	}
 	who, err := g.verifier.Authenticate(r)
 	if err != nil {
-		return no(http.StatusUnauthorized, CodeUnauthorized, err.Error())
+		return no(http.StatusUnauthorized, protocol.CodeUnauthorized, err.Error())
 	}
 	if !g.limits.join.allow(who.UserID, g.now()) {
-		return limited(refusal{http.StatusTooManyRequests, CodeRateLimited,
+		return limited(refusal{http.StatusTooManyRequests, protocol.CodeRateLimited,
 			"too many joins by this user; slow down", g.limits.join.retryAfter()})
 	}
 	if !originAllowed(r, g.cfg.Origins()) {
-		return no(http.StatusForbidden, CodeForbidden, "origin not allowed")
+		return no(http.StatusForbidden, protocol.CodeForbidden, "origin not allowed")
 	}
 	release, refused, ok := g.conns.acquire(r.Context(), who.UserID, addr)
 	if !ok {
@@ -76,38 +77,38 @@ func (g *Gateway) admit(r *http.Request, partyID string) (admission, joinRefusal
 
 // admitParty is the party's part of admit.
 func (g *Gateway) admitParty(r *http.Request, partyID uuid.UUID, who auth.Identity) (admission, joinRefusal, bool) {
-	no := func(status int, code, msg string) (admission, joinRefusal, bool) {
+	no := func(status int, code protocol.Code, msg string) (admission, joinRefusal, bool) {
 		return admission{}, joinRefusal{refusal: refusal{status, code, msg, ""}}, false
 	}
 	party, err := g.parties.get(r.Context(), partyID)
 	switch {
 	case errors.Is(err, store.ErrPartyNotFound):
-		return no(http.StatusNotFound, CodeNotFound, "no such party")
+		return no(http.StatusNotFound, protocol.CodeNotFound, "no such party")
 	case err != nil:
 		g.log.Error("read party for join", "party_id", partyID, "err", err)
-		return no(http.StatusServiceUnavailable, CodeUnavailable, "party lookup failed; try again")
+		return no(http.StatusServiceUnavailable, protocol.CodeUnavailable, "party lookup failed; try again")
 	case party.Status != store.Ongoing:
-		return no(http.StatusConflict, CodeConflict, "party is "+party.Status+", not ONGOING")
+		return no(http.StatusConflict, protocol.CodeConflict, "party is "+party.Status+", not ONGOING")
 	}
 	if closed, err := stream.IsClosed(r.Context(), g.rdb, partyID); err != nil || closed {
 		if err != nil {
-			return no(http.StatusServiceUnavailable, CodeUnavailable, "redis unavailable; try again")
+			return no(http.StatusServiceUnavailable, protocol.CodeUnavailable, "redis unavailable; try again")
 		}
-		return no(http.StatusConflict, CodeConflict, "party has ended")
+		return no(http.StatusConflict, protocol.CodeConflict, "party has ended")
 	}
 	switch banned, err := moderation.Banned(r.Context(), g.rdb, partyID, who.UserID); {
 	case err != nil:
-		return no(http.StatusServiceUnavailable, CodeUnavailable, "redis unavailable; try again")
+		return no(http.StatusServiceUnavailable, protocol.CodeUnavailable, "redis unavailable; try again")
 	case banned:
-		return admission{}, joinRefusal{refusal{http.StatusForbidden, CodeForbidden, "you are banned from this party", ""}, true}, false
+		return admission{}, joinRefusal{refusal{http.StatusForbidden, protocol.CodeForbidden, "you are banned from this party", ""}, true}, false
 	}
 	if limit := g.cfg.MaxConnsPerParty; limit > 0 {
 		n, err := g.presence.Total(r.Context(), partyID)
 		switch {
 		case err != nil:
-			return no(http.StatusServiceUnavailable, CodeUnavailable, "redis unavailable; try again")
+			return no(http.StatusServiceUnavailable, protocol.CodeUnavailable, "redis unavailable; try again")
 		case n >= limit:
-			return admission{}, joinRefusal{refusal{http.StatusTooManyRequests, CodeRateLimited,
+			return admission{}, joinRefusal{refusal{http.StatusTooManyRequests, protocol.CodeRateLimited,
 				fmt.Sprintf("the party is full (%d viewers); try again later", limit), "30"}, true}, false
 		}
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/watchparty/watchparty/pkg/auth"
 	"github.com/watchparty/watchparty/pkg/event"
+	"github.com/watchparty/watchparty/pkg/protocol"
 	"github.com/watchparty/watchparty/pkg/store"
 )
 
@@ -116,11 +117,11 @@ func (a *partyAPI) authed(limit routeLimit, h func(http.ResponseWriter, *http.Re
 		id, err := a.verifier.Authenticate(r)
 		if err != nil {
 			w.Header().Set("WWW-Authenticate", "Bearer")
-			writeError(w, http.StatusUnauthorized, CodeUnauthorized, err.Error())
+			writeError(w, http.StatusUnauthorized, protocol.CodeUnauthorized, err.Error())
 			return
 		}
 		if b := limit(a.limits); b != nil && !b.allow(id.UserID, a.now()) {
-			refuse(w, refusal{http.StatusTooManyRequests, CodeRateLimited, "too many requests; slow down", b.retryAfter()})
+			refuse(w, refusal{http.StatusTooManyRequests, protocol.CodeRateLimited, "too many requests; slow down", b.retryAfter()})
 			return
 		}
 		h(w, r, id)
@@ -139,11 +140,11 @@ func noRoute(api *http.ServeMux, w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if len(allowed) == 0 {
-		writeError(w, http.StatusNotFound, CodeNotFound, "no such endpoint")
+		writeError(w, http.StatusNotFound, protocol.CodeNotFound, "no such endpoint")
 		return
 	}
 	w.Header().Set("Allow", strings.Join(append(allowed, http.MethodOptions), ", "))
-	writeError(w, http.StatusMethodNotAllowed, CodeInvalidRequest,
+	writeError(w, http.StatusMethodNotAllowed, protocol.CodeInvalidRequest,
 		fmt.Sprintf("method %s not allowed here; use %s", r.Method, strings.Join(allowed, " or ")))
 }
 
@@ -206,7 +207,7 @@ func (a *partyAPI) reply(w http.ResponseWriter, r *http.Request, status int, p s
 
 func (a *partyAPI) unavailable(w http.ResponseWriter, party uuid.UUID, err error) {
 	a.log.Error("party request failed", "party_id", party, "err", err)
-	writeError(w, http.StatusServiceUnavailable, CodeUnavailable, "storage unavailable; try again")
+	writeError(w, http.StatusServiceUnavailable, protocol.CodeUnavailable, "storage unavailable; try again")
 }
 
 // createRequest is the body of POST /api/parties.
@@ -221,18 +222,18 @@ type createRequest struct {
 func (a *partyAPI) create(w http.ResponseWriter, r *http.Request, id auth.Identity) {
 	var req createRequest
 	if msg := decodeBody(w, r, &req, a.maxBody); msg != "" {
-		writeError(w, http.StatusBadRequest, CodeInvalidRequest, msg)
+		writeError(w, http.StatusBadRequest, protocol.CodeInvalidRequest, msg)
 		return
 	}
 	p, problems := req.party(a.now(), a.maxPartyLength)
 	if len(problems) > 0 {
-		writeError(w, http.StatusBadRequest, CodeInvalidRequest, strings.Join(problems, "; "))
+		writeError(w, http.StatusBadRequest, protocol.CodeInvalidRequest, strings.Join(problems, "; "))
 		return
 	}
 	p.HostUserID = id.UserID
 	p, err := a.parties.CreateForHost(r.Context(), p, a.maxActive)
 	if errors.Is(err, store.ErrTooManyParties) {
-		writeError(w, http.StatusConflict, CodeConflict, fmt.Sprintf(
+		writeError(w, http.StatusConflict, protocol.CodeConflict, fmt.Sprintf(
 			"you already have %d scheduled or ongoing parties, the most allowed; cancel or end one first", a.maxActive))
 		return
 	}
@@ -357,7 +358,7 @@ func (a *partyAPI) list(w http.ResponseWriter, r *http.Request, _ auth.Identity)
 	switch status {
 	case "", store.Scheduled, store.Ongoing, store.Finished, store.Cancelled:
 	default:
-		writeError(w, http.StatusBadRequest, CodeInvalidRequest,
+		writeError(w, http.StatusBadRequest, protocol.CodeInvalidRequest,
 			"status must be one of SCHEDULED, ONGOING, FINISHED, CANCELLED")
 		return
 	}
@@ -365,7 +366,7 @@ func (a *partyAPI) list(w http.ResponseWriter, r *http.Request, _ auth.Identity)
 	if raw := q.Get("limit"); raw != "" {
 		n, err := strconv.Atoi(raw)
 		if err != nil || n < 1 || n > maxListedParties {
-			writeError(w, http.StatusBadRequest, CodeInvalidRequest,
+			writeError(w, http.StatusBadRequest, protocol.CodeInvalidRequest,
 				fmt.Sprintf("limit must be a whole number from 1 to %d", maxListedParties))
 			return
 		}
@@ -447,7 +448,7 @@ func (a *partyAPI) party(w http.ResponseWriter, r *http.Request) (store.Party, b
 func pathParty(w http.ResponseWriter, r *http.Request) (uuid.UUID, bool) {
 	id, err := uuid.Parse(r.PathValue("id"))
 	if err != nil {
-		writeError(w, http.StatusNotFound, CodeNotFound, "no such party")
+		writeError(w, http.StatusNotFound, protocol.CodeNotFound, "no such party")
 		return uuid.Nil, false
 	}
 	return id, true
@@ -459,11 +460,11 @@ func pathParty(w http.ResponseWriter, r *http.Request) (uuid.UUID, bool) {
 func (a *partyAPI) changeFailed(w http.ResponseWriter, id uuid.UUID, cur store.Party, err error, action, want string) {
 	switch {
 	case errors.Is(err, store.ErrPartyNotFound):
-		writeError(w, http.StatusNotFound, CodeNotFound, "no such party")
+		writeError(w, http.StatusNotFound, protocol.CodeNotFound, "no such party")
 	case errors.Is(err, store.ErrNotHost):
-		writeError(w, http.StatusForbidden, CodeForbidden, "only the party's host can "+action+" it")
+		writeError(w, http.StatusForbidden, protocol.CodeForbidden, "only the party's host can "+action+" it")
 	case errors.Is(err, store.ErrWrongStatus):
-		writeError(w, http.StatusConflict, CodeConflict, fmt.Sprintf("party is %s, not %s", cur.Status, want))
+		writeError(w, http.StatusConflict, protocol.CodeConflict, fmt.Sprintf("party is %s, not %s", cur.Status, want))
 	default:
 		a.unavailable(w, id, err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/watchparty/watchparty/pkg/event"
 	"github.com/watchparty/watchparty/pkg/history"
 	"github.com/watchparty/watchparty/pkg/moderation"
+	"github.com/watchparty/watchparty/pkg/protocol"
 	"github.com/watchparty/watchparty/pkg/store"
 )
 
@@ -51,7 +52,7 @@ func (a *partyAPI) chats(w http.ResponseWriter, r *http.Request, caller auth.Ide
 	}
 	before, limit, msg := chatsQuery(r)
 	if msg != "" {
-		writeError(w, http.StatusBadRequest, CodeInvalidRequest, msg)
+		writeError(w, http.StatusBadRequest, protocol.CodeInvalidRequest, msg)
 		return
 	}
 	if _, err := a.parties.Get(r.Context(), id); err != nil {
@@ -63,7 +64,7 @@ func (a *partyAPI) chats(w http.ResponseWriter, r *http.Request, caller auth.Ide
 		a.unavailable(w, id, err)
 		return
 	case banned:
-		writeError(w, http.StatusForbidden, CodeForbidden, "you are banned from this party")
+		writeError(w, http.StatusForbidden, protocol.CodeForbidden, "you are banned from this party")
 		return
 	}
 	chats, next, err := a.history.Before(r.Context(), id, before, limit)

@@ -1,6 +1,10 @@
 package gateway
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/watchparty/watchparty/pkg/protocol"
+)
 
 // CORS answers for the REST API (SPEC §2 WATCH_PARTY_ALLOWED_ORIGINS).
 const (
@@ -19,7 +23,7 @@ func cors(origins []string, next http.Handler) http.Handler {
 		h := w.Header()
 		h.Add("Vary", "Origin")
 		if !originAllowed(r, origins) {
-			writeError(w, http.StatusForbidden, CodeForbidden, "origin not allowed")
+			writeError(w, http.StatusForbidden, protocol.CodeForbidden, "origin not allowed")
 			return
 		}
 		origin := r.Header.Get("Origin")

@@ -21,6 +21,7 @@ import (
 	"github.com/watchparty/watchparty/pkg/health"
 	"github.com/watchparty/watchparty/pkg/history"
 	"github.com/watchparty/watchparty/pkg/presence"
+	"github.com/watchparty/watchparty/pkg/protocol"
 	"github.com/watchparty/watchparty/pkg/room"
 	"github.com/watchparty/watchparty/pkg/shutdown"
 	"github.com/watchparty/watchparty/pkg/store"
@@ -207,8 +208,8 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 	if !waitFor(deadline, &g.inflight) {
 		g.log.Warn("shutdown timeout reached with frames still in flight")
 	}
-	g.rooms.CloseAll(room.CloseGoingAway, "server shutting down")
-	g.closeUnjoined(room.CloseGoingAway, "server shutting down") // Socket.IO before its CONNECT
+	g.rooms.CloseAll(protocol.CloseGoingAway, protocol.ReasonShuttingDown)
+	g.closeUnjoined(protocol.CloseGoingAway, protocol.ReasonShuttingDown) // Socket.IO before its CONNECT
 	if !waitFor(deadline, &g.sessions) {
 		g.log.Warn("shutdown timeout reached with connections still open")
 	}

@@ -3,32 +3,19 @@ package gateway
 import (
 	"encoding/json"
 	"net/http"
-)
 
-// Error codes viewers and API clients see (SPEC §4, §5).
-const (
-	CodeInvalidRequest = "invalid_request"
-	CodeInvalidMessage = "invalid_message"
-	CodeUnauthorized   = "unauthorized"
-	CodeForbidden      = "forbidden"
-	CodeNotFound       = "not_found"
-	CodeConflict       = "conflict"
-	CodeUnavailable    = "unavailable"
-	CodeRateLimited    = "rate_limited"
-	CodePartyEnded     = "party_ended"
-	CodeMuted          = "muted"
-	CodeBanned         = "banned"
+	"github.com/watchparty/watchparty/pkg/protocol"
 )
 
 type errorBody struct {
 	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
+		Code    protocol.Code `json:"code"`
+		Message string        `json:"message"`
 	} `json:"error"`
 }
 
 // writeError answers an HTTP request with the SPEC's JSON error body.
-func writeError(w http.ResponseWriter, status int, code, message string) {
+func writeError(w http.ResponseWriter, status int, code protocol.Code, message string) {
 	var b errorBody
 	b.Error.Code, b.Error.Message = code, message
 	writeJSON(w, status, b)

@@ -11,6 +11,7 @@ import (
 	"github.com/watchparty/watchparty/pkg/auth"
 	"github.com/watchparty/watchparty/pkg/event"
 	"github.com/watchparty/watchparty/pkg/moderation"
+	"github.com/watchparty/watchparty/pkg/protocol"
 	"github.com/watchparty/watchparty/pkg/store"
 	"github.com/watchparty/watchparty/pkg/stream"
 )
@@ -26,10 +27,11 @@ import (
 // moderated is what became of a moderation action: the stored event and
 // its result, or the error code and message to answer.
 type moderated struct {
-	event     event.Event
-	res       stream.Result
-	code, msg string
-	err       error // a Redis failure, for the log
+	event event.Event
+	res   stream.Result
+	code  protocol.Code // the zero code when the action was stored
+	msg   string
+	err   error // a Redis failure, for the log
 }
 
 // moderate authorises and appends the moderation action in by actor in
@@ -39,9 +41,9 @@ func (g *Gateway) moderate(ctx context.Context, party store.Party, actor auth.Id
 	err := moderation.Authorize(ctx, g.rdb, party.ID, party.HostUserID, actor.UserID, in.Type, in.Target)
 	switch {
 	case moderation.IsRefusal(err):
-		return moderated{code: CodeForbidden, msg: err.Error()}
+		return moderated{code: protocol.CodeForbidden, msg: err.Error()}
 	case err != nil:
-		return moderated{code: CodeUnavailable, msg: "moderation state could not be read; try again", err: err}
+		return moderated{code: protocol.CodeUnavailable, msg: "moderation state could not be read; try again", err: err}
 	}
 	e := event.Event{Type: in.Type, ID: event.NewID(party.ID, actor.UserID, in.ClientID), PartyID: party.ID,
 		UserID: actor.UserID, Name: actor.Name, CreatedAt: event.Millis(g.now()),
@@ -72,13 +74,13 @@ func (a *partyAPI) moderation(w http.ResponseWriter, r *http.Request, caller aut
 	// The token is taken before the action is read or authorised, so that
 	// refusals count too; the bucket is the one the WebSocket takes.
 	if !a.limits.allowClass(id, caller.UserID, classModeration, a.now()) {
-		refuse(w, refusal{http.StatusTooManyRequests, CodeRateLimited, "too many moderation actions; slow down",
+		refuse(w, refusal{http.StatusTooManyRequests, protocol.CodeRateLimited, "too many moderation actions; slow down",
 			a.limits.retryAfter(classModeration)})
 		return
 	}
 	var body json.RawMessage
 	if msg := decodeBody(w, r, &body, a.maxBody); msg != "" {
-		writeError(w, http.StatusBadRequest, CodeInvalidRequest, msg)
+		writeError(w, http.StatusBadRequest, protocol.CodeInvalidRequest, msg)
 		return
 	}
 	in, err := event.ParseInbound(body)
@@ -86,7 +88,7 @@ func (a *partyAPI) moderation(w http.ResponseWriter, r *http.Request, caller aut
 		err = errors.New("type must be a moderation action: delete, mute, unmute, kick, ban, unban, moderator_add or moderator_remove")
 	}
 	if err != nil {
-		writeError(w, http.StatusBadRequest, CodeInvalidRequest, err.Error())
+		writeError(w, http.StatusBadRequest, protocol.CodeInvalidRequest, err.Error())
 		return
 	}
 	p, ok := a.party(w, r)
@@ -94,23 +96,23 @@ func (a *partyAPI) moderation(w http.ResponseWriter, r *http.Request, caller aut
 		return
 	}
 	if p.Status != store.Ongoing {
-		writeError(w, http.StatusConflict, CodeConflict, "party is "+p.Status+", not ONGOING")
+		writeError(w, http.StatusConflict, protocol.CodeConflict, "party is "+p.Status+", not ONGOING")
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
 	m := a.moderate(ctx, p, caller, in)
 	switch m.code {
-	case "":
+	case protocol.Code{}:
 		a.log.Info("moderation", "party_id", id, "type", in.Type, "by", caller.UserID, "target", in.Target,
 			"target_event_id", in.TargetEvent)
 		writeJSON(w, http.StatusOK, moderationAction{EventID: m.event.ID.String(), StreamID: m.res.StreamID})
-	case CodeForbidden, CodeBanned:
+	case protocol.CodeForbidden, protocol.CodeBanned:
 		writeError(w, http.StatusForbidden, m.code, m.msg)
-	case CodeRateLimited:
-		refuse(w, refusal{http.StatusTooManyRequests, CodeRateLimited, m.msg, a.limits.retryAfter(classModeration)})
-	case CodePartyEnded:
-		writeError(w, http.StatusConflict, CodeConflict, "the party has ended")
+	case protocol.CodeRateLimited:
+		refuse(w, refusal{http.StatusTooManyRequests, protocol.CodeRateLimited, m.msg, a.limits.retryAfter(classModeration)})
+	case protocol.CodePartyEnded:
+		writeError(w, http.StatusConflict, protocol.CodeConflict, "the party has ended")
 	default:
 		a.unavailable(w, id, errors.Join(errors.New(m.msg), m.err))
 	}
@@ -129,7 +131,7 @@ func (a *partyAPI) moderationState(w http.ResponseWriter, r *http.Request, calle
 		return
 	}
 	if caller.UserID != p.HostUserID && !slices.Contains(st.Moderators, caller.UserID) {
-		writeError(w, http.StatusForbidden, CodeForbidden, "only the host and its moderators can see the moderation state")
+		writeError(w, http.StatusForbidden, protocol.CodeForbidden, "only the host and its moderators can see the moderation state")
 		return
 	}
 	writeJSON(w, http.StatusOK, struct {

@@ -11,7 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/watchparty/watchparty/pkg/event"
-	"github.com/watchparty/watchparty/pkg/room"
+	"github.com/watchparty/watchparty/pkg/protocol"
 	"github.com/watchparty/watchparty/pkg/socketio"
 	"github.com/watchparty/watchparty/pkg/stream"
 )
@@ -30,27 +30,27 @@ type sioAuth struct {
 // with the code and message /ws gives for the same refusal.
 func (g *Gateway) sioConnect(c *conn, p socketio.Packet) {
 	x := c.sio
-	refuse := func(status int, code, msg string) {
+	refuse := func(status int, code protocol.Code, msg string) {
 		g.sendConnectError(c, p.Namespace, status, code, msg)
 		if x.refused++; x.refused >= sioConnectAttempts {
-			c.viewer.Close(room.ClosePolicy, "too many refused connects")
+			c.viewer.Close(protocol.ClosePolicy, protocol.ReasonTooManyConnects)
 		}
 	}
 	g.drainMu.RLock()
 	draining := g.draining
 	g.drainMu.RUnlock()
 	if draining { // as serveWS refuses an upgrade
-		refuse(http.StatusServiceUnavailable, CodeUnavailable, "server shutting down")
+		refuse(http.StatusServiceUnavailable, protocol.CodeUnavailable, "server shutting down")
 		return
 	}
 	partyID, ok := strings.CutPrefix(p.Namespace, "/parties/")
 	if !ok {
-		refuse(http.StatusNotFound, CodeNotFound, "Invalid namespace: a party is /parties/<id>")
+		refuse(http.StatusNotFound, protocol.CodeNotFound, "Invalid namespace: a party is /parties/<id>")
 		return
 	}
 	var a sioAuth
 	if p.Data != nil && json.Unmarshal(p.Data, &a) != nil {
-		refuse(http.StatusBadRequest, CodeInvalidRequest, "auth must be an object of strings: token (or user), pid, offset")
+		refuse(http.StatusBadRequest, protocol.CodeInvalidRequest, "auth must be an object of strings: token (or user), pid, offset")
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -66,7 +66,7 @@ func (g *Gateway) sioConnect(c *conn, p socketio.Packet) {
 	adm, no, ok := g.admit(req, partyID)
 	if !ok {
 		if no.counted {
-			g.metrics.Events.WithLabelValues(string(event.Join), no.code).Inc()
+			g.metrics.Events.WithLabelValues(string(event.Join), no.code.String()).Inc()
 		}
 		refuse(no.status, no.code, no.msg)
 		return
@@ -104,10 +104,10 @@ func (g *Gateway) recover(ctx context.Context, c *conn, a sioAuth) (pid string) 
 
 // sendConnectError answers a CONNECT with CONNECT_ERROR: message is what
 // socket.io-client's connect_error shows, data carries the /ws code.
-func (g *Gateway) sendConnectError(c *conn, nsp string, status int, code, msg string) {
+func (g *Gateway) sendConnectError(c *conn, nsp string, status int, code protocol.Code, msg string) {
 	type data struct {
-		Code   string `json:"code"`
-		Status int    `json:"status"`
+		Code   protocol.Code `json:"code"`
+		Status int           `json:"status"`
 	}
 	b, _ := json.Marshal(struct {
 		Message string `json:"message"`

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 
-	"github.com/watchparty/watchparty/pkg/room"
+	"github.com/watchparty/watchparty/pkg/protocol"
 	"github.com/watchparty/watchparty/pkg/socketio"
 )
 
@@ -21,7 +21,7 @@ func (x *sioConn) Frame(frame []byte) []byte {
 	}
 	typ := frameType(frame)
 	var offset []byte
-	if string(typ) == "welcome" {
+	if string(typ) == protocol.FrameWelcome {
 		offset = x.welcomeOffset(frame)
 	} else {
 		offset = streamIDOf(frame)
@@ -46,16 +46,16 @@ func (x *sioConn) Frame(frame []byte) []byte {
 // then a DISCONNECT, which socket.io-client does not reconnect after.
 // Other closes (1001, 1013) end the transport only, and the client
 // reconnects and recovers by itself.
-func (x *sioConn) Closing(code int, reason string) [][]byte {
+func (x *sioConn) Closing(code protocol.CloseCode, reason string) [][]byte {
 	nsp := x.nsp.Load()
-	if nsp == nil || (code != room.CloseRemoved && code != room.CloseNormal && code != room.ClosePolicy) {
+	if nsp == nil || (code != protocol.CloseRemoved && code != protocol.CloseNormal && code != protocol.ClosePolicy) {
 		return nil
 	}
 	b, _ := json.Marshal(struct {
 		Type   string `json:"type"`
 		Code   int    `json:"code"`
 		Reason string `json:"reason"`
-	}{"closing", code, reason})
+	}{protocol.FrameClosing, code.Int(), reason})
 	return [][]byte{x.Frame(b), socketio.Packet{Type: socketio.Disconnect, Namespace: *nsp, ID: -1}.Append(nil)}
 }
 
@@ -104,7 +104,7 @@ func (x *sioConn) welcomeOffset(frame []byte) []byte {
 	}
 	if w.Resumed != nil {
 		if !*w.Resumed && x.recovering {
-			go x.viewer.Close(room.CloseTryAgainLater, room.CatchUpFailed) // not under the viewer's lock
+			go x.viewer.Close(protocol.CloseTryAgainLater, protocol.ReasonCatchUpFailed) // not under the viewer's lock
 		}
 		return nil
 	}
@@ -125,7 +125,7 @@ func (c *conn) encodeReply(v any) ([]byte, error) {
 	}
 	body := v
 	switch f := v.(type) {
-	case ackFrame:
+	case protocol.Ack:
 		if x.ackID < 0 {
 			return nil, nil
 		}
@@ -133,11 +133,11 @@ func (c *conn) encodeReply(v any) ([]byte, error) {
 			EventID  string `json:"event_id"`
 			StreamID string `json:"stream_id,omitempty"`
 		}{f.EventID, f.StreamID}
-	case errorFrame:
+	case protocol.Error:
 		if x.ackID >= 0 {
 			type detail struct {
-				Code    string `json:"code"`
-				Message string `json:"message"`
+				Code    protocol.Code `json:"code"`
+				Message string        `json:"message"`
 			}
 			body = struct {
 				Error detail `json:"error"`

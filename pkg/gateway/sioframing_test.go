@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/watchparty/watchparty/pkg/room"
+	"github.com/watchparty/watchparty/pkg/protocol"
 )
 
 func TestSocketIOFrame(t *testing.T) {
@@ -42,14 +42,14 @@ func TestSocketIOClosingDisconnectsOnlyForGood(t *testing.T) {
 	nsp := "/parties/p"
 	x := &sioConn{ackID: -1}
 	x.nsp.Store(&nsp)
-	got := x.Closing(room.CloseRemoved, "banned")
+	got := x.Closing(protocol.CloseRemoved, protocol.ReasonBanned)
 	if len(got) != 2 || string(got[1]) != `41/parties/p,` ||
 		string(got[0]) != `42/parties/p,["closing",{"type":"closing","code":4003,"reason":"banned"}]` {
 		t.Errorf("Closing(4003) = %q", got)
 	}
-	for _, code := range []int{room.CloseGoingAway, room.CloseTryAgainLater} {
+	for _, code := range []protocol.CloseCode{protocol.CloseGoingAway, protocol.CloseTryAgainLater} {
 		if got := x.Closing(code, "x"); got != nil {
-			t.Errorf("Closing(%d) = %q; want nothing, so the client reconnects", code, got)
+			t.Errorf("Closing(%v) = %q; want nothing, so the client reconnects", code, got)
 		}
 	}
 }
@@ -62,13 +62,13 @@ func TestSocketIOReplies(t *testing.T) {
 		v     any
 		want  string
 	}{
-		{"ack through the ack id", 3, ackFrame{Type: "ack", ID: "c1", EventID: "e", StreamID: "1-0"},
+		{"ack through the ack id", 3, protocol.NewAck("c1", "e", "1-0"),
 			`43/parties/p,3[{"event_id":"e","stream_id":"1-0"}]`},
-		{"error through the ack id", 4, errorFrame{Type: "error", ID: "c1", Code: "forbidden", Message: "no"},
+		{"error through the ack id", 4, protocol.NewError("c1", protocol.CodeForbidden, "no"),
 			`43/parties/p,4[{"error":{"code":"forbidden","message":"no"}}]`},
-		{"error without an ack id is an event", -1, errorFrame{Type: "error", Code: "muted", Message: "m"},
+		{"error without an ack id is an event", -1, protocol.NewError("", protocol.CodeMuted, "m"),
 			`{"type":"error","code":"muted","message":"m"}`},
-		{"ack without an ack id is nothing", -1, ackFrame{Type: "ack", EventID: "e"}, ``},
+		{"ack without an ack id is nothing", -1, protocol.NewAck("", "e", ""), ``},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -4,7 +4,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/watchparty/watchparty/pkg/room"
+	"github.com/watchparty/watchparty/pkg/protocol"
 	"github.com/watchparty/watchparty/pkg/socketio"
 )
 
@@ -36,11 +36,11 @@ func (h *heartbeat) fire(x *sioConn) {
 	switch {
 	case h.waiting:
 		h.mu.Unlock()
-		x.viewer.Close(room.CloseGoingAway, "ping timeout")
+		x.viewer.Close(protocol.CloseGoingAway, protocol.ReasonPingTimeout)
 		return
 	case !x.joined.Load():
 		h.mu.Unlock()
-		x.viewer.Close(room.ClosePolicy, "no CONNECT")
+		x.viewer.Close(protocol.ClosePolicy, protocol.ReasonNoConnect)
 		return
 	}
 	h.waiting = true

@@ -11,6 +11,7 @@ import (
 	"github.com/olahol/melody"
 
 	"github.com/watchparty/watchparty/pkg/auth"
+	"github.com/watchparty/watchparty/pkg/protocol"
 	"github.com/watchparty/watchparty/pkg/room"
 	"github.com/watchparty/watchparty/pkg/socketio"
 )
@@ -79,7 +80,7 @@ func (g *Gateway) serveSocketIO(w http.ResponseWriter, r *http.Request) {
 
 // closeUnjoined closes the Socket.IO connections that have not joined a
 // party (Rooms.CloseAll closes the others), as part of the shutdown.
-func (g *Gateway) closeUnjoined(code int, reason string) {
+func (g *Gateway) closeUnjoined(code protocol.CloseCode, reason string) {
 	sessions, err := g.melody.Sessions()
 	if err != nil {
 		return
@@ -88,7 +89,7 @@ func (g *Gateway) closeUnjoined(code int, reason string) {
 		// Not through the viewer: melody lists a session before its
 		// connect handler has made one.
 		if c := connOf(s); c != nil && c.sio != nil && !c.sio.joined.Load() {
-			_ = s.CloseWithMsg(melody.FormatCloseMessage(code, reason))
+			_ = s.CloseWithMsg(melody.FormatCloseMessage(code.Int(), reason))
 		}
 	}
 }
@@ -151,7 +152,7 @@ func (g *Gateway) received(s *melody.Session, raw []byte) {
 			g.sioInvalid(c, -1, "Engine.IO pong without a ping")
 		}
 	case socketio.EngineClose:
-		c.viewer.Close(room.CloseNormal, "")
+		c.viewer.Close(protocol.CloseNormal, "")
 	case socketio.EngineMessage:
 		g.onPacket(s, c, raw[1:])
 	default:
@@ -177,11 +178,11 @@ func (g *Gateway) onPacket(s *melody.Session, c *conn, b []byte) {
 			// socket.io-client multiplexes namespaces of one server on one
 			// connection unless told not to: refuse the second party on its
 			// own namespace, so its socket gets connect_error, not silence.
-			g.sendConnectError(c, p.Namespace, http.StatusConflict, CodeConflict,
+			g.sendConnectError(c, p.Namespace, http.StatusConflict, protocol.CodeConflict,
 				"this connection already carries "+*c.sio.nsp.Load()+": one party per connection; "+
 					"open another with forceNew: true (or multiplex: false)")
 			if c.sio.refused++; c.sio.refused >= sioConnectAttempts {
-				c.viewer.Close(room.ClosePolicy, "too many refused connects")
+				c.viewer.Close(protocol.ClosePolicy, protocol.ReasonTooManyConnects)
 			}
 			return
 		}
@@ -202,7 +203,7 @@ func (g *Gateway) onPacket(s *melody.Session, c *conn, b []byte) {
 	case socketio.BinaryEvent:
 		g.sioInvalid(c, p.ID, "binary attachments are not supported; send JSON only")
 	case socketio.Disconnect:
-		c.viewer.Close(room.CloseNormal, "client namespace disconnect")
+		c.viewer.Close(protocol.CloseNormal, protocol.ReasonNamespaceDisconnect)
 	case socketio.Ack, socketio.BinaryAck: // the gateway asks for no acks: nothing to do
 	default:
 		g.sioInvalid(c, p.ID, "a client does not send this packet type")
@@ -254,14 +255,14 @@ func (g *Gateway) sioInvalid(c *conn, ackID int64, msg string) {
 	g.metrics.InvalidFrames.Inc()
 	if !c.sio.joined.Load() {
 		if c.sio.strays++; c.sio.strays > sioStrayPackets {
-			c.viewer.Close(room.ClosePolicy, "too many invalid frames")
+			c.viewer.Close(protocol.ClosePolicy, protocol.ReasonTooManyInvalid)
 		}
 		return
 	}
 	c.sio.ackID = ackID
-	g.reply(c, errorFrame{Type: "error", Code: CodeInvalidMessage, Message: msg})
+	g.reply(c, protocol.NewError("", protocol.CodeInvalidMessage, msg))
 	c.sio.ackID = -1
 	if !g.limits.allowClass(c.party.ID, c.viewer.Identity.UserID, classInvalid, g.now()) {
-		c.viewer.Close(room.ClosePolicy, "too many invalid frames")
+		c.viewer.Close(protocol.ClosePolicy, protocol.ReasonTooManyInvalid)
 	}
 }

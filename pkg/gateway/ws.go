@@ -15,6 +15,7 @@ import (
 
 	"github.com/watchparty/watchparty/pkg/auth"
 	"github.com/watchparty/watchparty/pkg/event"
+	"github.com/watchparty/watchparty/pkg/protocol"
 	"github.com/watchparty/watchparty/pkg/room"
 	"github.com/watchparty/watchparty/pkg/store"
 	"github.com/watchparty/watchparty/pkg/stream"
@@ -89,7 +90,7 @@ func (g *Gateway) newMelody() *melody.Melody {
 			c.noteEnd(err)
 		}
 		if errors.Is(err, melody.ErrMessageBufferFull) {
-			if c := connOf(s); c != nil && c.viewer.Close(room.CloseTryAgainLater, "slow_consumer") {
+			if c := connOf(s); c != nil && c.viewer.Close(protocol.CloseTryAgainLater, protocol.ReasonSlowConsumer) {
 				g.metrics.SlowConsumers.Inc()
 			}
 		}
@@ -153,14 +154,14 @@ func (g *Gateway) beginSession(w http.ResponseWriter) bool {
 	}
 	g.drainMu.RUnlock()
 	if draining {
-		writeError(w, http.StatusServiceUnavailable, CodeUnavailable, "server shutting down")
+		writeError(w, http.StatusServiceUnavailable, protocol.CodeUnavailable, "server shutting down")
 	}
 	return !draining
 }
 
 // refuseJoin answers a join over a limit and counts it.
 func (g *Gateway) refuseJoin(w http.ResponseWriter, r refusal) {
-	g.metrics.Events.WithLabelValues(string(event.Join), r.code).Inc()
+	g.metrics.Events.WithLabelValues(string(event.Join), r.code.String()).Inc()
 	refuse(w, r)
 }
 
@@ -204,17 +205,17 @@ func (g *Gateway) enterRoom(c *conn) {
 	// position its welcome covers, so its kick would never reach it).
 	switch err := g.rooms.Join(ctx, c.viewer, c.since); {
 	case errors.Is(err, room.ErrBanned):
-		g.metrics.Events.WithLabelValues(string(event.Join), CodeBanned).Inc()
-		c.viewer.Close(room.CloseRemoved, "banned")
+		g.metrics.Events.WithLabelValues(string(event.Join), protocol.CodeBanned.String()).Inc()
+		c.viewer.Close(protocol.CloseRemoved, protocol.ReasonBanned)
 		return
 	case err != nil:
 		g.log.Error("join failed", "party_id", c.party.ID, "err", err)
-		c.viewer.Close(room.CloseTryAgainLater, "unavailable")
+		c.viewer.Close(protocol.CloseTryAgainLater, protocol.ReasonJoinUnavailable)
 		return
 	}
 	c.joined = true
 	if id := c.viewer.Identity; !id.Expires.IsZero() {
-		c.expiry = time.AfterFunc(time.Until(id.Expires), func() { c.viewer.Close(room.ClosePolicy, "token expired") })
+		c.expiry = time.AfterFunc(time.Until(id.Expires), func() { c.viewer.Close(protocol.ClosePolicy, protocol.ReasonTokenExpired) })
 	}
 	g.record(ctx, c, event.Join)
 }
@@ -244,33 +245,20 @@ func (g *Gateway) record(ctx context.Context, c *conn, t event.Type) {
 	e := g.newEvent(c, t, "")
 	res, err := g.appender.Append(ctx, e, false)
 	code, _ := appendOutcome(res, err)
+	result := code.String()
 	switch {
-	case code == "":
-		code = resultAccepted
-	case code != CodePartyEnded && code != CodeBanned: // after the end, or a ban, nothing is recorded
+	case code.IsZero():
+		result = resultAccepted
+	case code != protocol.CodePartyEnded && code != protocol.CodeBanned: // after the end, or a ban, nothing is recorded
 		g.log.Warn("could not record viewer event", "party_id", c.party.ID, "type", t, "code", code, "err", err)
 	}
-	g.metrics.Events.WithLabelValues(string(t), code).Inc()
+	g.metrics.Events.WithLabelValues(string(t), result).Inc()
 }
 
 func (g *Gateway) newEvent(c *conn, t event.Type, clientID string) event.Event {
 	id := c.viewer.Identity
 	return event.Event{Type: t, ID: event.NewID(c.party.ID, id.UserID, clientID), PartyID: c.party.ID,
 		UserID: id.UserID, Name: id.Name, CreatedAt: event.Millis(g.now())}
-}
-
-type ackFrame struct {
-	Type     string `json:"type"`
-	ID       string `json:"id,omitempty"`
-	EventID  string `json:"event_id"`
-	StreamID string `json:"stream_id,omitempty"`
-}
-
-type errorFrame struct {
-	Type    string `json:"type"`
-	ID      string `json:"id,omitempty"`
-	Code    string `json:"code"`
-	Message string `json:"message"`
 }
 
 // onMessage handles one client frame: validate, authorise, append, ack.
@@ -284,8 +272,7 @@ func (g *Gateway) onMessage(s *melody.Session, raw []byte) {
 	if g.draining {
 		g.drainMu.RUnlock()
 		in, _ := event.ParseInbound(raw) // for the id the client must resend
-		g.reply(c, errorFrame{Type: "error", ID: in.ClientID, Code: CodeUnavailable,
-			Message: "server shutting down; resend it with the same id"})
+		g.reply(c, protocol.NewError(in.ClientID, protocol.CodeUnavailable, "server shutting down; resend it with the same id"))
 		return
 	}
 	g.inflight.Add(1)
@@ -301,11 +288,11 @@ func (g *Gateway) onMessage(s *melody.Session, raw []byte) {
 		if in.Type == "" || !in.Type.Broadcast() {
 			g.metrics.InvalidFrames.Inc()
 		} else {
-			g.metrics.Events.WithLabelValues(string(in.Type), CodeInvalidMessage).Inc()
+			g.metrics.Events.WithLabelValues(string(in.Type), protocol.CodeInvalidMessage.String()).Inc()
 		}
-		g.reply(c, errorFrame{Type: "error", ID: in.ClientID, Code: CodeInvalidMessage, Message: err.Error()})
+		g.reply(c, protocol.NewError(in.ClientID, protocol.CodeInvalidMessage, err.Error()))
 		if !g.limits.allowClass(c.party.ID, c.viewer.Identity.UserID, classInvalid, g.now()) {
-			c.viewer.Close(room.ClosePolicy, "too many invalid frames")
+			c.viewer.Close(protocol.ClosePolicy, protocol.ReasonTooManyInvalid)
 		}
 		return
 	}
@@ -313,9 +300,9 @@ func (g *Gateway) onMessage(s *melody.Session, raw []byte) {
 		g.onModeration(c, in, arrived)
 		return
 	}
-	if code, msg := g.authorise(c, in); code != "" {
-		g.metrics.Events.WithLabelValues(string(in.Type), code).Inc()
-		g.reply(c, errorFrame{Type: "error", ID: in.ClientID, Code: code, Message: msg})
+	if code, msg := g.authorise(c, in); !code.IsZero() {
+		g.metrics.Events.WithLabelValues(string(in.Type), code.String()).Inc()
+		g.reply(c, protocol.NewError(in.ClientID, code, msg))
 		return
 	}
 	e := g.newEvent(c, in.Type, in.ClientID)
@@ -329,7 +316,7 @@ func (g *Gateway) onMessage(s *melody.Session, raw []byte) {
 	// (see Append), and a timer per event is measurable at this rate.
 	res, err := g.appender.Append(context.Background(), e, in.ClientID != "")
 	code, msg := appendOutcome(res, err)
-	if code != "" {
+	if !code.IsZero() {
 		c.viewer.Unexpect(e.ID)
 		switch {
 		case err != nil:
@@ -342,7 +329,7 @@ func (g *Gateway) onMessage(s *melody.Session, raw []byte) {
 	}
 	g.metrics.Append.Observe(time.Since(arrived).Seconds())
 	g.metrics.Events.WithLabelValues(string(in.Type), resultAccepted).Inc()
-	ack := ackFrame{Type: "ack", ID: in.ClientID, EventID: e.ID.String(), StreamID: res.StreamID}
+	ack := protocol.NewAck(in.ClientID, e.ID.String(), res.StreamID)
 	if res.Status != stream.Stored {
 		c.viewer.Unexpect(e.ID)
 		g.reply(c, ack)
@@ -358,11 +345,11 @@ func (g *Gateway) onMessage(s *melody.Session, raw []byte) {
 
 // refuse answers a frame that was not stored with its error, and closes a
 // banned user's connection after it (4003, "banned").
-func (g *Gateway) refuse(c *conn, in event.Inbound, code, msg string) {
-	g.metrics.Events.WithLabelValues(string(in.Type), code).Inc()
-	g.reply(c, errorFrame{Type: "error", ID: in.ClientID, Code: code, Message: msg})
-	if code == CodeBanned {
-		c.viewer.Close(room.CloseRemoved, "banned")
+func (g *Gateway) refuse(c *conn, in event.Inbound, code protocol.Code, msg string) {
+	g.metrics.Events.WithLabelValues(string(in.Type), code.String()).Inc()
+	g.reply(c, protocol.NewError(in.ClientID, code, msg))
+	if code == protocol.CodeBanned {
+		c.viewer.Close(protocol.CloseRemoved, protocol.ReasonBanned)
 	}
 }
 
@@ -370,13 +357,13 @@ func (g *Gateway) refuse(c *conn, in event.Inbound, code, msg string) {
 // token is taken before the action is authorised, so refusals count too.
 func (g *Gateway) onModeration(c *conn, in event.Inbound, arrived time.Time) {
 	if !g.limits.allow(c.party.ID, c.viewer.Identity.UserID, in.Type, g.now()) {
-		g.refuse(c, in, CodeRateLimited, "too many moderation actions; slow down")
+		g.refuse(c, in, protocol.CodeRateLimited, "too many moderation actions; slow down")
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	m := g.moderate(ctx, c.party, c.viewer.Identity, in)
-	if m.code != "" {
+	if !m.code.IsZero() {
 		if m.err != nil {
 			g.log.Warn("moderation failed", "party_id", c.party.ID, "type", in.Type, "err", m.err)
 		}
@@ -387,44 +374,44 @@ func (g *Gateway) onModeration(c *conn, in event.Inbound, arrived time.Time) {
 		"target", in.Target, "target_event_id", in.TargetEvent)
 	g.metrics.Append.Observe(time.Since(arrived).Seconds())
 	g.metrics.Events.WithLabelValues(string(in.Type), resultAccepted).Inc()
-	g.reply(c, ackFrame{Type: "ack", ID: in.ClientID, EventID: m.event.ID.String(), StreamID: m.res.StreamID})
+	g.reply(c, protocol.NewAck(in.ClientID, m.event.ID.String(), m.res.StreamID))
 }
 
 // authorise applies playback control and rate limits.
-func (g *Gateway) authorise(c *conn, in event.Inbound) (code, msg string) {
+func (g *Gateway) authorise(c *conn, in event.Inbound) (code protocol.Code, msg string) {
 	user := c.viewer.Identity.UserID
 	if in.Type.IsPlayback() && c.party.Control != store.ControlEveryone && user != c.party.HostUserID {
-		return CodeForbidden, "only the host controls playback in this party"
+		return protocol.CodeForbidden, "only the host controls playback in this party"
 	}
 	if !g.limits.allow(c.party.ID, user, in.Type, g.now()) {
-		return CodeRateLimited, "too many " + string(in.Type) + " events; slow down"
+		return protocol.CodeRateLimited, "too many " + string(in.Type) + " events; slow down"
 	}
-	return "", ""
+	return protocol.Code{}, ""
 }
 
 // appendOutcome maps an append result to the error code viewers see, or ""
 // when the event was accepted.
-func appendOutcome(res stream.Result, err error) (code, msg string) {
+func appendOutcome(res stream.Result, err error) (code protocol.Code, msg string) {
 	switch {
 	case err != nil:
-		return CodeUnavailable, "event could not be stored; resend it with the same id"
+		return protocol.CodeUnavailable, "event could not be stored; resend it with the same id"
 	case res.Status == stream.Closed:
-		return CodePartyEnded, "the party has ended"
+		return protocol.CodePartyEnded, "the party has ended"
 	case res.Status == stream.Full:
-		return CodeUnavailable, "the party's buffer is full; resend it with the same id later"
+		return protocol.CodeUnavailable, "the party's buffer is full; resend it with the same id later"
 	case res.Status == stream.Muted:
-		return CodeMuted, "you are muted in this party until " + event.FormatTime(res.MutedUntil)
+		return protocol.CodeMuted, "you are muted in this party until " + event.FormatTime(res.MutedUntil)
 	case res.Status == stream.Banned:
-		return CodeBanned, "you are banned from this party"
+		return protocol.CodeBanned, "you are banned from this party"
 	case res.Status == stream.Forbidden:
-		return CodeForbidden, res.Reason
+		return protocol.CodeForbidden, res.Reason
 	case res.Status == stream.RateLimited:
-		return CodeRateLimited, fmt.Sprintf("too many events across your connections; slow down (a token is back in %d ms)",
+		return protocol.CodeRateLimited, fmt.Sprintf("too many events across your connections; slow down (a token is back in %d ms)",
 			max(res.RetryAfter.Milliseconds(), 1))
 	case res.Status == stream.DeletedFull:
-		return CodeRateLimited, "this party's deletes already hide as many chats as they may"
+		return protocol.CodeRateLimited, "this party's deletes already hide as many chats as they may"
 	default:
-		return "", ""
+		return protocol.Code{}, ""
 	}
 }
 

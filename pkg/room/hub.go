@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/watchparty/watchparty/pkg/event"
+	"github.com/watchparty/watchparty/pkg/protocol"
 	"github.com/watchparty/watchparty/pkg/stream"
 )
 
@@ -68,7 +69,7 @@ func newHub(party uuid.UUID, log *slog.Logger, onFrame func(event.Type), history
 		recent: chatRing{max: history}}
 }
 
-var partyEndedFrame = []byte(`{"type":"party_ended"}`)
+var partyEndedFrame = []byte(`{"type":"` + protocol.FramePartyEnded + `"}`)
 
 // Ended implements stream.Sink: every viewer gets party_ended, then a
 // normal close.
@@ -85,7 +86,7 @@ func (h *Hub) Ended() {
 func endViewer(v *Viewer) {
 	v.flushPaired() // acks of events stored before the end come before it
 	v.Send(partyEndedFrame)
-	v.Close(CloseNormal, "party ended")
+	v.Close(protocol.CloseNormal, protocol.ReasonPartyEnded)
 }
 
 // Erased implements stream.Sink: welcomes leave out user's chats created
@@ -109,7 +110,7 @@ func (h *Hub) pushViewers(n int) {
 		return
 	}
 	h.sentViewers = n
-	frame := []byte(`{"type":"viewers","count":` + strconv.Itoa(n) + `}`)
+	frame := []byte(`{"type":"` + string(event.Viewers) + `","count":` + strconv.Itoa(n) + `}`)
 	for v := range h.viewers {
 		v.Send(frame)
 	}
@@ -173,9 +174,9 @@ func (h *Hub) Deliver(e event.Event, likes int64) {
 	h.queueLocked(pendingFrame{frame: frame, id: e.StreamID, event: e.ID})
 	switch e.Type {
 	case event.Kick:
-		h.queueLocked(pendingFrame{remove: e.Target, reason: "kicked"})
+		h.queueLocked(pendingFrame{remove: e.Target, reason: protocol.ReasonKicked})
 	case event.Ban:
-		h.queueLocked(pendingFrame{remove: e.Target, reason: "banned"})
+		h.queueLocked(pendingFrame{remove: e.Target, reason: protocol.ReasonBanned})
 	}
 	if h.onFrame != nil {
 		h.onFrame(e.Type)
@@ -237,7 +238,7 @@ func (h *Hub) fanOut() {
 				}
 				if f.remove != "" {
 					if v.Identity.UserID == f.remove {
-						v.Close(CloseRemoved, f.reason)
+						v.Close(protocol.CloseRemoved, f.reason)
 						break
 					}
 					continue

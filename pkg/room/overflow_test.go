@@ -15,6 +15,7 @@ import (
 	"github.com/olahol/melody"
 
 	"github.com/watchparty/watchparty/pkg/auth"
+	"github.com/watchparty/watchparty/pkg/protocol"
 )
 
 // pipeListener accepts one connection: the server end of a net.Pipe, which
@@ -125,14 +126,14 @@ func TestQueueLimitClosesSlowViewerAfterItsFrames(t *testing.T) {
 		v.Send(frameN(sent))
 		sent++
 	}
-	if !v.Closed() || v.CloseCode() != CloseTryAgainLater {
+	if !v.Closed() || v.CloseCode() != protocol.CloseTryAgainLater.Int() {
 		t.Fatalf("after %d frames: closed %v code %d, want closed with 1013", sent, v.Closed(), v.CloseCode())
 	}
 	for i := 0; ; i++ {
 		_, got, err := ws.ReadMessage()
 		var ce *websocket.CloseError
 		if errors.As(err, &ce) {
-			if ce.Code != CloseTryAgainLater || ce.Text != "slow_consumer" {
+			if ce.Code != protocol.CloseTryAgainLater.Int() || ce.Text != "slow_consumer" {
 				t.Fatalf("closed with %d %q, want 1013 slow_consumer", ce.Code, ce.Text)
 			}
 			if i != limit {

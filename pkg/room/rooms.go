@@ -15,6 +15,7 @@ import (
 	"github.com/watchparty/watchparty/pkg/event"
 	"github.com/watchparty/watchparty/pkg/moderation"
 	"github.com/watchparty/watchparty/pkg/presence"
+	"github.com/watchparty/watchparty/pkg/protocol"
 	"github.com/watchparty/watchparty/pkg/stream"
 )
 
@@ -135,7 +136,7 @@ func (r *Rooms) Join(ctx context.Context, v *Viewer, since string) error {
 	}
 	withHistory := since == "" && r.history.Size > 0
 	welcome := func(st welcomeState, early []chatFrame, earlyOK bool) {
-		w := Welcome{Type: "welcome", PartyID: v.Party.String(), UserID: v.Identity.UserID,
+		w := Welcome{Type: protocol.FrameWelcome, PartyID: v.Party.String(), UserID: v.Identity.UserID,
 			Viewers: viewers, Likes: st.Likes, Playback: st.Playback, LastID: st.LastID, Resumed: resumed}
 		if withHistory && earlyOK {
 			hist := historyOf(early, st.Recent, r.history.Size, st.Forgotten)
@@ -168,12 +169,6 @@ const (
 	catchUpRetry    = 200 * time.Millisecond
 )
 
-// CatchUpFailed is the close reason (with 1013) of a viewer whose catch-up
-// could not be completed without a gap: the stream could not be read, or
-// entries it was about to send were trimmed meanwhile. The client
-// reconnects with the same since and is told what was lost, if anything.
-const CatchUpFailed = "catch_up_failed"
-
 // catchUp sends v the entries after since, page by page as its socket
 // drains, then lets it go live. gapKnown says the welcome already told the
 // client that entries right after since are gone.
@@ -191,7 +186,7 @@ func (r *Rooms) catchUp(h *Hub, v *Viewer, keys stream.Keys, since string, gapKn
 		if err != nil || (page.Lost && !gapKnown) {
 			r.log.Warn("catch-up could not complete; closing so the viewer resumes", "party_id", v.Party,
 				"since", cursor, "trimmed", page.Lost, "err", err)
-			v.Close(CloseTryAgainLater, CatchUpFailed)
+			v.Close(protocol.CloseTryAgainLater, protocol.ReasonCatchUpFailed)
 			return
 		}
 		gapKnown = false
@@ -212,7 +207,7 @@ func (r *Rooms) catchUp(h *Hub, v *Viewer, keys stream.Keys, since string, gapKn
 		}
 		if len(page.Entries) == 0 { // the hub saw entries the stream no longer has
 			r.log.Warn("catch-up found the stream behind the live feed; closing so the viewer resumes", "party_id", v.Party)
-			v.Close(CloseTryAgainLater, CatchUpFailed)
+			v.Close(protocol.CloseTryAgainLater, protocol.ReasonCatchUpFailed)
 			return
 		}
 	}
@@ -367,7 +362,7 @@ func (r *Rooms) Leave(ctx context.Context, v *Viewer) {
 }
 
 // CloseAll closes every viewer with code and reason.
-func (r *Rooms) CloseAll(code int, reason string) {
+func (r *Rooms) CloseAll(code protocol.CloseCode, reason string) {
 	r.mu.Lock()
 	hubs := make([]*Hub, 0, len(r.hubs))
 	for _, h := range r.hubs {

@@ -11,18 +11,8 @@ import (
 	"github.com/olahol/melody"
 
 	"github.com/watchparty/watchparty/pkg/auth"
+	"github.com/watchparty/watchparty/pkg/protocol"
 	"github.com/watchparty/watchparty/pkg/stream"
-)
-
-// Close codes the gateway uses.
-const (
-	CloseNormal        = 1000
-	CloseGoingAway     = 1001
-	ClosePolicy        = 1008
-	CloseTryAgainLater = 1013
-	// CloseRemoved closes the connections of a user kicked ("kicked") or
-	// banned ("banned") from the party by its host or a moderator.
-	CloseRemoved = 4003
 )
 
 // Viewer is one open WebSocket of a party. Frames to it go through Send,
@@ -83,7 +73,7 @@ type Framing interface {
 	Frame(frame []byte) []byte
 	// Closing returns the frames to write before the close frame of
 	// Close(code, reason), if any.
-	Closing(code int, reason string) [][]byte
+	Closing(code protocol.CloseCode, reason string) [][]byte
 }
 
 // SetFraming makes every later frame of v go through f. Call it before
@@ -221,7 +211,7 @@ func (v *Viewer) handLocked(frame []byte) {
 }
 
 func (v *Viewer) slow() {
-	if v.Close(CloseTryAgainLater, "slow_consumer") && v.onSlow != nil {
+	if v.Close(protocol.CloseTryAgainLater, protocol.ReasonSlowConsumer) && v.onSlow != nil {
 		v.onSlow(v)
 	}
 }
@@ -230,16 +220,16 @@ func (v *Viewer) slow() {
 // The frames queued before it, and what waited to be paired (see
 // pairing.go), go first: the ack of a stored event is never lost to a
 // close. It reports whether this call closed the viewer.
-func (v *Viewer) Close(code int, reason string) bool {
+func (v *Viewer) Close(code protocol.CloseCode, reason string) bool {
 	if !v.closed.Load() {
 		v.flushPaired()
 	}
 	if !v.closed.CompareAndSwap(false, true) {
 		return false
 	}
-	v.code.Store(int32(code))
+	v.code.Store(int32(code.Int()))
 	v.Detach()
-	msg := melody.FormatCloseMessage(code, reason)
+	msg := melody.FormatCloseMessage(code.Int(), reason)
 	v.outMu.Lock()
 	if v.framing != nil {
 		for _, f := range v.framing.Closing(code, reason) {
@@ -262,7 +252,7 @@ func (v *Viewer) CloseCode() int { return int(v.code.Load()) }
 
 var (
 	framePrefix    = []byte(`{"type":"`)
-	ackPrefix      = []byte(`{"type":"ack"`)
+	ackPrefix      = []byte(`{"type":"` + protocol.FrameAck + `"`)
 	streamIDMarker = []byte(`,"stream_id":"`)
 )
 
