@@ -4,6 +4,7 @@
 // unmute and remove. The controls are built only for the host and its moderators; the server
 // still decides every action, and a refusal is shown where the action was taken.
 import { api, el, formatTime } from "./identity.js";
+import { CODES } from "./watchparty.js";
 
 const MUTES = [["Mute 10 min", 600], ["Mute 1 h", 3600]];
 
@@ -63,7 +64,7 @@ export class Moderation {
     const what = this.sent.get(id);
     if (!what) return false;
     this.sent.delete(id);
-    const why = { forbidden: "not allowed", rate_limited: "too many actions at once; wait a moment" }[code] || code;
+    const why = { [CODES.FORBIDDEN]: "not allowed", [CODES.RATE_LIMITED]: "too many actions at once; wait a moment" }[code] || code;
     const text = `Refused: ${what} (${why}${message ? ": " + message : ""}).`;
     this.say(text, "refused");
     this._status(text);

@@ -1,5 +1,5 @@
 // party.js — the party page: the synchronised video, chat, likes, viewers and the countdown.
-import { WatchPartyClient } from "./watchparty.js";
+import { CLOSE_REASONS, CODES, WatchPartyClient } from "./watchparty.js";
 import { api, el, formatTime, identityFromForm, loadIdentity, saveIdentity } from "./identity.js";
 import { Moderation } from "./moderation.js";
 
@@ -225,7 +225,7 @@ function onState({ state, retryInMs, reason }) {
   setConn(state, text);
   if (state === "expired") banner("Your sign-in has expired. Go back to the home page and sign in again.");
   if (state === "removed") {
-    banner(reason === "banned" ? "You were banned from this party by its host or a moderator."
+    banner(reason === CLOSE_REASONS.BANNED ? "You were banned from this party by its host or a moderator."
       : "You were removed from this party by its host or a moderator. You may join again.");
     $("chat-input").disabled = true;
     $("chat-send").disabled = true;
@@ -471,11 +471,11 @@ function onAck(id) {
 }
 
 const REASONS = {
-  rate_limited: "Not sent: you are sending too fast. Wait a moment and try again.",
-  forbidden: "Not allowed.",
-  invalid_message: "Not sent: the message was refused",
-  party_ended: "Not sent: the party has ended.",
-  muted: "Not sent: you are muted in this party",
+  [CODES.RATE_LIMITED]: "Not sent: you are sending too fast. Wait a moment and try again.",
+  [CODES.FORBIDDEN]: "Not allowed.",
+  [CODES.INVALID_MESSAGE]: "Not sent: the message was refused",
+  [CODES.PARTY_ENDED]: "Not sent: the party has ended.",
+  [CODES.MUTED]: "Not sent: you are muted in this party",
 };
 
 function onReject({ id, code, message: msg, sent }) {
@@ -485,14 +485,14 @@ function onReject({ id, code, message: msg, sent }) {
   if (li) {
     li.classList.remove("pending");
     li.classList.add("failed");
-    setNote(li, code === "invalid_message" || code === "muted" ? `${reason}: ${msg}` : reason);
+    setNote(li, code === CODES.INVALID_MESSAGE || code === CODES.MUTED ? `${reason}: ${msg}` : reason);
     return;
   }
   if (sent.type === "like") {
-    system(code === "rate_limited" ? "Slow down: too many likes at once." : `Like not counted (${code}).`);
+    system(code === CODES.RATE_LIMITED ? "Slow down: too many likes at once." : `Like not counted (${code}).`);
     return;
   }
-  note(code === "forbidden" ? `Only the host (${party.host_user_id}) controls playback.` : `${reason} ${msg || ""}`);
+  note(code === CODES.FORBIDDEN ? `Only the host (${party.host_user_id}) controls playback.` : `${reason} ${msg || ""}`);
 }
 
 function onFailure({ code, message: msg, id, retrying }) {

@@ -45,6 +45,37 @@
 // failed one moves to the next; the usual deployment puts one origin (a load balancer) in front of
 // the gateways instead, which is the default: the page's own origin.
 
+// The protocol's wire values this client compares against, as the server declares them in
+// pkg/protocol (its tests read these objects, one `KEY: value` per entry, and fail when an entry
+// is not declared there under the same name and value). Use them instead of bare literals.
+export const CODES = Object.freeze({
+  INVALID_MESSAGE: "invalid_message",
+  FORBIDDEN: "forbidden",
+  RATE_LIMITED: "rate_limited",
+  PARTY_ENDED: "party_ended",
+  MUTED: "muted",
+  BANNED: "banned",
+  UNAVAILABLE: "unavailable",
+});
+export const CLOSE = Object.freeze({
+  NORMAL: 1000,
+  POLICY: 1008,
+  REMOVED: 4003,
+});
+export const CLOSE_REASONS = Object.freeze({
+  PARTY_ENDED: "party ended",
+  KICKED: "kicked",
+  BANNED: "banned",
+});
+export const FRAMES = Object.freeze({
+  WELCOME: "welcome",
+  ACK: "ack",
+  ERROR: "error",
+  PONG: "pong",
+  PARTY_ENDED: "party_ended",
+  PING: "ping",
+});
+
 const PLAYBACK = new Set(["play", "pause", "seek"]);
 const MODERATION = new Set(["delete", "mute", "unmute", "kick", "ban", "unban", "moderator_add", "moderator_remove"]);
 const BROADCAST = new Set(["chat", "like", "play", "pause", "seek", ...MODERATION]);
@@ -127,7 +158,7 @@ export class WatchPartyClient extends EventTarget {
     this.stopped = true;
     clearTimeout(this.timer);
     clearTimeout(this.clockTimer);
-    if (this.ws) this.ws.close(1000, "bye");
+    if (this.ws) this.ws.close(CLOSE.NORMAL, "bye");
     this._setState("closed");
   }
 
@@ -192,12 +223,12 @@ export class WatchPartyClient extends EventTarget {
     try { f = JSON.parse(data); } catch { return; }
     if (!f || typeof f.type !== "string") return;
     switch (f.type) {
-      case "welcome": return this._welcome(f);
-      case "ack": return this._ack(f);
-      case "error": return this._error(f);
-      case "viewers": return this._emit("viewers", { count: f.count });
-      case "party_ended": return this._end();
-      case "pong": return this._pong(f);
+      case FRAMES.WELCOME: return this._welcome(f);
+      case FRAMES.ACK: return this._ack(f);
+      case FRAMES.ERROR: return this._error(f);
+      case "viewers": return this._emit("viewers", { count: f.count }); // an event kind (pkg/event)
+      case FRAMES.PARTY_ENDED: return this._end();
+      case FRAMES.PONG: return this._pong(f);
       default:
         if (BROADCAST.has(f.type)) this._broadcast(f);
     }
@@ -224,7 +255,7 @@ export class WatchPartyClient extends EventTarget {
     if (this.stopped || !this.welcomed) return;
     const id = "ping-" + ++this.pingSeq;
     this.pings.set(id, { sent: performance.now(), left: n - 1 });
-    this._write({ type: "ping", id });
+    this._write({ type: FRAMES.PING, id });
     this.clockTimer = setTimeout(() => { this.pings.delete(id); this._ping(n > 1 ? n - 1 : 1); },
       n > 1 ? CLOCK.TIMEOUT_MS : CLOCK.EVERY_MS);
   }
@@ -259,9 +290,9 @@ export class WatchPartyClient extends EventTarget {
   _error(f) {
     if (f.id && this.pings.has(f.id)) return; // a refused ping: the next one is already planned
     const p = f.id ? this.pendingById.get(f.id) : null;
-    if (f.code === "party_ended") return this._end();
+    if (f.code === CODES.PARTY_ENDED) return this._end();
     if (!p) return this._emit("failure", { code: f.code, message: f.message });
-    if (f.code === "unavailable") {
+    if (f.code === CODES.UNAVAILABLE) {
       // It may or may not be stored: the same id again is safe either way.
       setTimeout(() => { if (this.pendingById.has(p.id) && this.welcomed) this._write(p.frame); },
         this.opts.unavailableRetryMs);
@@ -313,7 +344,7 @@ export class WatchPartyClient extends EventTarget {
     clearTimeout(this.clockTimer);
     this._setState("ended");
     this._emit("ended", {});
-    if (this.ws) this.ws.close(1000, "party ended");
+    if (this.ws) this.ws.close(CLOSE.NORMAL, CLOSE_REASONS.PARTY_ENDED);
   }
 
   async _closed(ws, code, reason) {
@@ -322,11 +353,11 @@ export class WatchPartyClient extends EventTarget {
     this.ws = null;
     clearTimeout(this.clockTimer);
     if (this.stopped) return;
-    if (code === 1008) {
+    if (code === CLOSE.POLICY) {
       this._setState("expired", { closeCode: code });
       return;
     }
-    if (code === 4003) {
+    if (code === CLOSE.REMOVED) {
       // Kicked or banned: reconnecting by itself would undo a kick or meet a 403.
       this.stopped = true;
       this._setState("removed", { closeCode: code, reason });
