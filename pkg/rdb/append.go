@@ -22,10 +22,9 @@ type AppendArgs struct {
 	EventID string // its event_id, the client-id index's field
 	// Dedup says a resent EventID must answer its first entry instead of
 	// storing a second one.
-	Dedup       bool
-	Like        bool   // the event is a like: counted once per UserID
-	UserID      string // its user
-	MaxBuffered int64  // most unflushed entries the party may hold; 0 means no limit
+	Dedup  bool
+	Like   bool   // the event is a like: counted once per UserID
+	UserID string // its user
 	// Playback is "play", "pause" or "seek" for a playback event with a
 	// position (then PositionMS), else "".
 	Playback   string
@@ -44,8 +43,6 @@ type AppendArgs struct {
 	// Host is the party's host, against which a moderation event's
 	// roles are checked in the same step as its append.
 	Host string
-	// MaxDeleted is the most chats of the party deletes may hide.
-	MaxDeleted int64
 	// BanCheck says the event is refused ("banned") while UserID is banned
 	// from the party: every event but a leave.
 	BanCheck bool
@@ -81,8 +78,9 @@ type AppendReply struct {
 	// takes no more events), "full" (its unflushed backlog is full),
 	// "banned" (the user is banned from the party), "forbidden" (the
 	// moderation action is not the user's to take: Reason says why),
-	// "rate_limited" (the user's bucket is empty for RetryAfter) or
-	// "deleted_full" (the party's deletes hide MaxDeleted chats already).
+	// "rate_limited" (the user's count is used up for RetryAfter),
+	// "deleted_full" (the party's deletes hide MaxDeleted chats already)
+	// or "error" (Redis failed this event alone: Reason is its error).
 	Status     string
 	StreamID   string
 	Likes      int64 // the like total after a like, else -1
@@ -91,57 +89,97 @@ type AppendReply struct {
 	RetryAfter time.Duration
 }
 
-// QueueAppend queues lua/append.lua by EVALSHA on p (a pipeline) for
-// party at time now; AppendReplyOf reads the command's answer once p
-// ran. It never falls back to EVAL: a pipeline that failed with NOSCRIPT
-// (IsNoScript) is run again after LoadAppend.
-func QueueAppend(ctx context.Context, p redis.Scripter, party uuid.UUID, now time.Time, a AppendArgs) *redis.Cmd {
-	k := cachedKeysFor(party)
-	muteCheck, until := int64(0), int64(0)
-	if a.MuteCheck {
-		muteCheck = a.Now.UnixMilli()
-	}
-	if !a.Until.IsZero() {
-		until = a.Until.UnixMilli()
-	}
-	keys := k.appendKeysAt(now)
-	limit, window := 0, int64(0)
-	if a.Rate.On() {
-		w := a.Rate.window().Milliseconds()
-		keys = append(keys[:len(keys):len(keys)], k.rateKey(a.Rate.Class, a.UserID, now.UnixMilli()/w))
-		limit, window = a.Rate.Burst, w
-	} else {
-		keys = append(keys[:len(keys):len(keys)], k.Stream) // KEYS[11] unused without a rate
-	}
-	return appendScript.EvalSha(ctx, p, keys,
-		a.Payload, a.EventID, flag(a.Dedup), flag(a.Like), a.UserID,
-		a.MaxBuffered, k.Channel, a.Playback, a.PositionMS, a.CreatedAt, int(IDTTL.Seconds()),
-		muteCheck, a.Moderation, a.Target, until,
-		flag(a.BanCheck), a.Host, limit, window, a.MaxDeleted)
+// AppendEvent is one event of a QueueAppends call: its party and its
+// arguments.
+type AppendEvent struct {
+	Party uuid.UUID
+	AppendArgs
 }
 
-// AppendReplyOf converts the answer of a command QueueAppend queued. Its
-// error is the command's own or says the reply was malformed.
-func AppendReplyOf(cmd *redis.Cmd) (AppendReply, error) {
+// AppendBatchLimits are the limits lua/append.lua applies to every event of
+// a call.
+type AppendBatchLimits struct {
+	MaxBuffered int64 // most unflushed entries a party may hold; 0 means no limit
+	MaxDeleted  int64 // most chats of a party deletes may hide; 0 means no limit
+}
+
+// Per event, lua/append.lua takes this many KEYS and ARGV after its
+// three ARGV of limits.
+const (
+	appendKeysPerEvent = 11
+	appendArgsPerEvent = 17
+)
+
+// QueueAppends queues one EVALSHA of lua/append.lua on p (a pipeline) for
+// events, at time now; AppendRepliesOf reads the command's answers once p
+// ran. On Redis Cluster every event must be of one slot (one party is).
+// It never falls back to EVAL: a pipeline that failed with NOSCRIPT
+// (IsNoScript) is run again after LoadAppend.
+func QueueAppends(ctx context.Context, p redis.Scripter, now time.Time, lim AppendBatchLimits,
+	events []AppendEvent) *redis.Cmd {
+	keys := make([]string, 0, appendKeysPerEvent*len(events))
+	args := make([]any, 0, 3+appendArgsPerEvent*len(events))
+	args = append(args, lim.MaxBuffered, int(IDTTL.Seconds()), lim.MaxDeleted)
+	for _, e := range events {
+		k := cachedKeysFor(e.Party)
+		keys = append(keys, k.appendKeysAt(now)...)
+		limit, window := 0, int64(0)
+		if e.Rate.On() {
+			w := e.Rate.window().Milliseconds()
+			keys = append(keys, k.rateKey(e.Rate.Class, e.UserID, now.UnixMilli()/w))
+			limit, window = e.Rate.Burst, w
+		} else {
+			keys = append(keys, k.Stream) // unused without a rate
+		}
+		muteCheck, until := int64(0), int64(0)
+		if e.MuteCheck {
+			muteCheck = e.Now.UnixMilli()
+		}
+		if !e.Until.IsZero() {
+			until = e.Until.UnixMilli()
+		}
+		args = append(args, e.Payload, e.EventID, flag(e.Dedup), flag(e.Like), e.UserID,
+			k.Channel, e.Playback, e.PositionMS, e.CreatedAt, muteCheck, e.Moderation, e.Target, until,
+			flag(e.BanCheck), e.Host, limit, window)
+	}
+	return appendScript.EvalSha(ctx, p, keys, args...)
+}
+
+// AppendRepliesOf converts the answers, one per event, of a command
+// QueueAppends queued for n events. Its error is the command's own (then
+// no event has an answer) or says the reply was malformed; an event that
+// Redis failed alone has Status "error" and Redis's error in Reason.
+func AppendRepliesOf(cmd *redis.Cmd, n int) ([]AppendReply, error) {
 	vals, err := cmd.StringSlice()
 	if err != nil {
-		return AppendReply{}, err
+		return nil, err
 	}
-	if len(vals) != 3 {
-		return AppendReply{}, fmt.Errorf("unexpected append reply %q", vals)
+	if len(vals) != 3*n {
+		return nil, fmt.Errorf("append reply of %d strings for %d events", len(vals), n)
 	}
-	likes, _ := strconv.ParseInt(vals[2], 10, 64)
-	switch vals[0] {
+	out := make([]AppendReply, n)
+	for i := range out {
+		out[i] = appendReplyOf(vals[3*i], vals[3*i+1], vals[3*i+2])
+	}
+	return out, nil
+}
+
+func appendReplyOf(status, detail, likesText string) AppendReply {
+	likes, _ := strconv.ParseInt(likesText, 10, 64)
+	r := AppendReply{Status: status, Likes: likes}
+	switch status {
 	case "muted":
-		until, _ := strconv.ParseInt(vals[1], 10, 64)
-		return AppendReply{Status: vals[0], Likes: likes, MutedUntil: time.UnixMilli(until).UTC()}, nil
-	case "forbidden":
-		return AppendReply{Status: vals[0], Likes: likes, Reason: vals[1]}, nil
+		until, _ := strconv.ParseInt(detail, 10, 64)
+		r.MutedUntil = time.UnixMilli(until).UTC()
+	case "forbidden", "error":
+		r.Reason = detail
 	case "rate_limited":
-		ms, _ := strconv.ParseInt(vals[1], 10, 64)
-		return AppendReply{Status: vals[0], Likes: likes, RetryAfter: time.Duration(ms) * time.Millisecond}, nil
+		ms, _ := strconv.ParseInt(detail, 10, 64)
+		r.RetryAfter = time.Duration(ms) * time.Millisecond
+	default:
+		r.StreamID = detail
 	}
-	return AppendReply{Status: vals[0], StreamID: vals[1], Likes: likes}, nil
+	return r
 }
 
 // LoadAppend loads lua/append.lua into the script cache (of every master

@@ -1,6 +1,7 @@
 package rdb
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -29,13 +30,15 @@ var embeddedScripts = map[string]string{
 }
 
 var (
-	documentedRe = regexp.MustCompile(`^-- (KEYS|ARGV)\[(\d+)\] -> \S`)
-	usedRe       = regexp.MustCompile(`\b(KEYS|ARGV)\[(\d+)\]`)
+	// An entry is KEYS[n], or KEYS[k + n] in a script that takes a run
+	// of entries per item from offset k; each run is numbered from 1.
+	documentedRe = regexp.MustCompile(`^-- ((?:KEYS|ARGV)\[(?:[a-z]+ \+ )?)(\d+)\] -> \S`)
+	usedRe       = regexp.MustCompile(`\b((?:KEYS|ARGV)\[(?:[a-z]+ \+ )?)(\d+)\]`)
 )
 
 // scriptHeader is what a script's leading comment documents.
 type scriptHeader struct {
-	documented map[string][]int // "KEYS"/"ARGV" -> indexes, in order
+	documented map[string][]int // run ("KEYS[", "ARGV[a + ") -> indexes, in order
 	// unread holds entries documented as passed only to route the script
 	// on Redis Cluster ("not read by the script").
 	unread  map[string]map[int]bool
@@ -44,13 +47,16 @@ type scriptHeader struct {
 
 // parseScript splits src into its leading comment, parsed, and its body.
 func parseScript(src string) (scriptHeader, string) {
-	h := scriptHeader{documented: map[string][]int{}, unread: map[string]map[int]bool{"KEYS": {}, "ARGV": {}}}
+	h := scriptHeader{documented: map[string][]int{}, unread: map[string]map[int]bool{}}
 	lines := strings.Split(src, "\n")
 	i := 0
 	for ; i < len(lines) && strings.HasPrefix(lines[i], "--"); i++ {
 		if m := documentedRe.FindStringSubmatch(lines[i]); m != nil {
 			n, _ := strconv.Atoi(m[2])
 			h.documented[m[1]] = append(h.documented[m[1]], n)
+			if h.unread[m[1]] == nil {
+				h.unread[m[1]] = map[int]bool{}
+			}
 			h.unread[m[1]][n] = strings.Contains(lines[i], "not read by the script")
 		}
 		if strings.HasPrefix(lines[i], "-- Returns") {
@@ -61,7 +67,8 @@ func parseScript(src string) (scriptHeader, string) {
 }
 
 // headerProblems lists what src's header fails to document: every KEYS[i]
-// and ARGV[i] the body uses has its own line, numbered 1, 2, … in order,
+// and ARGV[i] the body uses (or KEYS[k + i], a run of entries from an
+// offset) has its own line, each run numbered 1, 2, … in order,
 // none is documented but unused (unless its line says it is "not read by
 // the script": a key passed only to pick the server), and the reply is described.
 func headerProblems(src string) []string {
@@ -70,19 +77,28 @@ func headerProblems(src string) []string {
 	if !h.returns {
 		problems = append(problems, `no "-- Returns" line`)
 	}
-	used := map[string]map[int]bool{"KEYS": {}, "ARGV": {}}
+	used := map[string]map[int]bool{}
 	for _, m := range usedRe.FindAllStringSubmatch(body, -1) {
 		n, _ := strconv.Atoi(m[2])
+		if used[m[1]] == nil {
+			used[m[1]] = map[int]bool{}
+		}
 		used[m[1]][n] = true
 	}
-	for _, table := range []string{"KEYS", "ARGV"} {
+	runs := slices.Sorted(maps.Keys(h.documented))
+	for run := range used {
+		if !slices.Contains(runs, run) {
+			runs = append(runs, run)
+		}
+	}
+	for _, table := range runs {
 		doc := h.documented[table]
 		for i, n := range doc {
 			if n != i+1 {
-				problems = append(problems, table+"["+strconv.Itoa(n)+"] documented out of order")
+				problems = append(problems, table+strconv.Itoa(n)+"] documented out of order")
 			}
 			if !used[table][n] && !h.unread[table][n] {
-				problems = append(problems, table+"["+strconv.Itoa(n)+"] documented but unused")
+				problems = append(problems, table+strconv.Itoa(n)+"] documented but unused")
 			}
 		}
 		var undocumented []int
@@ -93,7 +109,7 @@ func headerProblems(src string) []string {
 		}
 		sort.Ints(undocumented)
 		for _, n := range undocumented {
-			problems = append(problems, table+"["+strconv.Itoa(n)+"] used but not documented")
+			problems = append(problems, table+strconv.Itoa(n)+"] used but not documented")
 		}
 	}
 	return problems

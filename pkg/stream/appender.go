@@ -64,6 +64,10 @@ type AppenderConfig struct {
 	MaxBuffered int64 // most unflushed events per party; 0 means no limit
 	Workers     int   // concurrent pipelines; default 4
 	MaxBatch    int   // most events per pipeline; default 512
+	// PerCall is the most events one call of the append script carries;
+	// default 64. A call runs atomically on Redis, so it bounds how long
+	// one call holds the server (tens of microseconds per event).
+	PerCall int
 	// MinReplicas > 0 ends each pipeline with WAIT MinReplicas
 	// ReplicaTimeout, on the pipeline's connection, so one WAIT covers the
 	// batch; when fewer replicas confirm, the batch's stored events are
@@ -106,10 +110,13 @@ type appendResp struct {
 // all viewers of the process into pipelines so that many events share one
 // round trip. It is safe for concurrent use; Run must be running.
 type Appender struct {
-	rdb  redis.UniversalClient
-	cfg  AppenderConfig
-	reqs chan *appendReq
-	log  *slog.Logger
+	rdb redis.UniversalClient
+	cfg AppenderConfig
+	// bySlot says rdb is a Redis Cluster client: a script call then
+	// carries the events of one party only, whose keys share a slot.
+	bySlot bool
+	reqs   chan *appendReq
+	log    *slog.Logger
 
 	running atomic.Bool   // workers take appends
 	stopped chan struct{} // closed when Run has stopped its workers
@@ -127,6 +134,9 @@ func NewAppender(rdb redis.UniversalClient, cfg AppenderConfig) *Appender {
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = 512
 	}
+	if cfg.PerCall <= 0 {
+		cfg.PerCall = 64
+	}
 	if cfg.ReplicaTimeout <= 0 {
 		cfg.ReplicaTimeout = 500 * time.Millisecond
 	}
@@ -134,7 +144,8 @@ func NewAppender(rdb redis.UniversalClient, cfg AppenderConfig) *Appender {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &Appender{rdb: rdb, cfg: cfg, reqs: make(chan *appendReq, cfg.MaxBatch*cfg.Workers),
+	_, bySlot := rdb.(*redis.ClusterClient)
+	return &Appender{rdb: rdb, cfg: cfg, bySlot: bySlot, reqs: make(chan *appendReq, cfg.MaxBatch*cfg.Workers),
 		log: log, stopped: make(chan struct{}), registered: make(map[uuid.UUID]time.Time),
 		closed: make(map[uuid.UUID]time.Time)}
 }
@@ -294,30 +305,90 @@ func dropExpired(batch []*appendReq, now time.Time) []*appendReq {
 func (a *Appender) exec(ctx context.Context, batch []*appendReq) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	cmds, wait, err := a.pipeline(ctx, batch)
+	resps := make([]appendResp, len(batch))
+	calls := a.calls(batch, resps)
+	if len(calls) == 0 {
+		a.answer(batch, resps)
+		return
+	}
+	wait, err := a.pipeline(ctx, batch, calls)
 	if rdb.IsNoScript(err) {
 		_ = rdb.LoadAppend(ctx, a.rdb)
-		cmds, wait, err = a.pipeline(ctx, batch)
+		wait, err = a.pipeline(ctx, batch, calls)
 	}
-	resps := make([]appendResp, len(batch))
+	for _, c := range calls {
+		replies, cerr := rdb.AppendRepliesOf(c.cmd, len(c.reqs))
+		if err != nil && !isScriptReply(err) {
+			cerr = err // the pipeline failed as a whole
+		}
+		for j, i := range c.reqs {
+			if cerr != nil {
+				resps[i].err = fmt.Errorf("%w: %w", ErrUnavailable, cerr)
+				continue
+			}
+			resps[i].res, resps[i].err = resultOf(replies[j])
+		}
+	}
+	if err == nil || isScriptReply(err) {
+		a.checkReplicas(wait, resps)
+	}
 	var closed []uuid.UUID
 	for i, r := range batch {
-		if cmds == nil {
-			resps[i].err = fmt.Errorf("%w: %w", ErrUnavailable, err)
-		} else {
-			resps[i].res, resps[i].err = parseResult(cmds[i])
-		}
 		if resps[i].err == nil && resps[i].res.Status == Closed {
 			closed = append(closed, r.ev.PartyID)
 		}
 	}
-	if cmds != nil {
-		a.checkReplicas(wait, resps)
-	}
 	a.noteClosed(ctx, closed)
+	a.answer(batch, resps)
+}
+
+// answer sends each request of batch its response.
+func (a *Appender) answer(batch []*appendReq, resps []appendResp) {
 	for i, r := range batch {
 		r.done <- resps[i]
 	}
+}
+
+// scriptCall is one call of the append script in a pipeline: the events
+// it carries and the requests of the batch they came from.
+type scriptCall struct {
+	reqs   []int // indexes into the batch
+	events []rdb.AppendEvent
+	cmd    *redis.Cmd
+}
+
+// calls splits batch into script calls of at most cfg.PerCall events, in
+// the batch's order; on a cluster, one party's events per call. An event
+// that cannot be encoded is answered in resps and left out.
+func (a *Appender) calls(batch []*appendReq, resps []appendResp) []*scriptCall {
+	var out []*scriptCall
+	var open map[uuid.UUID]*scriptCall // on a cluster, each party's call being filled
+	if a.bySlot {
+		open = map[uuid.UUID]*scriptCall{}
+	}
+	var last *scriptCall
+	for i, r := range batch {
+		e, err := a.eventOf(r)
+		if err != nil {
+			resps[i].err = fmt.Errorf("%w: %w", ErrUnavailable, err)
+			continue
+		}
+		c := last
+		if a.bySlot {
+			c = open[r.ev.PartyID]
+		}
+		if c == nil || len(c.reqs) == a.cfg.PerCall {
+			c = &scriptCall{}
+			out = append(out, c)
+			last = c
+			if a.bySlot {
+				open[r.ev.PartyID] = c
+			}
+		}
+		c.reqs = append(c.reqs, i)
+		c.events = append(c.events, e)
+	}
+	return out
 }
 
 // noteClosed stops registering parties that answered Closed and undoes a
@@ -388,14 +459,19 @@ func (a *Appender) checkReplicas(wait *redis.Cmd, resps []appendResp) {
 	}
 }
 
-func (a *Appender) pipeline(ctx context.Context, batch []*appendReq) ([]*redis.Cmd, *redis.Cmd, error) {
+// pipeline sends the batch's script calls, after registering the
+// parties that need it and before the WAIT that confirms them, in one
+// round trip. Its error is the pipeline's: a transport error (no call was
+// answered: registrations are forgotten) or the first call's error reply.
+func (a *Appender) pipeline(ctx context.Context, batch []*appendReq, calls []*scriptCall) (*redis.Cmd, error) {
 	pipe := a.rdb.Pipeline()
-	cmds := make([]*redis.Cmd, len(batch))
 	for _, p := range a.needRegistration(batch) {
 		pipe.SAdd(ctx, RegistryKey, p.String())
 	}
-	for i, r := range batch {
-		cmds[i] = a.queue(ctx, pipe, r)
+	lim := rdb.AppendBatchLimits{MaxBuffered: a.cfg.MaxBuffered, MaxDeleted: a.cfg.MaxDeleted}
+	now := time.Now()
+	for _, c := range calls {
+		c.cmd = rdb.QueueAppends(ctx, pipe, now, lim, c.events)
 	}
 	var wait *redis.Cmd
 	if a.cfg.MinReplicas > 0 {
@@ -408,17 +484,15 @@ func (a *Appender) pipeline(ctx context.Context, batch []*appendReq) ([]*redis.C
 	_, err := pipe.Exec(ctx)
 	if err != nil && !isScriptReply(err) {
 		a.forgetRegistrations(batch)
-		return nil, nil, err
 	}
-	return cmds, wait, err
+	return wait, err
 }
 
-func (a *Appender) queue(ctx context.Context, pipe redis.Pipeliner, r *appendReq) *redis.Cmd {
+// eventOf is r as the append script takes it.
+func (a *Appender) eventOf(r *appendReq) (rdb.AppendEvent, error) {
 	payload, err := event.Encode(r.ev)
 	if err != nil {
-		cmd := redis.NewCmd(ctx)
-		cmd.SetErr(err)
-		return cmd
+		return rdb.AppendEvent{}, err
 	}
 	playback, pos, updated := "", int64(0), ""
 	if r.ev.Type.IsPlayback() && r.ev.PositionMS != nil {
@@ -426,11 +500,9 @@ func (a *Appender) queue(ctx context.Context, pipe redis.Pipeliner, r *appendReq
 	}
 	args := rdb.AppendArgs{
 		Payload: payload, EventID: r.ev.ID.String(), Dedup: r.dedup, Like: r.ev.Type == event.Like,
-		UserID: r.ev.UserID, MaxBuffered: a.cfg.MaxBuffered, Playback: playback, PositionMS: pos,
-		CreatedAt: updated,
+		UserID: r.ev.UserID, Playback: playback, PositionMS: pos, CreatedAt: updated,
 		MuteCheck: r.ev.Type == event.Chat, Now: r.ev.CreatedAt,
 		BanCheck: r.ev.Type != event.Leave && r.ev.UserID != "", Rate: a.cfg.Rates[r.ev.Type],
-		MaxDeleted: a.cfg.MaxDeleted,
 	}
 	if r.ev.Type.IsModeration() {
 		args.Moderation, args.Target, args.Until, args.Host = string(r.ev.Type), r.ev.Target, r.ev.Until, r.host
@@ -438,7 +510,7 @@ func (a *Appender) queue(ctx context.Context, pipe redis.Pipeliner, r *appendReq
 			args.Target = r.ev.TargetEvent.String()
 		}
 	}
-	return rdb.QueueAppend(ctx, pipe, r.ev.PartyID, time.Now(), args)
+	return rdb.AppendEvent{Party: r.ev.PartyID, AppendArgs: args}, nil
 }
 
 // needRegistration returns the parties of batch not registered for flushing
@@ -478,19 +550,18 @@ var statuses = map[string]Status{
 	"deleted_full": DeletedFull,
 }
 
-func parseResult(cmd *redis.Cmd) (Result, error) {
-	reply, err := rdb.AppendReplyOf(cmd)
-	if err != nil {
-		return Result{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
+// resultOf is the Result of one event's reply; an event Redis failed alone
+// is an error wrapping ErrUnavailable.
+func resultOf(reply rdb.AppendReply) (Result, error) {
+	if reply.Status == "error" {
+		return Result{}, fmt.Errorf("%w: %s", ErrUnavailable, reply.Reason)
 	}
-	res := Result{StreamID: reply.StreamID, Likes: reply.Likes, MutedUntil: reply.MutedUntil,
-		Reason: reply.Reason, RetryAfter: reply.RetryAfter}
 	status, ok := statuses[reply.Status]
 	if !ok {
 		return Result{}, fmt.Errorf("%w: unknown append status %q", ErrUnavailable, reply.Status)
 	}
-	res.Status = status
-	return res, nil
+	return Result{Status: status, StreamID: reply.StreamID, Likes: reply.Likes, MutedUntil: reply.MutedUntil,
+		Reason: reply.Reason, RetryAfter: reply.RetryAfter}, nil
 }
 
 // isScriptReply reports whether a pipeline error is a per-command Redis
