@@ -12,6 +12,9 @@ import (
 // TestExpiredTokenClosesTheConnection: when the token's exp passes, the
 // connection is closed with 1008; ?user= is refused without dev auth.
 func TestExpiredTokenClosesTheConnection(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for a token to expire; skipped with -short")
+	}
 	s := sharedSystem(t)
 	const secret = "expiry-secret-of-at-least-32-bytes"
 	addr, _ := s.gateway("WATCH_PARTY_AUTH_SECRET="+secret, "WATCH_PARTY_DEV_AUTH=false")

@@ -21,6 +21,9 @@ import (
 // is back and the backlog flushed, the party takes chats again, and the
 // tables hold exactly the acknowledged chats.
 func TestBackpressureRefusesAndRecovers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("stops PostgreSQL; skipped with -short")
+	}
 	const limit = 50
 	pg := testenv.StartPostgres(t)
 	s := newSystem(t, ownRedisDB(t, testenv.SharedRedisURL(t)), pg.NewDatabase(t, store.Migrate))

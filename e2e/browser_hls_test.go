@@ -71,6 +71,9 @@ const hlsLoadedJS = `performance.getEntriesByType('resource').some(e => e.name.e
 // through play and seek. A party whose video is on an origin not listed
 // shows the note instead of a player.
 func TestBrowserHLS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test; skipped with -short")
+	}
 	media := mediaOrigin(t, makeHLS(t))
 	other := mediaOrigin(t, t.TempDir()) // an origin the gateway does not allow
 	s := sharedSystem(t)

@@ -25,6 +25,9 @@ const storedIdentityJS = `JSON.parse(localStorage.getItem('watchparty.identity')
 // token of the user already stored is taken without asking. The token
 // leaves the address bar either way, and no alert or confirm is used.
 func TestBrowserTokenLinkAsksBeforeReplacingIdentity(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test; skipped with -short")
+	}
 	s := sharedSystem(t)
 	gw, _ := s.gateway()
 	base := "http://" + gw
@@ -73,6 +76,9 @@ func TestBrowserTokenLinkAsksBeforeReplacingIdentity(t *testing.T) {
 // party page has one pagehide and one pageshow listener on the window, so
 // leaving the page closes the connection once.
 func TestBrowserPartyPageListensToPagehideOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test; skipped with -short")
+	}
 	s := sharedSystem(t)
 	gw, _ := s.gateway()
 	party := s.party("ONGOING", "host")

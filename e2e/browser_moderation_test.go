@@ -58,6 +58,9 @@ const modPanelJS = `(() => { const p = document.getElementById('mod-panel'); ret
 // then unbans from the moderation panel, and the viewer joins again.
 // Viewers see no controls.
 func TestBrowserModeration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test; skipped with -short")
+	}
 	artifacts := artifactsDir(t)
 	s := sharedSystem(t)
 	gw, _ := s.gateway()

@@ -110,6 +110,9 @@ func (tb *tab) join0(link, name string) {
 // TestBrowserWatchParty drives the web app in headless Chromium against
 // two gateways behind a load balancer, a flusher, Redis and PostgreSQL.
 func TestBrowserWatchParty(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test; skipped with -short")
+	}
 	artifacts := artifactsDir(t)
 	s := sharedSystem(t)
 	gwA, _ := s.gateway()
@@ -355,6 +358,9 @@ func assertOnceInOrder(t *testing.T, tb *tab, texts []string) {
 // refused message where it was written, and a finished party's page says
 // it has ended.
 func TestBrowserScheduledParty(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test; skipped with -short")
+	}
 	s := sharedSystem(t)
 	gw, _ := s.gateway("WATCH_PARTY_CHAT_RATE=0.2", "WATCH_PARTY_CHAT_BURST=1")
 	s.flusher("WATCH_PARTY_SCHEDULER_INTERVAL=300ms")

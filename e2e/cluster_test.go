@@ -49,6 +49,9 @@ func startCluster(t *testing.T) string {
 // Redis Cluster: parties on different slots, every key of a party on its
 // own slot, fan-out and flush as on a single server.
 func TestRedisCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a Redis Cluster; skipped with -short")
+	}
 	seeds := startCluster(t)
 	s := newSystem(t, "redis://"+strings.Split(seeds, ",")[0], testenv.NewDatabase(t, store.Migrate))
 	s.redisURL = seeds // the binaries take the seed list
@@ -93,6 +96,9 @@ func TestRedisCluster(t *testing.T) {
 // stream, so the viewers receive every chat sent after the move, in order,
 // each once.
 func TestRedisClusterSlotMigrationKeepsViewersFed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a Redis Cluster; skipped with -short")
+	}
 	seeds := startCluster(t)
 	s := newSystem(t, "redis://"+strings.Split(seeds, ",")[0], testenv.NewDatabase(t, store.Migrate))
 	s.redisURL = seeds

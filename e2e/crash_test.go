@@ -28,6 +28,9 @@ import (
 // WATCH_PARTY_CLAIM_MIN_IDLE and finishes the job: every event is stored
 // exactly once and nothing stays pending.
 func TestFlusherKilledMidBacklogIsFinishedByAnother(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills a flusher; skipped with -short")
+	}
 	s := sharedSystem(t)
 	parties := []string{s.party("ONGOING", "host"), s.party("ONGOING", "host")}
 	want := appendBacklog(t, s, parties, 50_000)
@@ -61,6 +64,9 @@ func TestFlusherKilledMidBacklogIsFinishedByAnother(t *testing.T) {
 // entries at once, although WATCH_PARTY_CLAIM_MIN_IDLE (an hour) rules out
 // any claim.
 func TestFlusherRestartedWithSameNameResumes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills a flusher; skipped with -short")
+	}
 	s := sharedSystem(t)
 	parties := []string{s.party("ONGOING", "host")}
 	want := appendBacklog(t, s, parties, 40_000)
@@ -400,6 +406,9 @@ func checkChatters(t testing.TB, s *system, party string, chatters []*chatter) (
 // flushed to PostgreSQL, once; chats in flight at the kill may or may not
 // be, but nothing is stored that was not sent.
 func TestGatewayKilledWhileViewersSend(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills a gateway; skipped with -short")
+	}
 	s := sharedSystem(t)
 	party := s.party("ONGOING", "host")
 	addr, gw := s.gateway()

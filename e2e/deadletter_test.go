@@ -46,6 +46,9 @@ func chatEntry(party string, i int, typ string) map[string]any {
 // flusher binary, after WATCH_PARTY_MAX_DELIVERIES runs, and replay-dlq
 // writes them all once the row is back.
 func TestPartyWithoutRowIsOneDLQBatch(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the flusher through every delivery; skipped with -short")
+	}
 	s := newSystem(t, testenv.StartRedis(t).URL(), testenv.NewDatabase(t, store.Migrate)) // wp:dlq is global
 	ctx := context.Background()
 	party := uuid.NewString()

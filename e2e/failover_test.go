@@ -32,6 +32,9 @@ import (
 // counting); with WATCH_PARTY_MIN_REPLICAS_ACK=1 they are answered
 // unavailable instead and resent, so none may be lost.
 func TestSentinelFailover(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a Sentinel failover; skipped with -short")
+	}
 	for _, min := range []int{0, 1} {
 		t.Run("min_replicas_ack="+strconv.Itoa(min), func(t *testing.T) { testSentinelFailover(t, min) })
 	}

@@ -199,6 +199,9 @@ func pageAll(t *testing.T, addr, party string, limit int, between func(page int,
 // new chats keep the flusher busy. Every chat comes back exactly once, in
 // stream order; and again once all of them are only in PostgreSQL.
 func TestHistoryPagingWhileFlushing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("pages through 20,000 chats; skipped with -short")
+	}
 	const total = 20_000
 	s := sharedSystem(t)
 	gw, _ := s.gateway("WATCH_PARTY_HISTORY_RATE=0") // pages faster than one user may

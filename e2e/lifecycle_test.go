@@ -39,6 +39,9 @@ func api(t testing.TB, addr, method, path, user string, body any) (int, map[stri
 // right after the end (the flush interval is an hour) PostgreSQL holds
 // every event, the party is FINISHED with its peak and its keys are gone.
 func TestPartyLifecycle(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the scheduler to start and end a party; skipped with -short")
+	}
 	s := sharedSystem(t)
 	gw1, _ := s.gateway()
 	gw2, _ := s.gateway()

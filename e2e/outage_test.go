@@ -25,6 +25,9 @@ import (
 // flusher: viewers keep chatting, the entries stay pending in Redis, and
 // they are written once PostgreSQL is back.
 func TestNothingAckedThatIsNotCommitted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("stops PostgreSQL; skipped with -short")
+	}
 	pg := testenv.StartPostgres(t)
 	s := newSystem(t, ownRedisDB(t, testenv.SharedRedisURL(t)), pg.NewDatabase(t, store.Migrate))
 	party := s.party("ONGOING", "host")
@@ -93,6 +96,9 @@ func TestNothingAckedThatIsNotCommitted(t *testing.T) {
 // flusher must say it is failing (metrics, not ready) and, once PostgreSQL
 // is back, every acknowledged chat must be stored exactly once.
 func TestOutageNeverDeadLetters(t *testing.T) {
+	if testing.Short() {
+		t.Skip("stops PostgreSQL; skipped with -short")
+	}
 	const maxDeliveries = 2
 	pg := testenv.StartPostgres(t)
 	s := newSystem(t, ownRedisDB(t, testenv.SharedRedisURL(t)), pg.NewDatabase(t, store.Migrate))
@@ -322,6 +328,9 @@ func scrapeMetric(t testing.TB, addr, name string, labels map[string]string) flo
 // connected viewers chatting while PostgreSQL is down. A gateway that turned
 // not-ready then would be taken out of rotation for no fault of its own.
 func TestGatewayReadyWhilePostgresDown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("stops PostgreSQL; skipped with -short")
+	}
 	pg := testenv.StartPostgres(t)
 	s := newSystem(t, ownRedisDB(t, testenv.SharedRedisURL(t)), pg.NewDatabase(t, store.Migrate))
 	party := s.party("ONGOING", "host")

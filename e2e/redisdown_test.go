@@ -19,6 +19,9 @@ import (
 // seconds. A script cache emptied under the running gateway (SCRIPT FLUSH,
 // as after a Redis restart) is reloaded without a viewer noticing.
 func TestStartedWhileRedisIsDown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Redis after the binaries; skipped with -short")
+	}
 	r := testenv.ReserveRedis(t)
 	s := newSystem(t, r.URL(), testenv.NewDatabase(t, store.Migrate))
 	party := s.party("ONGOING", "host")

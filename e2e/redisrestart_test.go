@@ -30,6 +30,9 @@ import (
 // acknowledged before or after the restart reaches PostgreSQL exactly once,
 // through a flusher that runs throughout.
 func TestRedisRestartWithAOFKeepsAcknowledgedEvents(t *testing.T) {
+	if testing.Short() {
+		t.Skip("restarts Redis; skipped with -short")
+	}
 	r := testenv.StartRedis(t, "--appendonly", "yes", "--appendfsync", "always")
 	s := newSystem(t, r.URL(), testenv.NewDatabase(t, store.Migrate))
 	party := s.party("ONGOING", "host")
@@ -226,6 +229,9 @@ func pause(ctx context.Context, d time.Duration) {
 // backing off from the outage. A viewer connected throughout must still
 // receive every event of the party, in stream order (SPEC §5).
 func TestLiveViewersMissNothingWhenTheFeedReconnects(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cuts a gateway's Redis connections; skipped with -short")
+	}
 	r := testenv.StartRedis(t)
 	s := newSystem(t, r.URL(), testenv.NewDatabase(t, store.Migrate))
 	proxy := startRedisProxy(t, r.Addr())

@@ -54,6 +54,9 @@ func mustRefuse(t *testing.T, dbURL, sql string) {
 // created, started, chatted in, flushed and finished by the scheduler, and
 // what each role must not do is refused.
 func TestLeastPrivilegeRoles(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a whole party under login roles; skipped with -short")
+	}
 	s := sharedSystem(t)
 	gwURL := s.loginRole("watchparty_gateway")
 	flURL := s.loginRole("watchparty_flusher")

@@ -24,6 +24,9 @@ func (c *client) waitViewers(want int, timeout time.Duration) {
 // TestViewersAcrossPods counts connections on two gateway processes and
 // drops those of a pod killed with SIGKILL within 30 s.
 func TestViewersAcrossPods(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills a gateway and waits out its presence entry; skipped with -short")
+	}
 	s := sharedSystem(t)
 	gw1, _ := s.gateway()
 	gw2, p2 := s.gateway()

@@ -39,6 +39,9 @@ func transitions(procs ...*testenv.Proc) map[string]int {
 // when it is killed the other takes over within a few seconds, with no
 // party transitioned twice.
 func TestOneSchedulerAndTakeover(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills a flusher; skipped with -short")
+	}
 	s := sharedSystem(t)
 	settings := []string{"WATCH_PARTY_SCHEDULER_INTERVAL=200ms", "WATCH_PARTY_SCHEDULER_LEASE_TTL=1s",
 		"WATCH_PARTY_FLUSH_INTERVAL=1h"}

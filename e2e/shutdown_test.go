@@ -161,6 +161,9 @@ func pollReady(addr string, stop <-chan struct{}) <-chan []readyPoll {
 // closed with 1001, and after the viewers resend everything not acked to a
 // second gateway, PostgreSQL holds every chat sent, each once.
 func TestGatewaySIGTERMUnderLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("stops a gateway under load; skipped with -short")
+	}
 	const shutdownTimeout = 3 * time.Second
 	s := sharedSystem(t)
 	party := s.party("ONGOING", "host")
@@ -409,6 +412,9 @@ func acknowledged(t testing.TB, rdb *redis.Client, party string) map[string]bool
 // written), and a `flusher run --once` under the same consumer name stores
 // the rest, each chat once.
 func TestFlusherSIGTERMUnderLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("stops a flusher under load; skipped with -short")
+	}
 	const (
 		total           = 50000
 		batchSize       = 1000
@@ -485,6 +491,9 @@ func TestFlusherSIGTERMUnderLoad(t *testing.T) {
 // WATCH_PARTY_SHUTDOWN_FLUSH_TIMEOUT_MS runs out, exit 0, and leave the
 // batch pending, not acknowledged; the next flush stores everything once.
 func TestFlusherSIGTERMWithBatchStuck(t *testing.T) {
+	if testing.Short() {
+		t.Skip("stops a flusher with a batch stuck; skipped with -short")
+	}
 	const (
 		total           = 5000
 		shutdownTimeout = 2 * time.Second

@@ -24,6 +24,9 @@ import (
 // against two gateways behind a balancer and a flusher, beside a /ws
 // viewer on the second gateway.
 func TestSocketIO(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the Node.js client; skipped with -short")
+	}
 	s := sharedSystem(t)
 	heartbeat := []string{"WATCH_PARTY_SOCKETIO_PING_INTERVAL=1s", "WATCH_PARTY_SOCKETIO_PING_TIMEOUT=2s"}
 	gwA, procA := s.gateway(heartbeat...)
@@ -192,6 +195,9 @@ func TestSocketIO(t *testing.T) {
 // a Socket.IO connection that has not sent its CONNECT yet, as it closes
 // joined viewers, instead of waiting for it.
 func TestSocketIOShutdownClosesUnjoined(t *testing.T) {
+	if testing.Short() {
+		t.Skip("drains a gateway; skipped with -short")
+	}
 	s := sharedSystem(t)
 	gw, proc := s.gateway() // Socket.IO's default heartbeat: 25 s, longer than this test
 	u := url.URL{Scheme: "ws", Host: gw, Path: "/socket.io/", RawQuery: "EIO=4&transport=websocket"}
