@@ -90,6 +90,9 @@ func TestIdleKeepAliveIsCut(t *testing.T) {
 // TestWebSocketOutlivesHTTPTimeouts: a viewer stays connected, busy and
 // idle, for several times every HTTP timeout.
 func TestWebSocketOutlivesHTTPTimeouts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits out every HTTP timeout several times; skipped with -short")
+	}
 	t.Parallel()
 	e := newServedEnv(t, shortTimeouts())
 	party := e.insert("alice", store.Ongoing)

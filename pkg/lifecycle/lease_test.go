@@ -75,6 +75,9 @@ func (a *acting) leave() { a.now.Add(-1) }
 // up on purpose inside the pass) keeps the lease, so a second scheduler
 // that keeps trying never takes it and never acts at the same time.
 func TestLeaseOutlivesALongPass(t *testing.T) {
+	if testing.Short() {
+		t.Skip("holds a pass for many lease TTLs; skipped with -short")
+	}
 	rdb, db := testenv.StartRedisClient(t), newDB(t)
 	cfg := leaseConfig()
 	a, b := newRedisScheduler(t, "sched-a", cfg, rdb, db), newRedisScheduler(t, "sched-b", cfg, rdb, db)

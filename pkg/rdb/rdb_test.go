@@ -102,6 +102,9 @@ func TestBackoff(t *testing.T) {
 // the master and expects the same client to write to the promoted replica,
 // which holds what was written before.
 func TestOpenFollowsSentinelFailover(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a Sentinel failover; skipped with -short")
+	}
 	g := testenv.StartSentinelGroup(t, testenv.SentinelConfig{DownAfter: 500 * time.Millisecond, FailoverTimeout: 3 * time.Second})
 	if !rdb.IsSentinelURL(g.URL()) || rdb.IsCluster(g.URL(), false) {
 		t.Fatalf("%s not taken for a Sentinel URL", g.URL())

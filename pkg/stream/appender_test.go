@@ -110,6 +110,9 @@ func TestAppendNotTakenBeforeItsDeadlineIsNotRun(t *testing.T) {
 // events. The refusal wraps both ErrUnavailable and the cause. After the
 // script cache is flushed, appends still succeed.
 func TestAppenderStartedWhileRedisIsDown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Redis after the appender; skipped with -short")
+	}
 	r := testenv.ReserveRedis(t)
 	opt, err := redis.ParseURL(r.URL())
 	if err != nil {

@@ -22,6 +22,9 @@ import (
 // counts them, for stored events and duplicates alike; a refusal (closed
 // party) is not turned into an error.
 func TestAppendWaitsForReplicas(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for a replica that never confirms; skipped with -short")
+	}
 	master := testenv.StartRedis(t)
 	replica := testenv.StartRedis(t, "--replicaof", "127.0.0.1", strconv.Itoa(portOf(t, master.Addr())))
 	rc := redis.NewClient(&redis.Options{Addr: replica.Addr()})

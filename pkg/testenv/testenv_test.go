@@ -87,6 +87,9 @@ func TestSharedNeedsMain(t *testing.T) {
 }
 
 func TestPostgresSurvivesStopAndKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("stops and kills PostgreSQL; skipped with -short")
+	}
 	t.Parallel()
 	p := StartPostgres(t)
 	if want := "postgres://postgres@127.0.0.1:" + strconv.Itoa(p.Port()) + "/x?sslmode=disable"; p.URL("x") != want {
