@@ -14,7 +14,7 @@ GO ?= $(eval GO := $(or $(shell bash scripts/deps.sh --which-go),$(error no usab
 # themselves, and scripts/run.sh get the same one; and without a GOROOT of another Go.
 WITH_GO = env -u GOROOT PATH="$(dir $(shell command -v $(GO))):$$PATH"
 
-.PHONY: help deps go build run test test-bootstrap bench bench-fanout bench-peer clean distclean
+.PHONY: help deps go build run test test-short test-bootstrap bench bench-fanout bench-peer clean distclean
 
 help: ## list the targets
 	@echo "usage: make <target>"
@@ -36,6 +36,17 @@ test: deps ## go vet, then every test with -race (starts its own throwaway Redis
 	$(WITH_GO) go vet ./...
 	$(WITH_GO) go test -race -count=1 -timeout 45m ./...
 	cd deploy/checks && $(WITH_GO) go vet ./... && $(WITH_GO) go test -race -count=1 -timeout 20m ./...
+
+# The quick tier, to run before each commit (CI runs `make test`): -short skips what takes
+# long by nature (faults such as killing Redis or PostgreSQL, failovers, Sentinel and
+# Cluster, soak, scale, the browser and Node.js clients, long waits) and keeps the unit
+# tests, the quicker integration tests and e2e's chat over a real WebSocket to PostgreSQL.
+# No -race: race-built test binaries and e2e's race-built servers take it past two minutes
+# on two cores. -vet=off because go vet has just run. Packages run one per core (go's
+# default -p); more at once were slower on two cores. deploy/checks is left to `make test`.
+test-short: deps ## go vet, then the quick tests with -short and without -race (under a minute on 2 cores)
+	$(WITH_GO) go vet ./...
+	$(WITH_GO) go test -short -vet=off -count=1 -timeout 10m ./...
 
 test-bootstrap: ## as root: scripts/deps.sh brings up Go where none is reachable (CI runs it)
 	timeout 900 bash scripts/test-bootstrap.sh
