@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -103,13 +104,6 @@ type AppendBatchLimits struct {
 	MaxDeleted  int64 // most chats of a party deletes may hide; 0 means no limit
 }
 
-// Per event, lua/append.lua takes this many KEYS and ARGV after its
-// three ARGV of limits.
-const (
-	appendKeysPerEvent = 11
-	appendArgsPerEvent = 17
-)
-
 // QueueAppends queues one EVALSHA of lua/append.lua on p (a pipeline) for
 // events, at time now; AppendRepliesOf reads the command's answers once p
 // ran. On Redis Cluster every event must be of one slot (one party is).
@@ -117,8 +111,8 @@ const (
 // (IsNoScript) is run again after LoadAppend.
 func QueueAppends(ctx context.Context, p redis.Scripter, now time.Time, lim AppendBatchLimits,
 	events []AppendEvent) *redis.Cmd {
-	keys := make([]string, 0, appendKeysPerEvent*len(events))
-	args := make([]any, 0, 3+appendArgsPerEvent*len(events))
+	keys := make([]string, 0, 8*len(events))
+	args := make([]any, 0, 3+11*len(events))
 	args = append(args, lim.MaxBuffered, int(IDTTL.Seconds()), lim.MaxDeleted)
 	for _, e := range events {
 		k := cachedKeysFor(e.Party)
@@ -129,18 +123,36 @@ func QueueAppends(ctx context.Context, p redis.Scripter, now time.Time, lim Appe
 			keys = append(keys, k.rateKey(e.Rate.Class, e.UserID, now.UnixMilli()/w))
 			limit, window = e.Rate.Burst, w
 		} else {
-			keys = append(keys, k.Stream) // unused without a rate
+			keys = append(keys, k.Stream) // not read without a rate
 		}
-		muteCheck, until := int64(0), int64(0)
+		muteCheck := int64(0)
 		if e.MuteCheck {
 			muteCheck = e.Now.UnixMilli()
 		}
-		if !e.Until.IsZero() {
-			until = e.Until.UnixMilli()
+		dedup := "0"
+		if e.Dedup {
+			dedup = k.dedupFlag(now)
 		}
-		args = append(args, e.Payload, e.EventID, flag(e.Dedup), flag(e.Like), e.UserID,
-			k.Channel, e.Playback, e.PositionMS, e.CreatedAt, muteCheck, e.Moderation, e.Target, until,
-			flag(e.BanCheck), e.Host, limit, window)
+		args = append(args, e.Payload, e.EventID, dedup, e.UserID, k.Channel, muteCheck, flag(e.BanCheck),
+			limit, window)
+		// The kind's own KEYS and ARGV.
+		switch {
+		case e.Moderation != "":
+			until := int64(0)
+			if !e.Until.IsZero() {
+				until = e.Until.UnixMilli()
+			}
+			keys = append(keys, k.Moderators, k.Deleted)
+			args = append(args, "moderation", e.Moderation, e.Target, until, e.Host)
+		case e.Playback != "":
+			keys = append(keys, k.Playback)
+			args = append(args, "playback", e.Playback, e.PositionMS, e.CreatedAt)
+		case e.Like:
+			keys = append(keys, k.Likers)
+			args = append(args, "like")
+		default:
+			args = append(args, "")
+		}
 	}
 	return appendScript.EvalSha(ctx, p, keys, args...)
 }
@@ -185,8 +197,13 @@ func appendReplyOf(status, detail, likesText string) AppendReply {
 // LoadAppend loads lua/append.lua into the script cache (of every master
 // of a cluster).
 func LoadAppend(ctx context.Context, c redis.Scripter) error {
+	scriptLoads.Add(1)
 	return appendScript.Load(ctx, c).Err()
 }
+
+// scriptLoads counts LoadAppend's calls: each may follow a Redis that
+// lost its keys (see ttlCheckEvery).
+var scriptLoads atomic.Int64
 
 // AppendLoaded reports whether lua/append.lua is in the script cache.
 func AppendLoaded(ctx context.Context, c redis.Scripter) (bool, error) {

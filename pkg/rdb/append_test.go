@@ -2,6 +2,7 @@ package rdb_test
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -60,5 +61,57 @@ func TestAppendCallAnswersEachEventAlone(t *testing.T) {
 	}
 	if n := c.XLen(ctx, rdb.KeysFor(broken).Stream).Val(); n != 1 {
 		t.Errorf("party %s holds %d entries, want the chat after the failed like", broken, n)
+	}
+}
+
+// TestClientIDGenerationsAlwaysExpire: the append script gives a party's
+// client-id generation its time to live on the first write, checks it
+// again every so often (a key that lost it gets it back within
+// ttlCheckEvery writes), and on the first write after the script was
+// loaded again, as after a Redis restart that lost the key.
+func TestClientIDGenerationsAlwaysExpire(t *testing.T) {
+	c := testenv.StartRedisClient(t)
+	ctx := context.Background()
+	if err := rdb.LoadAppend(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	party := uuid.New()
+	ids := rdb.KeysFor(party).IDsAt(time.Now())
+	n := 0
+	write := func() {
+		t.Helper()
+		n++
+		e := rdb.AppendEvent{Party: party, AppendArgs: rdb.AppendArgs{Payload: []byte("x"),
+			EventID: "e" + strconv.Itoa(n), Dedup: true, UserID: "u"}}
+		pipe := c.Pipeline()
+		cmd := rdb.QueueAppends(ctx, pipe, time.Now(), rdb.AppendBatchLimits{}, []rdb.AppendEvent{e})
+		if _, err := pipe.Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if r, err := rdb.AppendRepliesOf(cmd, 1); err != nil || r[0].Status != "ok" {
+			t.Fatalf("write %d: %v %+v", n, err, r)
+		}
+	}
+	expiring := func() bool { return c.TTL(ctx, ids).Val() > 0 }
+	if write(); ids != rdb.KeysFor(party).IDsAt(time.Now()) {
+		t.Skip("the generation changed during the test; run it again")
+	}
+	if !expiring() {
+		t.Fatalf("%s has no time to live after its first write", ids)
+	}
+	c.Persist(ctx, ids)
+	for i := 0; i < 64 && !expiring(); i++ {
+		write()
+	}
+	if !expiring() {
+		t.Fatalf("%s lost its time to live and 64 writes did not give it back", ids)
+	}
+	c.Del(ctx, ids)
+	if err := rdb.LoadAppend(ctx, c); err != nil { // as after a Redis restart
+		t.Fatal(err)
+	}
+	write()
+	if !expiring() {
+		t.Fatalf("%s, made again after the script was reloaded, has no time to live", ids)
 	}
 }

@@ -76,10 +76,36 @@ type namedKeys struct {
 	append atomic.Pointer[appendKeys]
 }
 
-// appendKeys is the KEYS of lua/append.lua for one client-id generation.
+// appendKeys is the first KEYS of every event of lua/append.lua for one
+// client-id generation.
 type appendKeys struct {
 	generation int64
 	keys       []string // read only once stored
+	writes     atomic.Int64
+	loads      atomic.Int64 // scriptLoads when this process last checked the time to live
+}
+
+// ttlCheckEvery is how often, in this process's writes to a party's
+// client-id generation, the append script checks that the generation has
+// its time to live: on the first write, on the first after the append
+// script was loaded again (Redis restarted or was flushed, so the key may
+// have been made again without one), and every so often between, so that
+// no generation outlives IDTTL for long. Checking on every write cost
+// about 5 % of the script's work.
+const ttlCheckEvery = 64
+
+// dedupFlag is the append script's dedup argument for an event of this
+// party at time now: "2" when the write must also check the
+// generation's time to live, else "1".
+func (n *namedKeys) dedupFlag(now time.Time) string {
+	a := n.append.Load()
+	if a == nil || a.generation != now.UnixMilli()/IDGeneration.Milliseconds() {
+		return "2"
+	}
+	if loads := scriptLoads.Load(); a.loads.Swap(loads) != loads || a.writes.Add(1)%ttlCheckEvery == 1 {
+		return "2"
+	}
+	return "1"
 }
 
 const namedParties = 8192
@@ -101,15 +127,15 @@ func cachedKeysFor(p uuid.UUID) *namedKeys {
 	return k
 }
 
-// appendKeysAt is the KEYS of lua/append.lua at time now (see QueueAppend).
+// appendKeysAt is the first KEYS of every event of lua/append.lua at time
+// now, all but the rate count (see QueueAppends).
 func (n *namedKeys) appendKeysAt(now time.Time) []string {
 	gen := now.UnixMilli() / IDGeneration.Milliseconds()
 	if a := n.append.Load(); a != nil && a.generation == gen {
 		return a.keys
 	}
 	k := n.PartyKeys
-	keys := []string{k.Stream, k.IDsAt(now), k.Likers, k.Ended, k.Playback, k.IDsAt(now.Add(-IDGeneration)),
-		k.Mutes, k.Bans, k.Moderators, k.Deleted}
+	keys := []string{k.Stream, k.IDsAt(now), k.IDsAt(now.Add(-IDGeneration)), k.Ended, k.Mutes, k.Bans}
 	n.append.Store(&appendKeys{generation: gen, keys: keys})
 	return keys
 }
