@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/metrics"
 	"slices"
 	"strconv"
 	"strings"
@@ -96,6 +97,9 @@ func insertParties(ctx context.Context, b *testing.B, pool *pgxpool.Pool, n int)
 type usage struct {
 	Wall, Self, Redis, Postgres time.Duration
 	Machine, IRQ, Steal         time.Duration
+	// Allocs is the heap objects this process allocated (the gateway
+	// and, in the same process, the load tool or the loop).
+	Allocs uint64
 }
 
 // Other is CPU used by none of the above: anything else running on the
@@ -145,7 +149,7 @@ func newMeter(ctx context.Context, rc redis.UniversalClient, pool *pgxpool.Pool)
 }
 
 func (m *meter) sample(ctx context.Context) usage {
-	u := usage{Self: selfCPU(), Redis: redisCPU(ctx, m.rdb), Postgres: treeCPU(m.pgPID)}
+	u := usage{Self: selfCPU(), Redis: redisCPU(ctx, m.rdb), Postgres: treeCPU(m.pgPID), Allocs: heapAllocs()}
 	u.Machine, u.IRQ, u.Steal = machineCPU()
 	return u
 }
@@ -165,7 +169,18 @@ func (m *meter) Stop(ctx context.Context) usage {
 		Machine:  now.Machine - m.at.Machine,
 		IRQ:      now.IRQ - m.at.IRQ,
 		Steal:    now.Steal - m.at.Steal,
+		Allocs:   now.Allocs - m.at.Allocs,
 	}
+}
+
+// heapAllocs is how many heap objects this process allocated so far.
+func heapAllocs() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/allocs:objects"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return s[0].Value.Uint64()
 }
 
 func selfCPU() time.Duration {

@@ -71,8 +71,9 @@ func BenchmarkIngest(b *testing.B) {
 	say(b, "gateway, as fast as acks come back: %d chats acked in %.1fs = %.0f events/s; ack latency p50 %.2fms p90 %.2fms p99 %.2fms max %.2fms (mostly queueing: %d chats in flight); %d error frames",
 		res.acked, res.interval.Seconds(), rate, ms(res.p50), ms(res.p90), ms(res.p99), ms(res.max),
 		len(clients)**ingestWindow, res.errs)
-	say(b, "gateway: per acked chat: go %.1fµs (gateway + load tool), redis %.1fµs, kernel irq %.1fµs; %s",
-		micros(res.use.Self, res.acked), micros(res.use.Redis, res.acked), micros(res.use.IRQ, res.acked), res.use)
+	say(b, "gateway: per acked chat: go %.1fµs and %.1f heap allocations (gateway + load tool), redis %.1fµs, kernel irq %.1fµs; %s",
+		micros(res.use.Self, res.acked), float64(res.use.Allocs)/float64(max(res.acked, 1)),
+		micros(res.use.Redis, res.acked), micros(res.use.IRQ, res.acked), res.use)
 	warnNoise(b, "the gateway run", res.use)
 	say(b, "gateway: redis server time (wall) per acked chat:%s", formatCommandStats(redisStats, res.acked))
 	say(b, "gateway, paced at %.0f chats/s: %.0f events/s acked; ack latency p50 %.2fms p90 %.2fms p99 %.2fms max %.2fms; %d error frames",
@@ -80,8 +81,8 @@ func BenchmarkIngest(b *testing.B) {
 	warnNoise(b, "the paced gateway run", paced.use)
 	say(b, "gateway: %d chats acked in all (warm-up and drain included), %d stored", res.total+paced.total, stored)
 	for _, r := range []loopResult{seq, conc, app, pipeX, pipeAll} {
-		say(b, "%-62s %8.0f events/s; redis %.1fµs/event, go %.1fµs/event", r.name, r.rate(),
-			micros(r.use.Redis, r.n), micros(r.use.Self, r.n))
+		say(b, "%-62s %8.0f events/s; redis %.1fµs/event, go %.1fµs and %.1f heap allocations/event", r.name, r.rate(),
+			micros(r.use.Redis, r.n), micros(r.use.Self, r.n), float64(r.use.Allocs)/float64(max(r.n, 1)))
 		warnNoise(b, r.name, r.use)
 	}
 	verdict := "OK"
