@@ -14,6 +14,7 @@ package moderation
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -127,6 +128,16 @@ func Deleted(ctx context.Context, c redis.UniversalClient, party uuid.UUID) (map
 type Mute struct {
 	UserID string    `json:"user_id"`
 	Until  time.Time `json:"until"`
+}
+
+// MarshalJSON writes Until as the gateway writes every time: in UTC with
+// milliseconds (event.TimeLayout), as the mute's broadcast frame has it.
+// time.Time's own form drops trailing zeros ("…:27.28Z", "…:27Z").
+func (m Mute) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		UserID string `json:"user_id"`
+		Until  string `json:"until"`
+	}{m.UserID, event.FormatTime(m.Until)})
 }
 
 // State is a party's moderation state, each list sorted.
