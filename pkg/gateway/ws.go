@@ -203,6 +203,7 @@ func (g *Gateway) enterRoom(c *conn) {
 	// The room looks at the bans again before the welcome (a ban that
 	// came while this viewer joined would otherwise lie before the
 	// position its welcome covers, so its kick would never reach it).
+	c.viewer.Host = c.viewer.Identity.UserID == c.party.HostUserID
 	switch err := g.rooms.Join(ctx, c.viewer, c.since); {
 	case errors.Is(err, room.ErrBanned):
 		g.metrics.Events.WithLabelValues(string(event.Join), protocol.CodeBanned.String()).Inc()

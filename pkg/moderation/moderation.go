@@ -109,6 +109,24 @@ func Banned(ctx context.Context, c redis.UniversalClient, party uuid.UUID, user 
 	return banned, nil
 }
 
+// Standing is where a user stands in a party's moderation state.
+type Standing struct {
+	Banned    bool // refused from the party
+	Moderator bool // appointed by the host
+}
+
+// StandingOf reads user's Standing in party in one round trip.
+func StandingOf(ctx context.Context, c redis.UniversalClient, party uuid.UUID, user string) (Standing, error) {
+	k := rdb.KeysFor(party)
+	pipe := c.Pipeline()
+	banned := pipe.SIsMember(ctx, k.Bans, user)
+	moderator := pipe.SIsMember(ctx, k.Moderators, user)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return Standing{}, fmt.Errorf("read the moderation state of party %s: %w", party, err)
+	}
+	return Standing{Banned: banned.Val(), Moderator: moderator.Val()}, nil
+}
+
 // Deleted returns the event ids of party's deleted chats.
 func Deleted(ctx context.Context, c redis.UniversalClient, party uuid.UUID) (map[uuid.UUID]bool, error) {
 	ids, err := c.SMembers(ctx, rdb.KeysFor(party).Deleted).Result()

@@ -16,6 +16,15 @@ const (
 	FramePing = "ping" // asks for the server's clock; nothing is stored
 )
 
+// The roles a welcome's "role" names: the user's role in the party when
+// it joined. Later changes come as moderator_add, moderator_remove and ban
+// frames.
+const (
+	RoleHost      = "host"      // the party's host_user_id
+	RoleModerator = "moderator" // appointed by the host
+	RoleViewer    = "viewer"    // neither
+)
+
 // ServerFrames lists the names of the frames the server sends that are
 // not events.
 func ServerFrames() []string {

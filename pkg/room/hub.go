@@ -40,7 +40,10 @@ type Hub struct {
 	// banned holds the users banned by entries delivered since Start,
 	// less those unbanned since: a viewer of theirs added later is
 	// refused its welcome (see add).
-	banned      map[string]bool
+	banned map[string]bool
+	// moderators holds, for the users whose role entries delivered since
+	// Start changed, whether they moderate now (see add).
+	moderators  map[string]bool
 	lastID      string
 	likes       int64
 	playback    Playback
@@ -171,6 +174,12 @@ func (h *Hub) Deliver(e event.Event, likes int64) {
 	case event.Unban:
 		delete(h.banned, e.Target)
 	}
+	if e.Type == event.ModeratorAdd || e.Type == event.ModeratorRemove || e.Type == event.Ban {
+		if h.moderators == nil {
+			h.moderators = make(map[string]bool)
+		}
+		h.moderators[e.Target] = e.Type == event.ModeratorAdd // a ban ends the role too
+	}
 	h.queueLocked(pendingFrame{frame: frame, id: e.StreamID, event: e.ID})
 	switch e.Type {
 	case event.Kick:
@@ -194,6 +203,7 @@ type welcomeState struct {
 	Playback  Playback
 	Recent    []chatFrame
 	Forgotten forgotten
+	Moderator bool // the viewer's user moderates the party as of LastID
 }
 
 // queueLocked adds f to the frames to fan out and starts the fan-out
@@ -256,13 +266,20 @@ func (h *Hub) fanOut() {
 // add welcomes v at the hub's position and adds it, unless its user was
 // banned by an entry the hub delivered (false): the welcome would cover
 // the ban, so its removal would never reach v.
-func (h *Hub) add(v *Viewer, withRecent bool, welcome func(welcomeState)) bool {
+//
+// moderator says whether v's user was a moderator when its standing was
+// read, before the hub's position; a change the hub delivered since
+// overrides it.
+func (h *Hub) add(v *Viewer, withRecent, moderator bool, welcome func(welcomeState)) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.banned[v.Identity.UserID] {
 		return false
 	}
-	st := welcomeState{LastID: h.lastID, Likes: h.likes, Playback: h.playback}
+	if m, changed := h.moderators[v.Identity.UserID]; changed {
+		moderator = m
+	}
+	st := welcomeState{LastID: h.lastID, Likes: h.likes, Playback: h.playback, Moderator: moderator}
 	if withRecent {
 		st.Recent = h.recent.frames()
 		st.Forgotten = forgotten{deleted: maps.Clone(h.forgotten.deleted), erased: maps.Clone(h.forgotten.erased)}

@@ -99,10 +99,23 @@ type Welcome struct {
 	Playback Playback `json:"playback"`
 	LastID   string   `json:"last_id"`
 	Resumed  *bool    `json:"resumed,omitempty"`
+	// Role is the viewer's user's role in the party as of LastID (one of
+	// protocol's Role…).
+	Role string `json:"role"`
 	// History is the party's last chats up to and including LastID, oldest
 	// first, as broadcast; only for a new viewer (not with since), and
 	// absent when it could not be read.
 	History *[]json.RawMessage `json:"history,omitempty"`
+}
+
+func roleOf(v *Viewer, moderator bool) string {
+	switch {
+	case v.Host:
+		return protocol.RoleHost
+	case moderator:
+		return protocol.RoleModerator
+	}
+	return protocol.RoleViewer
 }
 
 // ErrBanned says a viewer's user is banned from the party: Join sent it
@@ -137,7 +150,8 @@ func (r *Rooms) Join(ctx context.Context, v *Viewer, since string) error {
 	withHistory := since == "" && r.history.Size > 0
 	welcome := func(st welcomeState, early []chatFrame, earlyOK bool) {
 		w := Welcome{Type: protocol.FrameWelcome, PartyID: v.Party.String(), UserID: v.Identity.UserID,
-			Viewers: viewers, Likes: st.Likes, Playback: st.Playback, LastID: st.LastID, Resumed: resumed}
+			Viewers: viewers, Likes: st.Likes, Playback: st.Playback, LastID: st.LastID, Resumed: resumed,
+			Role: roleOf(v, st.Moderator)}
 		if withHistory && earlyOK {
 			hist := historyOf(early, st.Recent, r.history.Size, st.Forgotten)
 			w.History = &hist
@@ -251,10 +265,11 @@ func (r *Rooms) addViewer(ctx context.Context, v *Viewer, likes int64, withHisto
 		// The hub follows the stream from before this look: a ban after
 		// it is delivered to the hub, which then refuses v (Hub.add) or
 		// removes it.
-		switch banned, err := moderation.Banned(ctx, r.rdb, v.Party, v.Identity.UserID); {
+		standing, err := moderation.StandingOf(ctx, r.rdb, v.Party, v.Identity.UserID)
+		switch {
 		case err != nil:
 			return nil, err
-		case banned:
+		case standing.Banned:
 			return nil, ErrBanned
 		}
 		h.noteLikes(likes)
@@ -271,7 +286,7 @@ func (r *Rooms) addViewer(ctx context.Context, v *Viewer, likes int64, withHisto
 		}
 		r.mu.Lock()
 		if r.hubs[v.Party] == h && !h.retiring {
-			added := h.add(v, withHistory && earlyOK, func(st welcomeState) { welcome(st, early, earlyOK) })
+			added := h.add(v, withHistory && earlyOK, standing.Moderator, func(st welcomeState) { welcome(st, early, earlyOK) })
 			r.mu.Unlock()
 			if !added {
 				return nil, ErrBanned

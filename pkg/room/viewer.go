@@ -37,6 +37,8 @@ type Viewer struct {
 	Session  *melody.Session
 	Party    uuid.UUID
 	Identity auth.Identity
+	// Host says the viewer's user hosts the party; set before Join.
+	Host bool
 
 	limit   int64
 	onSlow  func(*Viewer)

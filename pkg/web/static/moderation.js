@@ -22,16 +22,12 @@ export class Moderation {
     document.getElementById("mod-refresh").addEventListener("click", () => this.refresh());
   }
 
-  // setUser learns this viewer's role: the host, a moderator (the moderation state is readable
-  // only by them) or neither.
-  async setUser(userId) {
+  // setUser takes this viewer's role from its welcome: "host", "moderator" or "viewer". Only the
+  // first two read the moderation state (anyone else would be refused it).
+  async setUser(userId, role) {
     this.userId = userId;
-    if (userId === this.hostUserId) {
-      this._setRole("host");
-      await this.refresh();
-      return;
-    }
-    this._setRole((await this.refresh()) ? "moderator" : null);
+    this._setRole(role === "host" || role === "moderator" ? role : null);
+    if (this.role && !(await this.refresh())) this._setRole(null);
   }
 
   // refresh reads the moderation state into the panel; false when this viewer may not read it.

@@ -255,7 +255,7 @@ function onWelcome(f) {
   $("chat-input").disabled = false;
   $("chat-send").disabled = false;
   $("like").disabled = false;
-  mod.setUser(myUserId);
+  mod.setUser(myUserId, f.role);
   if (f.resumed === false) system("Some earlier messages are no longer available.");
   // A new viewer's welcome carries the party's last chats.
   if (f.history && !$("messages").children.length) for (const h of f.history) onChat(h, null);
