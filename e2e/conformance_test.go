@@ -61,6 +61,7 @@ type welcomeFrame struct {
 		UpdatedAt  *string `json:"updated_at"`
 	} `json:"playback"`
 	LastID  string  `json:"last_id"`
+	Role    string  `json:"role"`
 	History []frame `json:"history"`
 }
 
@@ -105,7 +106,7 @@ func conformanceCases() []conformanceCase {
 			ack:      do(checkAck),
 			stream:   do(checkStream),
 			fanout:   do(checkFanout),
-			welcome:  na("the welcome carries no moderation state; GET …/moderation does"),
+			welcome:  na("the welcome shows only the joiner's own role, which this action leaves"),
 			state:    state,
 			postgres: do(checkRow(logsTable, logRow)),
 			history:  na(whyNoHistory),
@@ -215,13 +216,19 @@ func conformanceCases() []conformanceCase {
 		moderation(event.Unban, "m-unban", moderator("m-unban", func(t *testing.T, p *confParty) {
 			p.act(t, "m-unban", map[string]any{"type": "ban", "target_user_id": "t-unban"})
 		}), map[string]any{"type": "unban", "target_user_id": "t-unban"}, do(checkBanned(false))),
-		moderation(event.ModeratorAdd, "host", nil,
-			map[string]any{"type": "moderator_add", "target_user_id": "t-modadd"}, do(checkModerator(true))),
-		moderation(event.ModeratorRemove, "host", func(t *testing.T, p *confParty) map[string]any {
+		withWelcome(do(checkRole("moderator")), moderation(event.ModeratorAdd, "host", nil,
+			map[string]any{"type": "moderator_add", "target_user_id": "t-modadd"}, do(checkModerator(true)))),
+		withWelcome(do(checkRole("viewer")), moderation(event.ModeratorRemove, "host", func(t *testing.T, p *confParty) map[string]any {
 			p.act(t, "host", map[string]any{"type": "moderator_add", "target_user_id": "t-modrm"})
 			return nil
-		}, map[string]any{"type": "moderator_remove", "target_user_id": "t-modrm"}, do(checkModerator(false))),
+		}, map[string]any{"type": "moderator_remove", "target_user_id": "t-modrm"}, do(checkModerator(false)))),
 	}
+}
+
+// withWelcome is c with its welcome stage st.
+func withWelcome(st stage, c conformanceCase) conformanceCase {
+	c.welcome = st
+	return c
 }
 
 // checkDeclarations fails for a declared kind without a case, a case of a
@@ -453,7 +460,14 @@ func (p *confParty) seen(t *testing.T, match func(f frame) bool) *frame {
 // welcome returns the welcome of a new viewer on the second gateway.
 func (p *confParty) welcome(t *testing.T) *welcomeFrame {
 	t.Helper()
-	c := p.x.connect(t, p.x.gw2, p.id, "probe-"+p.x.nextID())
+	return p.welcomeOf(t, "probe-"+p.x.nextID())
+}
+
+// welcomeOf returns the welcome of user's new connection on the second
+// gateway.
+func (p *confParty) welcomeOf(t *testing.T, user string) *welcomeFrame {
+	t.Helper()
+	c := p.x.connect(t, p.x.gw2, p.id, user)
 	defer c.conn.Close()
 	w := c.nextOf("welcome", 10*time.Second)
 	var out welcomeFrame
@@ -717,6 +731,15 @@ func moderationState(t *testing.T, x *conformance) (muted map[string]string, mod
 		banned = append(banned, v.(string))
 	}
 	return muted, moderators, banned
+}
+
+// checkRole: the target's welcome shows the role the action left it.
+func checkRole(want string) func(t *testing.T, x *conformance, s *sent) {
+	return func(t *testing.T, x *conformance, s *sent) {
+		if got := x.main.welcomeOf(t, s.ev.Target).Role; got != want {
+			t.Fatalf("%s's welcome has role %q, want %q", s.ev.Target, got, want)
+		}
+	}
 }
 
 func checkMuted(want bool) func(t *testing.T, x *conformance, s *sent) {
