@@ -191,7 +191,6 @@ func conformanceCases() []conformanceCase {
 			produce: fromFrame(func(t *testing.T, p *confParty) map[string]any {
 				p.act(t, "host", map[string]any{"type": "moderator_add", "target_user_id": "m-delete"})
 				victim := p.act(t, "victim", map[string]any{"type": "chat", "text": "a chat to delete"})
-				p.victim = victim.EventID
 				return map[string]any{"target_event_id": victim.EventID}
 			}, map[string]any{"type": "delete"}),
 			ack:      do(checkAck),
@@ -362,7 +361,6 @@ type confParty struct {
 	conns   map[string]*client
 	watcher *client
 	frames  []frame // what watcher received so far
-	victim  string  // the chat the delete case hides
 }
 
 func (x *conformance) party(t *testing.T) *confParty {
@@ -435,24 +433,25 @@ func (p *confParty) act(t *testing.T, user string, msg map[string]any) frame {
 	}
 }
 
-// seen waits for the watcher to receive a frame matching match.
+// seen returns the first frame the watcher received that matches match,
+// waiting up to 10 s for it, or nil.
 func (p *confParty) seen(t *testing.T, match func(f frame) bool) *frame {
 	t.Helper()
+	deadline := time.After(10 * time.Second)
 	for i := 0; ; i++ {
-		for ; i < len(p.frames); i++ {
-			if match(p.frames[i]) {
-				return &p.frames[i]
+		for i == len(p.frames) {
+			select {
+			case f, ok := <-p.watcher.frames:
+				if !ok {
+					t.Fatalf("watcher closed: %v", p.watcher.err())
+				}
+				p.frames = append(p.frames, f)
+			case <-deadline:
+				return nil
 			}
 		}
-		select {
-		case f, ok := <-p.watcher.frames:
-			if !ok {
-				t.Fatalf("watcher closed: %v", p.watcher.err())
-			}
-			p.frames = append(p.frames, f)
-			i--
-		case <-time.After(10 * time.Second):
-			return nil
+		if f := p.frames[i]; match(f) {
+			return &f
 		}
 	}
 }
@@ -669,7 +668,7 @@ func checkLikes(t *testing.T, _ *conformance, s *sent) {
 // deleted chat is not.
 func checkWelcomeHistory(shown bool) func(t *testing.T, x *conformance, s *sent) {
 	return func(t *testing.T, x *conformance, s *sent) {
-		chat := chatOf(x, s)
+		chat := chatOf(s)
 		if got := historyHas(s.welcome.History, chat); got != shown {
 			t.Fatalf("chat %s in the welcome's history: %v, want %v (%+v)", chat, got, shown, s.welcome.History)
 		}
@@ -677,7 +676,7 @@ func checkWelcomeHistory(shown bool) func(t *testing.T, x *conformance, s *sent)
 }
 
 // chatOf is the chat a case's history shows: its own, or the one a delete hides.
-func chatOf(x *conformance, s *sent) string {
+func chatOf(s *sent) string {
 	if s.ev.Type == event.Delete {
 		return s.ev.TargetEvent.String()
 	}
@@ -692,7 +691,7 @@ func historyHas(history []frame, eventID string) bool {
 // on either gateway show a chat, and not a deleted one.
 func checkHistory(shown bool) func(t *testing.T, x *conformance, s *sent) {
 	return func(t *testing.T, x *conformance, s *sent) {
-		chat := chatOf(x, s)
+		chat := chatOf(s)
 		for _, gw := range []string{x.gw1, x.gw2} {
 			code, page := getChats(t, gw, x.main.id, "")
 			if code != http.StatusOK || historyHas(page.Chats, chat) != shown {
