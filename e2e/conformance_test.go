@@ -993,8 +993,7 @@ func checkChatForgotten(t *testing.T, x *conformance, s *sent) {
 
 // checkLikeUncounted: the erased like no longer counts, in the party's
 // like total and in the welcome of a gateway that never followed the
-// party. The gateways that follow it still welcome viewers with the old
-// total (see knownDefect).
+// party, and in the welcome of the gateways that follow it.
 func checkLikeUncounted(t *testing.T, x *conformance, s *sent) {
 	if status, p := api(t, x.gw1, http.MethodGet, "/api/parties/"+x.main.id, "reader", nil); status != http.StatusOK || p["likes"] != 0.0 {
 		t.Fatalf("GET party after the only liker's erasure: %d, likes %v, want 0", status, p["likes"])
@@ -1012,21 +1011,12 @@ func checkLikeUncounted(t *testing.T, x *conformance, s *sent) {
 	if likes := welcomeLikes(fresh); likes != 0 {
 		t.Fatalf("welcome likes %d on a new gateway after the only liker's erasure, want 0", likes)
 	}
-	following := []int64{welcomeLikes(x.gw1), welcomeLikes(x.gw2)}
-	knownDefect(t, slices.Equal(following, []int64{0, 0}), fmt.Sprintf("after the only liker's erasure the "+
-		"gateways following the party welcome viewers with likes %v, want 0: the hub's like total only rises "+
-		"(room.Hub.noteLikes, Deliver) and Hub.Erased leaves it", following))
-}
-
-// knownDefect ends a check whose last condition ok fails by a defect of
-// the system written down here: the subtest is skipped, naming it, and
-// fails once the defect is gone, so that this marker goes with it.
-func knownDefect(t *testing.T, ok bool, defect string) {
-	t.Helper()
-	if ok {
-		t.Fatalf("a known defect no longer shows; remove its knownDefect: %s", defect)
+	// The gateways following the party learned the new total from the
+	// erasure's announcement.
+	if following := []int64{welcomeLikes(x.gw1), welcomeLikes(x.gw2)}; !slices.Equal(following, []int64{0, 0}) {
+		t.Fatalf("after the only liker's erasure the gateways following the party welcome viewers with likes %v, "+
+			"want 0", following)
 	}
-	t.Skipf("known defect: %s", defect)
 }
 
 // checkUnattributed: the sender's moderation action keeps its row, its

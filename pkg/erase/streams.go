@@ -11,6 +11,7 @@ import (
 
 	"github.com/watchparty/watchparty/pkg/dlq"
 	"github.com/watchparty/watchparty/pkg/event"
+	"github.com/watchparty/watchparty/pkg/rdb"
 	"github.com/watchparty/watchparty/pkg/store"
 	"github.com/watchparty/watchparty/pkg/stream"
 )
@@ -64,11 +65,15 @@ func eraseFromStream(ctx context.Context, rc redis.UniversalClient, party uuid.U
 	if keptLike {
 		return deleted, 0, nil
 	}
-	liked, err := rc.SRem(ctx, keys.Likers, e.UserID).Result()
+	// Pods following the party learn its new total from the announcement.
+	liked, err := rdb.EraseLike(ctx, rc, keys, e.UserID)
 	if err != nil {
 		return deleted, 0, fmt.Errorf("remove %s from %s: %w", e.UserID, keys.Likers, err)
 	}
-	return deleted, int(liked), nil
+	if liked {
+		return deleted, 1, nil
+	}
+	return deleted, 0, nil
 }
 
 // coveredRaw reports whether e covers r, an entry of party's stream that

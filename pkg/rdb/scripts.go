@@ -37,6 +37,8 @@ var (
 	leaseRenewLua string
 	//go:embed lua/lease_release.lua
 	leaseReleaseLua string
+	//go:embed lua/erase_like.lua
+	eraseLikeLua string
 )
 
 var (
@@ -49,6 +51,7 @@ var (
 	leaseHoldScript       = redis.NewScript(leaseHoldLua)
 	leaseRenewScript      = redis.NewScript(leaseRenewLua)
 	leaseReleaseScript    = redis.NewScript(leaseReleaseLua)
+	eraseLikeScript       = redis.NewScript(eraseLikeLua)
 )
 
 // EndedMessage is the announcement on a party's channel that it ended
@@ -78,6 +81,32 @@ func ParseErased(msg string) (user string, at time.Time, ok bool) {
 		return "", time.Time{}, false
 	}
 	return user, time.UnixMilli(n).UTC(), true
+}
+
+// likesPrefix starts the announcement of a party's like total after an
+// erased like: "!likes <total>".
+const likesPrefix = "!likes "
+
+// LikesMessage announces that a party's like total is now total
+// (lua/erase_like.lua publishes it).
+func LikesMessage(total int64) string { return likesPrefix + strconv.FormatInt(total, 10) }
+
+// ParseLikes reads a LikesMessage; ok is false for any other message.
+func ParseLikes(msg string) (total int64, ok bool) {
+	rest, found := strings.CutPrefix(msg, likesPrefix)
+	if !found {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(rest, 10, 64)
+	return n, err == nil && n >= 0
+}
+
+// EraseLike takes user's like off the party of k and, if there was one,
+// announces the party's new like total (LikesMessage), in one step
+// (lua/erase_like.lua). It reports whether there was a like.
+func EraseLike(ctx context.Context, c redis.Scripter, k PartyKeys, user string) (bool, error) {
+	n, err := eraseLikeScript.Run(ctx, c, []string{k.Likers}, user, k.Channel).Int()
+	return n == 1, err
 }
 
 // CloseParty closes the party of k to writes for ttl (whole seconds)

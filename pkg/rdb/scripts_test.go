@@ -27,6 +27,7 @@ var embeddedScripts = map[string]string{
 	"lease_renew.lua":       leaseRenewLua,
 	"lease_release.lua":     leaseReleaseLua,
 	"user_conns.lua":        userConnsLua,
+	"erase_like.lua":        eraseLikeLua,
 }
 
 var (

@@ -170,3 +170,31 @@ func TestHubRoleFollowsDeliveredEntries(t *testing.T) {
 		t.Fatal("a delivered moderator_remove is not in the welcome")
 	}
 }
+
+// TestHubLikesFollowAnErasedLike: an erased like sets the hub's total
+// down, and a join's read of the total from before it (a higher, stale
+// total) does not raise it again; a read after it does.
+func TestHubLikesFollowAnErasedLike(t *testing.T) {
+	r, _, _ := newRooms(t)
+	h, err := r.hub(context.Background(), uuid.New())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.noteLikes(3, h.likesRead())
+	before := h.likesRead()
+	h.Likes(2)
+	h.noteLikes(3, before) // read before the erasure
+	if got := likesOf(h); got != 2 {
+		t.Fatalf("like total %d after an erased like and a stale read; want 2", got)
+	}
+	h.noteLikes(4, h.likesRead())
+	if got := likesOf(h); got != 4 {
+		t.Fatalf("like total %d after a read since the erasure; want 4", got)
+	}
+}
+
+func likesOf(h *Hub) int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.likes
+}

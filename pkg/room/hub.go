@@ -46,6 +46,7 @@ type Hub struct {
 	moderators  map[string]bool
 	lastID      string
 	likes       int64
+	likesSet    int64 // how many times Likes set likes
 	playback    Playback
 	ended       bool
 	sentViewers int // the count last pushed to viewers
@@ -103,6 +104,16 @@ func (h *Hub) Erased(user string, at time.Time) {
 	if at.After(h.forgotten.erased[user]) {
 		h.forgotten.erased[user] = at
 	}
+}
+
+// Likes implements stream.Sink: the party's like total went down to total
+// (an erased like). A join's read of the total from before it no longer
+// counts (noteLikes).
+func (h *Hub) Likes(total int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.likes = total
+	h.likesSet++
 }
 
 // pushViewers sends the viewer count to every viewer when it changed.
@@ -332,11 +343,21 @@ func (h *Hub) Len() int {
 	return len(h.viewers)
 }
 
-// noteLikes raises the hub's like total to at least n.
-func (h *Hub) noteLikes(n int64) {
+// likesRead is what a join notes before it reads the party's like total
+// from Redis (see noteLikes).
+func (h *Hub) likesRead() int64 {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if n > h.likes {
+	return h.likesSet
+}
+
+// noteLikes raises the hub's like total to at least n, which a join read
+// after likesRead returned read: unless an erased like set the total
+// since, as n may be from before it.
+func (h *Hub) noteLikes(n, read int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if n > h.likes && h.likesSet == read {
 		h.likes = n
 	}
 }

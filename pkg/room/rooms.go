@@ -131,10 +131,6 @@ var ErrBanned = errors.New("banned from the party")
 // stream a page at a time as the socket drains (see catchUp).
 func (r *Rooms) Join(ctx context.Context, v *Viewer, since string) error {
 	keys := stream.KeysFor(v.Party)
-	likes, err := stream.Likes(ctx, r.rdb, keys)
-	if err != nil {
-		return fmt.Errorf("read likes: %w", err)
-	}
 	var resumed *bool
 	if since != "" {
 		ok, err := stream.Resumable(ctx, r.rdb, keys, since)
@@ -162,7 +158,7 @@ func (r *Rooms) Join(ctx context.Context, v *Viewer, since string) error {
 			v.startCatchUp(since)
 		}
 	}
-	h, err := r.addViewer(ctx, v, likes, withHistory, welcome)
+	h, err := r.addViewer(ctx, v, withHistory, welcome)
 	if err != nil {
 		_, _ = r.presence.Add(context.WithoutCancel(ctx), v.Party, -1)
 		return err
@@ -255,7 +251,7 @@ const historyTimeout = 3 * time.Second
 // left while v was joining is not used. With withHistory, the chats up to
 // the hub's start are read first, holding no lock fan-out takes; the hub
 // adds those it delivered since, under its lock, as it welcomes v.
-func (r *Rooms) addViewer(ctx context.Context, v *Viewer, likes int64, withHistory bool,
+func (r *Rooms) addViewer(ctx context.Context, v *Viewer, withHistory bool,
 	welcome func(st welcomeState, early []chatFrame, earlyOK bool)) (*Hub, error) {
 	for {
 		h, err := r.hub(ctx, v.Party)
@@ -272,7 +268,12 @@ func (r *Rooms) addViewer(ctx context.Context, v *Viewer, likes int64, withHisto
 		case standing.Banned:
 			return nil, ErrBanned
 		}
-		h.noteLikes(likes)
+		read := h.likesRead()
+		likes, err := stream.Likes(ctx, r.rdb, stream.KeysFor(v.Party))
+		if err != nil {
+			return nil, fmt.Errorf("read likes: %w", err)
+		}
+		h.noteLikes(likes, read)
 		var early []chatFrame
 		earlyOK := false
 		if withHistory {

@@ -87,7 +87,7 @@ func TestLeavingDoesNotHoldUpOtherParties(t *testing.T) {
 		feedUnfollow(p)
 	}
 	v := NewViewer(nil, quiet, auth.Identity{UserID: "v"}, 10, 11, nil)
-	if _, err := r.addViewer(ctx, v, 0, false, func(welcomeState, []chatFrame, bool) {}); err != nil {
+	if _, err := r.addViewer(ctx, v, false, func(welcomeState, []chatFrame, bool) {}); err != nil {
 		t.Fatal(err)
 	}
 	left := make(chan struct{})
@@ -97,7 +97,7 @@ func TestLeavingDoesNotHoldUpOtherParties(t *testing.T) {
 	joined := make(chan error, 1)
 	go func() {
 		w := NewViewer(nil, busy, auth.Identity{UserID: "w"}, 10, 11, nil)
-		_, err := r.addViewer(ctx, w, 0, false, func(welcomeState, []chatFrame, bool) {})
+		_, err := r.addViewer(ctx, w, false, func(welcomeState, []chatFrame, bool) {})
 		joined <- err
 	}()
 	select {

@@ -32,6 +32,9 @@ type Sink interface {
 	// Erased says user's events created until at were erased (flusher
 	// erase-user): entries already delivered may no longer exist.
 	Erased(user string, at time.Time)
+	// Likes says the party's like total is now total: an erased user's
+	// like was taken off. It comes in order with Deliver's likes.
+	Likes(total int64)
 }
 
 // Feed follows party streams live for fan-out: the append script announces
@@ -433,6 +436,10 @@ func (fl *follow) deliverLocked(msg string, log *slog.Logger) {
 	}
 	if user, at, ok := rdb.ParseErased(msg); ok {
 		fl.sink.Erased(user, at)
+		return
+	}
+	if total, ok := rdb.ParseLikes(msg); ok {
+		fl.sink.Likes(total)
 		return
 	}
 	id, rest, ok1 := strings.Cut(msg, " ")

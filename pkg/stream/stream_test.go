@@ -219,6 +219,7 @@ type recorder struct {
 func (r *recorder) Start(s stream.Snapshot)  { r.start, r.playback = s.LastID, s.Playback }
 func (r *recorder) Ended()                   {}
 func (r *recorder) Erased(string, time.Time) {}
+func (r *recorder) Likes(int64)              {}
 func (r *recorder) Deliver(e event.Event, _ int64) {
 	if r.first == "" {
 		r.first = e.StreamID
