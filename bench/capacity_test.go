@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/watchparty/watchparty/pkg/event"
-	"github.com/watchparty/watchparty/pkg/stream"
+	"github.com/watchparty/watchparty/internal/event"
+	"github.com/watchparty/watchparty/internal/stream"
 )
 
 // BenchmarkCapacity measures the figures docs/capacity.md sizes a

@@ -21,9 +21,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/watchparty/watchparty/pkg/rdb"
-	"github.com/watchparty/watchparty/pkg/store"
-	"github.com/watchparty/watchparty/pkg/testenv"
+	"github.com/watchparty/watchparty/internal/rdb"
+	"github.com/watchparty/watchparty/internal/store"
+	"github.com/watchparty/watchparty/internal/testenv"
 )
 
 // env is one benchmark's throwaway servers and clients to them.

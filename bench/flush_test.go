@@ -14,10 +14,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/watchparty/watchparty/pkg/event"
-	"github.com/watchparty/watchparty/pkg/flusher"
-	"github.com/watchparty/watchparty/pkg/store"
-	"github.com/watchparty/watchparty/pkg/stream"
+	"github.com/watchparty/watchparty/internal/event"
+	"github.com/watchparty/watchparty/internal/flusher"
+	"github.com/watchparty/watchparty/internal/store"
+	"github.com/watchparty/watchparty/internal/stream"
 )
 
 const flushBatch = 5000

@@ -17,8 +17,8 @@ import (
 	"github.com/gorilla/websocket"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/watchparty/watchparty/pkg/gateway"
-	"github.com/watchparty/watchparty/pkg/stream"
+	"github.com/watchparty/watchparty/internal/gateway"
+	"github.com/watchparty/watchparty/internal/stream"
 )
 
 // BenchmarkIngest times chats acknowledged by one in-process gateway: one

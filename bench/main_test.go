@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/watchparty/watchparty/pkg/testenv"
+	"github.com/watchparty/watchparty/internal/testenv"
 )
 
 // Sizes of the benchmarks; the defaults keep `make bench` within a few

@@ -19,7 +19,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/watchparty/watchparty/pkg/testenv"
+	"github.com/watchparty/watchparty/internal/testenv"
 )
 
 func flagInt(name string, v int, usage string) *int { return flag.Int(name, v, usage) }

@@ -10,8 +10,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/watchparty/watchparty/pkg/store"
-	"github.com/watchparty/watchparty/pkg/testenv"
+	"github.com/watchparty/watchparty/internal/store"
+	"github.com/watchparty/watchparty/internal/testenv"
 )
 
 // BenchmarkIngestReplicated measures what WATCH_PARTY_MIN_REPLICAS_ACK=1

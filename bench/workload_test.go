@@ -14,8 +14,8 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/watchparty/watchparty/pkg/event"
-	"github.com/watchparty/watchparty/pkg/stream"
+	"github.com/watchparty/watchparty/internal/event"
+	"github.com/watchparty/watchparty/internal/stream"
 )
 
 // workload is a backlog of party events: per party, in stream order.

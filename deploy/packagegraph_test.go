@@ -27,11 +27,11 @@ const (
 // much of the tree and nothing imports it, so drawn they would cross every
 // other arrow and say nothing about where a change belongs.
 var graphLeftOut = map[string]string{
-	"bench":               "benchmarks",
-	"deploy":              "checks of the deployment files and docs",
-	"e2e":                 "end-to-end tests",
-	"pkg/testenv":         "the test harness",
-	"pkg/store/storetest": "a test fixture",
+	"bench":                    "benchmarks",
+	"deploy":                   "checks of the deployment files and docs",
+	"e2e":                      "end-to-end tests",
+	"internal/testenv":         "the test harness",
+	"internal/store/storetest": "a test fixture",
 }
 
 // graph maps a package, relative to the module, to the module packages it

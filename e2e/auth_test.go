@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/watchparty/watchparty/pkg/auth"
+	"github.com/watchparty/watchparty/internal/auth"
 )
 
 // TestExpiredTokenClosesTheConnection: when the token's exp passes, the

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/watchparty/watchparty/pkg/auth"
+	"github.com/watchparty/watchparty/internal/auth"
 )
 
 // TestBadInputIsRefusedAndChangesNothingElse sends every kind of bad input

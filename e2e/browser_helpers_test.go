@@ -294,14 +294,14 @@ type axeViolation struct {
 	} `json:"nodes"`
 }
 
-// checkAccessibility runs axe-core (pinned in pkg/web/npm, installed by
+// checkAccessibility runs axe-core (pinned in internal/web/npm, installed by
 // scripts/deps.sh) on the tab's page as it is now and fails the test on
 // any serious or critical violation; lesser ones are logged.
 func (tb *tab) checkAccessibility(what string) {
 	tb.t.Helper()
 	src, err := axeSource()
 	if err != nil {
-		tb.t.Fatalf("axe-core is not installed (run scripts/deps.sh; it runs npm ci in pkg/web/npm): %v", err)
+		tb.t.Fatalf("axe-core is not installed (run scripts/deps.sh; it runs npm ci in internal/web/npm): %v", err)
 	}
 	// Through DevTools, which the page's Content-Security-Policy does not govern.
 	tb.eval("(() => { "+string(src)+"\n; return true; })()", nil)

@@ -18,7 +18,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/watchparty/watchparty/pkg/event"
+	"github.com/watchparty/watchparty/internal/event"
 )
 
 // TestResumeAfterLongGap: a viewer that missed 50,000 events reconnects

@@ -10,9 +10,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/watchparty/watchparty/pkg/dlq"
-	"github.com/watchparty/watchparty/pkg/event"
-	"github.com/watchparty/watchparty/pkg/stream"
+	"github.com/watchparty/watchparty/internal/dlq"
+	"github.com/watchparty/watchparty/internal/event"
+	"github.com/watchparty/watchparty/internal/stream"
 )
 
 // TestEraseUser erases alice while her chats, like and logs sit flushed in

@@ -10,8 +10,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/watchparty/watchparty/pkg/event"
-	"github.com/watchparty/watchparty/pkg/history"
+	"github.com/watchparty/watchparty/internal/event"
+	"github.com/watchparty/watchparty/internal/history"
 )
 
 // addJoinEntries appends n joins to the party's stream directly, as

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/watchparty/watchparty/pkg/testenv"
+	"github.com/watchparty/watchparty/internal/testenv"
 )
 
 // TestGatewayRefusesBadLimits starts the gateway binary with one bad limit

@@ -14,9 +14,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
 
-	"github.com/watchparty/watchparty/pkg/store"
-	"github.com/watchparty/watchparty/pkg/stream"
-	"github.com/watchparty/watchparty/pkg/testenv"
+	"github.com/watchparty/watchparty/internal/store"
+	"github.com/watchparty/watchparty/internal/stream"
+	"github.com/watchparty/watchparty/internal/testenv"
 )
 
 // TestPoisonEventsAreIsolatedAndReplayed puts chats that PostgreSQL refuses

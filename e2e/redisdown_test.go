@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/watchparty/watchparty/pkg/store"
-	"github.com/watchparty/watchparty/pkg/testenv"
+	"github.com/watchparty/watchparty/internal/store"
+	"github.com/watchparty/watchparty/internal/testenv"
 )
 
 // TestStartedWhileRedisIsDown starts a gateway and a flusher while their

@@ -17,10 +17,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
 
-	"github.com/watchparty/watchparty/pkg/event"
-	"github.com/watchparty/watchparty/pkg/store"
-	"github.com/watchparty/watchparty/pkg/stream"
-	"github.com/watchparty/watchparty/pkg/testenv"
+	"github.com/watchparty/watchparty/internal/event"
+	"github.com/watchparty/watchparty/internal/store"
+	"github.com/watchparty/watchparty/internal/stream"
+	"github.com/watchparty/watchparty/internal/testenv"
 )
 
 // TestRedisRestartWithAOFKeepsAcknowledgedEvents kills Redis (appendonly,

@@ -17,8 +17,8 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/watchparty/watchparty/pkg/store"
-	"github.com/watchparty/watchparty/pkg/testenv"
+	"github.com/watchparty/watchparty/internal/store"
+	"github.com/watchparty/watchparty/internal/testenv"
 )
 
 // Shape of TestScaleOut: 2,000 viewers over 20 parties, one of them with

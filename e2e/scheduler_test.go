@@ -9,7 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/watchparty/watchparty/pkg/testenv"
+	"github.com/watchparty/watchparty/internal/testenv"
 )
 
 // leaseHeld reports whether p's last lease log line says it holds the lease.

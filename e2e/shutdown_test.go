@@ -17,9 +17,9 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/watchparty/watchparty/pkg/event"
-	"github.com/watchparty/watchparty/pkg/stream"
-	"github.com/watchparty/watchparty/pkg/testenv"
+	"github.com/watchparty/watchparty/internal/event"
+	"github.com/watchparty/watchparty/internal/stream"
+	"github.com/watchparty/watchparty/internal/testenv"
 )
 
 // chatLoad is one viewer sending chats with client ids as fast as its

@@ -17,7 +17,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/gorilla/websocket"
 
-	"github.com/watchparty/watchparty/pkg/stream"
+	"github.com/watchparty/watchparty/internal/stream"
 )
 
 // TestSocketIO drives the stock socket.io-client (Node, e2e/socketio)

@@ -26,9 +26,9 @@
 # socket.io-client: the Socket.IO e2e test's Node client, installed by `npm ci` in e2e/socketio
 # from its committed package-lock.json (the npm registry). Not with --go.
 #
-# The web app's npm packages: hls.js (a copy is embedded in the gateway; pkg/web's test checks
+# The web app's npm packages: hls.js (a copy is embedded in the gateway; internal/web's test checks
 # the copy against the installed package) and axe-core (the browser tests' accessibility
-# check), installed by `npm ci` in pkg/web/npm from its committed package-lock.json. Not with --go.
+# check), installed by `npm ci` in internal/web/npm from its committed package-lock.json. Not with --go.
 #
 # kube-score: deploy/checks lints the Kubernetes manifests with kube-score, installed with
 # that go as `go install github.com/zegl/kube-score/cmd/kube-score@<kube_score_version>`
@@ -267,8 +267,8 @@ install_socketio_client() {
 
 # --- the web app's npm packages ----------------------------------------------------------
 
-# hls.js and axe-core at the versions of the committed pkg/web/npm/package-lock.json (npm ci).
-web_npm_dir="$repo_root/pkg/web/npm"
+# hls.js and axe-core at the versions of the committed internal/web/npm/package-lock.json (npm ci).
+web_npm_dir="$repo_root/internal/web/npm"
 
 # have_web_npm: true when node_modules matches the lock file (as have_socketio_client).
 have_web_npm() {
@@ -279,8 +279,8 @@ have_web_npm() {
 
 install_web_npm() {
   have_web_npm && return 0
-  say "installing hls.js and axe-core into pkg/web/npm/node_modules (npm ci)"
-  (cd "$web_npm_dir" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci in pkg/web/npm failed"
+  say "installing hls.js and axe-core into internal/web/npm/node_modules (npm ci)"
+  (cd "$web_npm_dir" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci in internal/web/npm failed"
 }
 
 # --- kube-score -------------------------------------------------------------------------
@@ -344,7 +344,7 @@ if [[ "$mode" == check ]]; then
     problems=1
   fi
   if ! have_web_npm; then
-    say "no hls.js or axe-core in pkg/web/npm/node_modules (scripts/deps.sh would npm ci it)"
+    say "no hls.js or axe-core in internal/web/npm/node_modules (scripts/deps.sh would npm ci it)"
     problems=1
   fi
   ((problems == 0)) || exit 1

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make-sample-video.sh writes pkg/web/media/sample.webm: the video the gateway serves so a party
+# make-sample-video.sh writes internal/web/media/sample.webm: the video the gateway serves so a party
 # works without the internet. 30 seconds of 640x360 VP9 at 25 frames a second, no sound, showing
 # the position (seconds with tenths) and the frame number in large digits plus a bar that fills
 # with time, so a person or a test can read where the player is. Under 1 MiB.
@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-OUT=pkg/web/media/sample.webm
+OUT=internal/web/media/sample.webm
 FONT=/usr/share/fonts/truetype/dejavu/DejaVuSansMono-Bold.ttf
 SECONDS_LONG=30
 command -v ffmpeg >/dev/null || { echo "make-sample-video: ffmpeg is missing (apt-get install -y ffmpeg)" >&2; exit 1; }

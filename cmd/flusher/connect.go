@@ -6,8 +6,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/watchparty/watchparty/pkg/rdb"
-	"github.com/watchparty/watchparty/pkg/store"
+	"github.com/watchparty/watchparty/internal/rdb"
+	"github.com/watchparty/watchparty/internal/store"
 )
 
 // connect opens the Redis client and the PostgreSQL pool a command needs;

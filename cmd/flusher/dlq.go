@@ -14,12 +14,12 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
-	"github.com/watchparty/watchparty/pkg/config"
-	"github.com/watchparty/watchparty/pkg/dlq"
-	"github.com/watchparty/watchparty/pkg/event"
-	"github.com/watchparty/watchparty/pkg/logging"
-	"github.com/watchparty/watchparty/pkg/rdb"
-	"github.com/watchparty/watchparty/pkg/store"
+	"github.com/watchparty/watchparty/internal/config"
+	"github.com/watchparty/watchparty/internal/dlq"
+	"github.com/watchparty/watchparty/internal/event"
+	"github.com/watchparty/watchparty/internal/logging"
+	"github.com/watchparty/watchparty/internal/rdb"
+	"github.com/watchparty/watchparty/internal/store"
 )
 
 func newReplayDLQCmd() *cobra.Command {

@@ -13,10 +13,10 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/watchparty/watchparty/pkg/dlq"
-	"github.com/watchparty/watchparty/pkg/event"
-	"github.com/watchparty/watchparty/pkg/store"
-	"github.com/watchparty/watchparty/pkg/testenv"
+	"github.com/watchparty/watchparty/internal/dlq"
+	"github.com/watchparty/watchparty/internal/event"
+	"github.com/watchparty/watchparty/internal/store"
+	"github.com/watchparty/watchparty/internal/testenv"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }

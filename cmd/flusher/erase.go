@@ -8,9 +8,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
-	"github.com/watchparty/watchparty/pkg/config"
-	"github.com/watchparty/watchparty/pkg/erase"
-	"github.com/watchparty/watchparty/pkg/store"
+	"github.com/watchparty/watchparty/internal/config"
+	"github.com/watchparty/watchparty/internal/erase"
+	"github.com/watchparty/watchparty/internal/store"
 )
 
 func newEraseUserCmd() *cobra.Command {

@@ -13,13 +13,13 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/watchparty/watchparty/pkg/config"
-	"github.com/watchparty/watchparty/pkg/flusher"
-	"github.com/watchparty/watchparty/pkg/health"
-	"github.com/watchparty/watchparty/pkg/lifecycle"
-	"github.com/watchparty/watchparty/pkg/logging"
-	"github.com/watchparty/watchparty/pkg/rdb"
-	"github.com/watchparty/watchparty/pkg/store"
+	"github.com/watchparty/watchparty/internal/config"
+	"github.com/watchparty/watchparty/internal/flusher"
+	"github.com/watchparty/watchparty/internal/health"
+	"github.com/watchparty/watchparty/internal/lifecycle"
+	"github.com/watchparty/watchparty/internal/logging"
+	"github.com/watchparty/watchparty/internal/rdb"
+	"github.com/watchparty/watchparty/internal/store"
 )
 
 func newRunCmd() *cobra.Command {

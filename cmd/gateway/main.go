@@ -11,11 +11,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/watchparty/watchparty/pkg/config"
-	"github.com/watchparty/watchparty/pkg/gateway"
-	"github.com/watchparty/watchparty/pkg/logging"
-	"github.com/watchparty/watchparty/pkg/rdb"
-	"github.com/watchparty/watchparty/pkg/store"
+	"github.com/watchparty/watchparty/internal/config"
+	"github.com/watchparty/watchparty/internal/gateway"
+	"github.com/watchparty/watchparty/internal/logging"
+	"github.com/watchparty/watchparty/internal/rdb"
+	"github.com/watchparty/watchparty/internal/store"
 )
 
 func main() {

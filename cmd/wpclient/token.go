@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/watchparty/watchparty/pkg/auth"
+	"github.com/watchparty/watchparty/internal/auth"
 )
 
 func newTokenCmd() *cobra.Command {

@@ -16,8 +16,8 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
-	"github.com/watchparty/watchparty/pkg/config"
-	"github.com/watchparty/watchparty/pkg/envflag"
+	"github.com/watchparty/watchparty/internal/config"
+	"github.com/watchparty/watchparty/internal/envflag"
 )
 
 // closedOnPurpose are the listen addresses no NetworkPolicy may open, and
@@ -32,7 +32,7 @@ var closedOnPurpose = map[string]string{
 const dnsPort = 53
 
 // settingsOf returns the declared settings of each command, by its name as
-// invoked ("gateway", "flusher run"), as pkg/config declares them.
+// invoked ("gateway", "flusher run"), as internal/config declares them.
 func settingsOf() map[string][]envflag.Row {
 	out := map[string][]envflag.Row{}
 	for _, c := range config.Commands() {
@@ -216,7 +216,7 @@ func fromNamespaces(peers []networkingv1.NetworkPolicyPeer) bool {
 //
 //   - every workload pod is isolated for ingress and egress;
 //   - each address a command listens on (its settings ending in _ADDR, as
-//     pkg/config declares them, with the value the pod gives them) is
+//     internal/config declares them, with the value the pod gives them) is
 //     allowed by an ingress rule, or is in closedOnPurpose and allowed by
 //     none; no rule opens a port nothing listens on, or every port;
 //   - only ports a load-balanced Service targets are open to anyone; the
@@ -287,7 +287,7 @@ func checkNetworkPolicies(m manifests) []string {
 			command := strings.Join(append(append([]string{}, c.Command...), c.Args...), " ")
 			rows, ok := settings[command]
 			if !ok {
-				bad("%s: %q is no command pkg/config declares", where, command)
+				bad("%s: %q is no command internal/config declares", where, command)
 				continue
 			}
 			vars, secret := containerEnv(c, cm)

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/watchparty/watchparty/pkg/store"
-	"github.com/watchparty/watchparty/pkg/testenv"
+	"github.com/watchparty/watchparty/internal/store"
+	"github.com/watchparty/watchparty/internal/testenv"
 )
 
 // root is the repository root. testenv builds the binaries of the module

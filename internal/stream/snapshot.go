@@ -1,0 +1,41 @@
+package stream
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/watchparty/watchparty/internal/rdb"
+)
+
+// Playback is a party's playback state as the append script keeps it:
+// state, position and time of the last play/pause/seek (UpdatedAt is ""
+// before the first).
+type Playback struct {
+	State      string
+	PositionMS int64
+	UpdatedAt  string
+}
+
+// Snapshot is where a party's stream stands at one instant: the id of its
+// last entry and the playback state that entry leaves.
+type Snapshot struct {
+	LastID   string // "0-0" for an empty stream
+	Playback Playback
+}
+
+// SnapshotOf reads party's snapshot in one step, so a play/pause/seek can
+// never fall between reading the last id and the playback state.
+func SnapshotOf(ctx context.Context, c redis.UniversalClient, party uuid.UUID) (Snapshot, error) {
+	r, err := rdb.ReadSnapshot(ctx, c, KeysFor(party))
+	if err != nil {
+		return Snapshot{}, fmt.Errorf("read snapshot of party %s: %w", party, err)
+	}
+	s := Snapshot{LastID: r.LastID, Playback: Playback{State: r.State, PositionMS: r.PositionMS, UpdatedAt: r.UpdatedAt}}
+	if s.Playback.State == "" {
+		s.Playback.State = "paused"
+	}
+	return s, nil
+}

@@ -1,4 +1,0 @@
-// Package room keeps each gateway process's viewers grouped by party and
-// fans every entry of a party's stream out to them, encoded once per process.
-// It is this project's code, not a public API.
-package room

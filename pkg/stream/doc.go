@@ -1,9 +1,0 @@
-// Package stream appends party events to Redis Streams, follows them live for
-// fan-out, reads them back for viewers catching up and through the flushers'
-// consumer group, and closes and removes a party's keys when it ends. It is
-// this project's code, not a public API.
-//
-// The keys and Lua scripts it uses are named and kept in package rdb; every
-// key of one party carries the hash tag {<party_id>}, so on Redis Cluster a
-// party lives on one slot and no command mixes parties.
-package stream
