@@ -159,6 +159,34 @@ func reportTargets(b *testing.B, ours, peer *serverRun) {
 			ours.ingest.rate/peer.ingest.rate, 1.5, false)
 		b.ReportMetric(ours.ingest.rate/peer.ingest.rate, "ratio_ingest")
 	}
+	if peer.ingest.redisPerEvt > 0 {
+		check(fmt.Sprintf("ingest, Redis CPU per ack (%.1fµs vs %.1fµs)", ours.ingest.redisPerEvt, peer.ingest.redisPerEvt),
+			ours.ingest.redisPerEvt/peer.ingest.redisPerEvt, 1.0, true)
+	}
+	reportTail(b, ours, peer, check)
+}
+
+// reportTail checks the p99 delivery latency of every step both servers
+// kept up with (below saturation): at most Centrifugo's in each, and at
+// most half of it in the median one.
+func reportTail(b *testing.B, ours, peer *serverRun, check func(what string, ratio, target float64, lower bool)) {
+	b.Helper()
+	var ratios []float64
+	for _, o := range ours.steps {
+		p := peer.step(o.viewers, o.rate)
+		if p == nil || p.p99 <= 0 || !o.keptUp() || !p.keptUp() {
+			continue
+		}
+		r := float64(o.p99) / float64(p.p99)
+		ratios = append(ratios, r)
+		check(fmt.Sprintf("%d viewers × %d chats/s (below saturation), p99 latency (%.1fms vs %.1fms)",
+			o.viewers, o.rate, ms(o.p99), ms(p.p99)), r, 1.0, true)
+	}
+	if len(ratios) == 0 {
+		return
+	}
+	slices.Sort(ratios)
+	check(fmt.Sprintf("median of the %d steps below saturation, p99 latency", len(ratios)), ratios[len(ratios)/2], 0.5, true)
 }
 
 // writeFanoutDocs writes the table to bench-fanout.md and the chart to

@@ -223,6 +223,13 @@ type stepResult struct {
 	pubErrs          int
 }
 
+// keptUp says the server delivered what the step offered (every viewer
+// each chat, at the step's rate), within 5 %: the step is below its
+// saturation.
+func (s *stepResult) keptUp() bool {
+	return s.missing == 0 && s.deliveredPerSec >= 0.95*float64(s.viewers*s.rate)
+}
+
 type ingestShape struct {
 	rate                     float64
 	p50, p99                 time.Duration

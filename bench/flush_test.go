@@ -30,6 +30,10 @@ const flushBatch = 5000
 //
 // CPU profile by phase: go test -run '^$' -bench FlushThroughput -benchtime 1x
 // -cpuprofile cpu.out ./bench/ && go tool pprof -tagfocus phase=flusher cpu.out
+// flushTarget is the flusher's rate the benchmark expects, as a share of
+// raw COPY's in the same run.
+const flushTarget = 0.90
+
 func BenchmarkFlushThroughput(b *testing.B) {
 	b.StopTimer()
 	ctx := context.Background()
@@ -129,10 +133,10 @@ func BenchmarkFlushThroughput(b *testing.B) {
 	line("COPY WITH FK, FK triggers off + 1 party lock per batch", fkSkip)
 	line("store.Writer alone (no Redis), batch 5000, WITH FK", wr)
 	verdict := "OK"
-	if ratio < 0.60 {
+	if ratio < flushTarget {
 		verdict = "BELOW TARGET"
 	}
-	result(b, "RESULT flusher %.0f events/s vs raw COPY %.0f events/s (5000 rows/COPY, tx per batch; the copy has no FK, the real tables do): ratio %.2f, target >= 0.60: %s",
+	result(b, "RESULT flusher %.0f events/s vs raw COPY %.0f events/s (5000 rows/COPY, tx per batch; the copy has no FK, the real tables do): ratio %.2f, target >= 0.90 (judge the median of 3 runs): %s",
 		rate(fl.Wall), rate(raw.Wall), ratio, verdict)
 	result(b, "RESULT single-COPY %.0f events/s; flusher vs COPY with FK %.2f, vs raw COPY with uuid.UUID ids %.2f",
 		rate(single.Wall), fk.Wall.Seconds()/fl.Wall.Seconds(), rawGoogle.Wall.Seconds()/fl.Wall.Seconds())
