@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"fmt"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -108,32 +109,34 @@ type AppendBatchLimits struct {
 // events, at time now; AppendRepliesOf reads the command's answers once p
 // ran. On Redis Cluster every event must be of one slot (one party is).
 // It never falls back to EVAL: a pipeline that failed with NOSCRIPT
-// (IsNoScript) is run again after LoadAppend.
-func QueueAppends(ctx context.Context, p redis.Scripter, now time.Time, lim AppendBatchLimits,
+// (IsNoScript) is run again after LoadAppend. The command is built here,
+// not by the client's EvalSha, so that the names of a party, boxed once,
+// are not boxed again for every event.
+func QueueAppends(ctx context.Context, p redis.Pipeliner, now time.Time, lim AppendBatchLimits,
 	events []AppendEvent) *redis.Cmd {
-	keys := make([]string, 0, 8*len(events))
+	keys := make([]any, 0, 8*len(events))
 	args := make([]any, 0, 3+11*len(events))
 	args = append(args, lim.MaxBuffered, int(IDTTL.Seconds()), lim.MaxDeleted)
 	for _, e := range events {
 		k := cachedKeysFor(e.Party)
-		keys = append(keys, k.appendKeysAt(now)...)
-		limit, window := 0, int64(0)
+		keys = append(keys, k.appendKeysOf(now).boxed...)
+		limit, window := any("0"), any("0")
 		if e.Rate.On() {
 			w := e.Rate.window().Milliseconds()
 			keys = append(keys, k.rateKey(e.Rate.Class, e.UserID, now.UnixMilli()/w))
-			limit, window = e.Rate.Burst, w
+			limit, window = rateArgs(e.Rate)
 		} else {
-			keys = append(keys, k.Stream) // not read without a rate
+			keys = append(keys, k.boxed.stream) // not read without a rate
 		}
-		muteCheck := int64(0)
+		muteCheck := any("0")
 		if e.MuteCheck {
 			muteCheck = e.Now.UnixMilli()
 		}
-		dedup := "0"
+		dedup := any("0")
 		if e.Dedup {
 			dedup = k.dedupFlag(now)
 		}
-		args = append(args, e.Payload, e.EventID, dedup, e.UserID, k.Channel, muteCheck, flag(e.BanCheck),
+		args = append(args, e.Payload, e.EventID, dedup, e.UserID, k.boxed.channel, muteCheck, flag(e.BanCheck),
 			limit, window)
 		// The kind's own KEYS and ARGV.
 		switch {
@@ -142,20 +145,37 @@ func QueueAppends(ctx context.Context, p redis.Scripter, now time.Time, lim Appe
 			if !e.Until.IsZero() {
 				until = e.Until.UnixMilli()
 			}
-			keys = append(keys, k.Moderators, k.Deleted)
+			keys = append(keys, k.boxed.moderators, k.boxed.deleted)
 			args = append(args, "moderation", e.Moderation, e.Target, until, e.Host)
 		case e.Playback != "":
-			keys = append(keys, k.Playback)
+			keys = append(keys, k.boxed.playback)
 			args = append(args, "playback", e.Playback, e.PositionMS, e.CreatedAt)
 		case e.Like:
-			keys = append(keys, k.Likers)
+			keys = append(keys, k.boxed.likers)
 			args = append(args, "like")
 		default:
 			args = append(args, "")
 		}
 	}
-	return appendScript.EvalSha(ctx, p, keys, args...)
+	cmd := make([]any, 0, 3+len(keys)+len(args))
+	cmd = append(cmd, "evalsha", appendScript.Hash(), len(keys))
+	cmd = append(append(cmd, keys...), args...)
+	return p.Do(ctx, cmd...)
 }
+
+// rateArgs are a rate's limit and window as the append script takes them,
+// boxed once per rate.
+func rateArgs(r Rate) (limit, window any) {
+	if v, ok := boxedRates.Load(r); ok {
+		b := v.([2]any)
+		return b[0], b[1]
+	}
+	b := [2]any{r.Burst, r.window().Milliseconds()}
+	boxedRates.Store(r, b)
+	return b[0], b[1]
+}
+
+var boxedRates sync.Map // Rate -> [2]any
 
 // AppendRepliesOf converts the answers, one per event, of a command
 // QueueAppends queued for n events. Its error is the command's own (then
@@ -214,7 +234,7 @@ func AppendLoaded(ctx context.Context, c redis.Scripter) (bool, error) {
 	return len(exists) == 1 && exists[0], nil
 }
 
-func flag(b bool) string {
+func flag(b bool) any {
 	if b {
 		return "1"
 	}

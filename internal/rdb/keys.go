@@ -74,6 +74,10 @@ func KeysFor(p uuid.UUID) PartyKeys { return cachedKeysFor(p).PartyKeys }
 type namedKeys struct {
 	PartyKeys
 	append atomic.Pointer[appendKeys]
+	// boxed holds the names the append script takes as command arguments,
+	// each put in an interface once: boxing a string allocates, and these
+	// go with every event.
+	boxed struct{ stream, channel, likers, playback, moderators, deleted any }
 }
 
 // appendKeys is the first KEYS of every event of lua/append.lua for one
@@ -81,6 +85,7 @@ type namedKeys struct {
 type appendKeys struct {
 	generation int64
 	keys       []string // read only once stored
+	boxed      []any    // keys, each in an interface
 	writes     atomic.Int64
 	loads      atomic.Int64 // scriptLoads when this process last checked the time to live
 }
@@ -97,7 +102,7 @@ const ttlCheckEvery = 64
 // dedupFlag is the append script's dedup argument for an event of this
 // party at time now: "2" when the write must also check the
 // generation's time to live, else "1".
-func (n *namedKeys) dedupFlag(now time.Time) string {
+func (n *namedKeys) dedupFlag(now time.Time) any {
 	a := n.append.Load()
 	if a == nil || a.generation != now.UnixMilli()/IDGeneration.Milliseconds() {
 		return "2"
@@ -123,21 +128,31 @@ func cachedKeysFor(p uuid.UUID) *namedKeys {
 		return k
 	}
 	k := &namedKeys{PartyKeys: nameKeys(p)}
+	b := &k.boxed
+	b.stream, b.channel, b.likers = k.Stream, k.Channel, k.Likers
+	b.playback, b.moderators, b.deleted = k.Playback, k.Moderators, k.Deleted
 	partyKeys.Add(p, k)
 	return k
 }
 
 // appendKeysAt is the first KEYS of every event of lua/append.lua at time
 // now, all but the rate count (see QueueAppends).
-func (n *namedKeys) appendKeysAt(now time.Time) []string {
+func (n *namedKeys) appendKeysAt(now time.Time) []string { return n.appendKeysOf(now).keys }
+
+func (n *namedKeys) appendKeysOf(now time.Time) *appendKeys {
 	gen := now.UnixMilli() / IDGeneration.Milliseconds()
 	if a := n.append.Load(); a != nil && a.generation == gen {
-		return a.keys
+		return a
 	}
 	k := n.PartyKeys
-	keys := []string{k.Stream, k.IDsAt(now), k.IDsAt(now.Add(-IDGeneration)), k.Ended, k.Mutes, k.Bans}
-	n.append.Store(&appendKeys{generation: gen, keys: keys})
-	return keys
+	a := &appendKeys{generation: gen,
+		keys: []string{k.Stream, k.IDsAt(now), k.IDsAt(now.Add(-IDGeneration)), k.Ended, k.Mutes, k.Bans}}
+	a.boxed = make([]any, len(a.keys))
+	for i, key := range a.keys {
+		a.boxed[i] = key
+	}
+	n.append.Store(a)
+	return a
 }
 
 // rateKey names user's count of rate class in the party's window (see
