@@ -3,6 +3,7 @@
 package event
 
 import (
+	"crypto/sha1"
 	"time"
 
 	"github.com/google/uuid"
@@ -136,7 +137,19 @@ func NewID(party uuid.UUID, user, clientID string) uuid.UUID {
 		}
 		return id
 	}
-	return uuid.NewSHA1(idNamespace, []byte(party.String()+"\x00"+user+"\x00"+clientID))
+	// uuid.NewSHA1(idNamespace, party, user and clientID joined by NULs),
+	// hashed from a buffer on the stack: the id of every frame with a
+	// client id is derived here, and NewSHA1 allocated five times for it.
+	var buf [160]byte
+	name := append(buf[:0], idNamespace[:]...)
+	name = appendUUID(name, party)
+	name = append(append(append(append(name, 0), user...), 0), clientID...)
+	sum := sha1.Sum(name)
+	var id uuid.UUID
+	copy(id[:], sum[:])
+	id[6] = id[6]&0x0f | 0x50 // version 5
+	id[8] = id[8]&0x3f | 0x80 // RFC 4122 variant
+	return id
 }
 
 // Millis truncates t to the millisecond in UTC, the precision events keep.

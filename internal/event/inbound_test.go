@@ -103,6 +103,20 @@ func TestInvalidKeepsClientID(t *testing.T) {
 	}
 }
 
+// TestNewIDIsNewSHA1: an id derived from a client id is the UUIDv5 of
+// party, user and client id it always was, so that a resend to a gateway
+// of another version is still recognised.
+func TestNewIDIsNewSHA1(t *testing.T) {
+	long := strings.Repeat("ü", 100) // past the stack buffer
+	for _, c := range []struct{ user, clientID string }{{"u", "c1"}, {"", "x"}, {"bob", long}, {long, long}} {
+		p := uuid.New()
+		want := uuid.NewSHA1(idNamespace, []byte(p.String()+"\x00"+c.user+"\x00"+c.clientID))
+		if got := NewID(p, c.user, c.clientID); got != want {
+			t.Errorf("NewID(%s, %q, %q) = %s, want %s", p, c.user, c.clientID, got, want)
+		}
+	}
+}
+
 func TestNewIDIsStablePerClientID(t *testing.T) {
 	p := uuid.New()
 	if NewID(p, "u", "c1") != NewID(p, "u", "c1") {
