@@ -46,8 +46,12 @@ func (f *form) appendValue(b []byte, v any) ([]byte, error) {
 		if f.millis {
 			return append(t.AppendFormat(append(b, '"'), TimeLayout), '"'), nil
 		}
-		j, err := t.MarshalJSON()
-		return append(b, j...), err
+		// As t.MarshalJSON, without its allocation.
+		j, err := t.AppendText(append(b, '"'))
+		if err != nil {
+			return b, err
+		}
+		return append(j, '"'), nil
 	case *int64:
 		return strconv.AppendInt(b, *v, 10), nil
 	case **int64:
