@@ -158,7 +158,9 @@ func (n *namedKeys) appendKeysOf(now time.Time) *appendKeys {
 // rateKey names user's count of rate class in the party's window (see
 // Rate).
 func (n *namedKeys) rateKey(class, user string, window int64) string {
-	return n.RatePrefix + class + ":" + user + ":" + strconv.FormatInt(window, 10)
+	var buf [128]byte
+	b := append(append(append(append(append(buf[:0], n.RatePrefix...), class...), ':'), user...), ':')
+	return string(strconv.AppendInt(b, window, 10))
 }
 
 func nameKeys(p uuid.UUID) PartyKeys {

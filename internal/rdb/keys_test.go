@@ -34,3 +34,10 @@ func TestAppendKeysFollowTheClientIDGeneration(t *testing.T) {
 		}
 	}
 }
+
+func TestRateKeyNamesClassUserAndWindow(t *testing.T) {
+	p := uuid.New()
+	if got, want := cachedKeysFor(p).rateKey("chat", "bob", 42), "wp:{"+p.String()+"}:rate:chat:bob:42"; got != want {
+		t.Errorf("rate key %q, want %q", got, want)
+	}
+}
