@@ -280,7 +280,7 @@ func (tb *tab) addInitScript(js string) {
 }
 
 var axeSource = sync.OnceValues(func() ([]byte, error) {
-	return os.ReadFile(filepath.Join("..", "pkg", "web", "npm", "node_modules", "axe-core", "axe.min.js"))
+	return os.ReadFile(filepath.Join("..", "internal", "web", "npm", "node_modules", "axe-core", "axe.min.js"))
 })
 
 // axeViolation is one rule axe-core found broken, with the elements.

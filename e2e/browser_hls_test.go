@@ -24,7 +24,7 @@ func makeHLS(t *testing.T) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, ffmpeg, "-nostdin", "-loglevel", "error",
-		"-i", filepath.Join("..", "pkg", "web", "media", "sample.webm"), "-t", "20", "-an",
+		"-i", filepath.Join("..", "internal", "web", "media", "sample.webm"), "-t", "20", "-an",
 		"-vf", "scale=640:-2", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
 		"-g", "25", "-keyint_min", "25", "-sc_threshold", "0",
 		"-f", "hls", "-hls_time", "2", "-hls_playlist_type", "vod",
