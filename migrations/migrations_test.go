@@ -15,11 +15,11 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/watchparty/watchparty/migrations"
 	"github.com/watchparty/watchparty/internal/event"
 	"github.com/watchparty/watchparty/internal/store"
 	"github.com/watchparty/watchparty/internal/store/storetest"
 	"github.com/watchparty/watchparty/internal/testenv"
+	"github.com/watchparty/watchparty/migrations"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
