@@ -119,7 +119,8 @@ func QueueAppends(ctx context.Context, p redis.Pipeliner, now time.Time, lim App
 	args = append(args, lim.MaxBuffered, int(IDTTL.Seconds()), lim.MaxDeleted)
 	for _, e := range events {
 		k := cachedKeysFor(e.Party)
-		keys = append(keys, k.appendKeysOf(now).boxed...)
+		gen := k.appendKeysAt(now)
+		keys = append(keys, gen.keys...)
 		limit, window := any("0"), any("0")
 		if e.Rate.On() {
 			w := e.Rate.window().Milliseconds()
@@ -134,7 +135,7 @@ func QueueAppends(ctx context.Context, p redis.Pipeliner, now time.Time, lim App
 		}
 		dedup := any("0")
 		if e.Dedup {
-			dedup = k.dedupFlag(now)
+			dedup = gen.dedupFlag()
 		}
 		args = append(args, e.Payload, e.EventID, dedup, e.UserID, k.boxed.channel, muteCheck, flag(e.BanCheck),
 			limit, window)

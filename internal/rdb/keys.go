@@ -81,11 +81,10 @@ type namedKeys struct {
 }
 
 // appendKeys is the first KEYS of every event of lua/append.lua for one
-// client-id generation.
+// client-id generation, each in an interface as the command takes it.
 type appendKeys struct {
 	generation int64
-	keys       []string // read only once stored
-	boxed      []any    // keys, each in an interface
+	keys       []any // read only once stored
 	writes     atomic.Int64
 	loads      atomic.Int64 // scriptLoads when this process last checked the time to live
 }
@@ -99,14 +98,10 @@ type appendKeys struct {
 // about 5 % of the script's work.
 const ttlCheckEvery = 64
 
-// dedupFlag is the append script's dedup argument for an event of this
-// party at time now: "2" when the write must also check the
+// dedupFlag is the append script's dedup argument for an event written
+// to this generation: "2" when the write must also check the
 // generation's time to live, else "1".
-func (n *namedKeys) dedupFlag(now time.Time) any {
-	a := n.append.Load()
-	if a == nil || a.generation != now.UnixMilli()/IDGeneration.Milliseconds() {
-		return "2"
-	}
+func (a *appendKeys) dedupFlag() any {
 	if loads := scriptLoads.Load(); a.loads.Swap(loads) != loads || a.writes.Add(1)%ttlCheckEvery == 1 {
 		return "2"
 	}
@@ -137,20 +132,14 @@ func cachedKeysFor(p uuid.UUID) *namedKeys {
 
 // appendKeysAt is the first KEYS of every event of lua/append.lua at time
 // now, all but the rate count (see QueueAppends).
-func (n *namedKeys) appendKeysAt(now time.Time) []string { return n.appendKeysOf(now).keys }
-
-func (n *namedKeys) appendKeysOf(now time.Time) *appendKeys {
+func (n *namedKeys) appendKeysAt(now time.Time) *appendKeys {
 	gen := now.UnixMilli() / IDGeneration.Milliseconds()
 	if a := n.append.Load(); a != nil && a.generation == gen {
 		return a
 	}
 	k := n.PartyKeys
 	a := &appendKeys{generation: gen,
-		keys: []string{k.Stream, k.IDsAt(now), k.IDsAt(now.Add(-IDGeneration)), k.Ended, k.Mutes, k.Bans}}
-	a.boxed = make([]any, len(a.keys))
-	for i, key := range a.keys {
-		a.boxed[i] = key
-	}
+		keys: []any{k.Stream, k.IDsAt(now), k.IDsAt(now.Add(-IDGeneration)), k.Ended, k.Mutes, k.Bans}}
 	n.append.Store(a)
 	return a
 }

@@ -28,8 +28,8 @@ func TestAppendKeysFollowTheClientIDGeneration(t *testing.T) {
 	k := cachedKeysFor(p)
 	t0 := time.UnixMilli(1_800_000_000_000)
 	for _, now := range []time.Time{t0, t0.Add(time.Second), t0.Add(IDGeneration), t0.Add(3 * IDGeneration), t0} {
-		want := []string{k.Stream, k.IDsAt(now), k.IDsAt(now.Add(-IDGeneration)), k.Ended, k.Mutes, k.Bans}
-		if got := k.appendKeysAt(now); !slices.Equal(got, want) {
+		want := []any{k.Stream, k.IDsAt(now), k.IDsAt(now.Add(-IDGeneration)), k.Ended, k.Mutes, k.Bans}
+		if got := k.appendKeysAt(now).keys; !slices.Equal(got, want) {
 			t.Errorf("append keys at %v = %q, want %q", now, got, want)
 		}
 	}
