@@ -103,6 +103,13 @@ func TestBrowserModeration(t *testing.T) {
 	mod.waitFor("the moderator's panel", 5*time.Second, `!document.getElementById('mod-panel').hidden`, modPanelJS)
 	host.waitFor("Mod in the host's list", 5*time.Second, `(`+modPanelJS+`).mods.includes('Mod')`, modPanelJS)
 
+	// A moderator who loads the page again learns its role from the welcome.
+	mod.do(chromedp.Reload())
+	mod.waitLive()
+	mod.waitFor("the moderator's panel after a reload", 5*time.Second, `!document.getElementById('mod-panel').hidden`, modPanelJS)
+	mod.waitChat("Viewer", "spam one")
+	mod.screenshot(artifacts, "party-moderator-reloaded")
+
 	// Mod deletes the viewer's chat: gone everywhere.
 	mod.moderate("spam one", "delete")
 	for _, tb := range all {
