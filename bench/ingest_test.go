@@ -121,7 +121,7 @@ func saturateThenPace(ctx context.Context, b *testing.B, env *env, clients []*ws
 func startGateway(ctx context.Context, b *testing.B, env *env, minReplicas int) (string, *gateway.Metrics) {
 	b.Helper()
 	// Limits as in production, but too generous to refuse: their cost is measured.
-	cfg := gateway.Config{Addr: "127.0.0.1:0", DevAuth: true, MaxBufferedEvents: 1 << 40, ChatRate: 1e6, ChatBurst: 1e6,
+	cfg := gateway.Config{Addr: "127.0.0.1:0", DevAuth: true, MaxBufferedEvents: 1 << 40, EventRates: map[string]*gateway.RateLimit{"chat": {Rate: 1e6, Burst: 1e6}},
 		ShutdownTimeout: 5 * time.Second, LogFormat: "text", LogLevel: "error", MinReplicasAck: minReplicas}
 	g, err := gateway.New(cfg, openRedis(b, env.redisURL), env.pool, quietLogger())
 	if err != nil {

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/watchparty/watchparty/internal/auth"
 	"github.com/watchparty/watchparty/internal/envflag"
+	"github.com/watchparty/watchparty/internal/event"
 	"github.com/watchparty/watchparty/internal/gateway"
 	"github.com/watchparty/watchparty/internal/rdb"
 	"github.com/watchparty/watchparty/internal/web"
@@ -17,6 +19,7 @@ import (
 // Gateway declares the settings of the gateway command, bound to c.
 func Gateway(c *gateway.Config) envflag.Command {
 	const nn, pos = envflag.NonNegative, envflag.Positive
+	rateSettings, rateRules := eventRates(c)
 	return envflag.Command{
 		Name: "gateway",
 		Settings: slices.Concat([]envflag.Setting{
@@ -54,24 +57,7 @@ func Gateway(c *gateway.Config) envflag.Command {
 				Help: "unflushed events one party may hold before events are refused",
 				Doc: "unflushed events one party's stream may hold; beyond it events are answered `unavailable` " +
 					"instead of letting Redis run out of memory"},
-			envflag.Float{P: &c.ChatRate, Env: "WATCH_PARTY_CHAT_RATE", Flag: "chat-rate", Default: 5, Bound: nn,
-				Help: "chats per second per user per party, across gateways (0: no limit)",
-				Doc:  "chats per second per user per party, counted across all gateways by the append (and by each gateway first)"},
-			envflag.Int{P: &c.ChatBurst, Env: "WATCH_PARTY_CHAT_BURST", Flag: "chat-burst", Default: 10, Bound: nn,
-				Help: "chat burst per user per party"},
-			envflag.Float{P: &c.LikeRate, Env: "WATCH_PARTY_LIKE_RATE", Flag: "like-rate", Default: 10, Bound: nn,
-				Help: "likes per second per user per party, across gateways (0: no limit)",
-				Doc:  "likes per second per user per party, counted across all gateways by the append (and by each gateway first)"},
-			envflag.Int{P: &c.LikeBurst, Env: "WATCH_PARTY_LIKE_BURST", Flag: "like-burst", Default: 10, Bound: nn,
-				Help: "like burst per user per party"},
-			envflag.Float{P: &c.PlaybackRate, Env: "WATCH_PARTY_PLAYBACK_RATE", Flag: "playback-rate",
-				Default: gateway.DefaultPlaybackRate, Bound: nn,
-				Help: "play/pause/seek per second per user per party, across gateways (0: no limit)",
-				Doc:  "play/pause/seek per second per user per party (one bucket), counted across all gateways by the append (and by each gateway first)"},
-			envflag.Int{P: &c.PlaybackBurst, Env: "WATCH_PARTY_PLAYBACK_BURST", Flag: "playback-burst",
-				Default: gateway.DefaultPlaybackBurst, Bound: nn,
-				Help: "play/pause/seek burst per user per party",
-				Doc:  "play/pause/seek burst"},
+		}, rateSettings, []envflag.Setting{
 			envflag.Float{P: &c.JoinRate, Env: "WATCH_PARTY_JOIN_RATE", Flag: "join-rate",
 				Default: gateway.DefaultJoinRate, Bound: nn,
 				Help: "WebSocket joins per second per user, per pod (0: no limit)",
@@ -88,15 +74,6 @@ func Gateway(c *gateway.Config) envflag.Command {
 				Default: gateway.DefaultIPJoinBurst, Bound: nn,
 				Help: "WebSocket join burst per client address",
 				Doc:  "join burst per client address"},
-			envflag.Float{P: &c.ModerationRate, Env: "WATCH_PARTY_MODERATION_RATE", Flag: "moderation-rate",
-				Default: gateway.DefaultModerationRate, Bound: nn,
-				Help: "moderation actions per second per user per party, refused ones too (0: no limit)",
-				Doc: "moderation actions per second per user per party, over the WebSocket and `POST …/moderation` alike; " +
-					"taken before the authorization check, so refused actions count too. Per gateway, and across all gateways " +
-					"for the actions that reach the append"},
-			envflag.Int{P: &c.ModerationBurst, Env: "WATCH_PARTY_MODERATION_BURST", Flag: "moderation-burst",
-				Default: gateway.DefaultModerationBurst, Bound: nn,
-				Help: "moderation burst per user per party"},
 			envflag.Float{P: &c.APIReadRate, Env: "WATCH_PARTY_API_READ_RATE", Flag: "api-read-rate",
 				Default: gateway.DefaultAPIReadRate, Bound: nn,
 				Help: "REST reads of parties per second per user, per pod (0: no limit)",
@@ -199,7 +176,7 @@ func Gateway(c *gateway.Config) envflag.Command {
 				Default: gateway.DefaultSocketIOPingTimeout, Bound: pos,
 				Help: "Socket.IO (Engine.IO) pingTimeout: how long a ping waits for its pong before the connection is closed"},
 		}, Logging(&c.LogFormat, &c.LogLevel)),
-		Rules: []func() error{
+		Rules: append(rateRules, []func() error{
 			func() error {
 				if c.WelcomeHistory > gateway.MaxWelcomeHistory {
 					return fmt.Errorf("WATCH_PARTY_WELCOME_HISTORY %d is over %d", c.WelcomeHistory, gateway.MaxWelcomeHistory)
@@ -223,12 +200,8 @@ func Gateway(c *gateway.Config) envflag.Command {
 				}
 				return nil
 			},
-			burstRule(&c.ChatRate, &c.ChatBurst, "WATCH_PARTY_CHAT"),
-			burstRule(&c.LikeRate, &c.LikeBurst, "WATCH_PARTY_LIKE"),
-			burstRule(&c.PlaybackRate, &c.PlaybackBurst, "WATCH_PARTY_PLAYBACK"),
 			burstRule(&c.JoinRate, &c.JoinBurst, "WATCH_PARTY_JOIN"),
 			burstRule(&c.IPJoinRate, &c.IPJoinBurst, "WATCH_PARTY_IP_JOIN"),
-			burstRule(&c.ModerationRate, &c.ModerationBurst, "WATCH_PARTY_MODERATION"),
 			burstRule(&c.APIReadRate, &c.APIReadBurst, "WATCH_PARTY_API_READ"),
 			burstRule(&c.APIWriteRate, &c.APIWriteBurst, "WATCH_PARTY_API_WRITE"),
 			burstRule(&c.HistoryRate, &c.HistoryBurst, "WATCH_PARTY_HISTORY"),
@@ -238,7 +211,7 @@ func Gateway(c *gateway.Config) envflag.Command {
 				}
 				return nil
 			},
-		},
+		}...),
 	}
 }
 
@@ -276,4 +249,28 @@ func burstRule(rate *float64, burst *int, prefix string) func() error {
 		}
 		return nil
 	}
+}
+
+// eventRates declares the settings of every rate class the event kinds
+// declare (event.RateClass): WATCH_PARTY_<CLASS>_RATE and _BURST, bound to
+// c.EventRates, with the class's defaults, and the rules relating each pair.
+func eventRates(c *gateway.Config) ([]envflag.Setting, []func() error) {
+	const nn = envflag.NonNegative
+	if c.EventRates == nil {
+		c.EventRates = make(map[string]*gateway.RateLimit)
+	}
+	var out []envflag.Setting
+	var rules []func() error
+	for _, class := range event.RateClasses() {
+		l := &gateway.RateLimit{}
+		c.EventRates[class.Name] = l
+		env := "WATCH_PARTY_" + strings.ToUpper(class.Name)
+		out = append(out,
+			envflag.Float{P: &l.Rate, Env: env + "_RATE", Flag: class.Name + "-rate", Default: class.Rate, Bound: nn,
+				Help: class.RateHelp, Doc: class.RateDoc},
+			envflag.Int{P: &l.Burst, Env: env + "_BURST", Flag: class.Name + "-burst", Default: class.Burst, Bound: nn,
+				Help: class.BurstHelp, Doc: class.BurstDoc})
+		rules = append(rules, burstRule(&l.Rate, &l.Burst, env))
+	}
+	return out, rules
 }

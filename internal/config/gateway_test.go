@@ -112,9 +112,9 @@ func TestGatewaySettingsConverted(t *testing.T) {
 	err := parse(t, Gateway(&c), "--dev-auth", "--shutdown-timeout-ms=250", "--max-buffered-events=7",
 		"--max-party-duration=2h", "--chat-rate=0.5")
 	checkErr(t, err, "")
-	if c.ShutdownTimeout != 250*time.Millisecond || c.MaxBufferedEvents != 7 || c.MaxPartyDuration != 2*time.Hour || c.ChatRate != 0.5 {
+	if c.ShutdownTimeout != 250*time.Millisecond || c.MaxBufferedEvents != 7 || c.MaxPartyDuration != 2*time.Hour || c.EventRates["chat"].Rate != 0.5 {
 		t.Errorf("got shutdown %v, buffered %d, party %v, chat rate %v; want 250ms, 7, 2h0m0s, 0.5",
-			c.ShutdownTimeout, c.MaxBufferedEvents, c.MaxPartyDuration, c.ChatRate)
+			c.ShutdownTimeout, c.MaxBufferedEvents, c.MaxPartyDuration, c.EventRates["chat"].Rate)
 	}
 	if c.ReadHeaderTimeout != gateway.DefaultReadHeaderTimeout || c.MaxConns != gateway.DefaultMaxConns || c.LogFormat != "json" {
 		t.Errorf("defaults not applied: %+v", c)

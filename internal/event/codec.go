@@ -40,11 +40,11 @@ func Decode(b []byte, streamID string) (Event, error) {
 }
 
 func (e Event) check() error {
-	k, known := kinds[e.Type]
+	k, known := KindOf(e.Type)
 	switch {
 	case e.ID == uuid.Nil:
 		return fmt.Errorf("missing event_id")
-	case e.UserID == "" && !k.anonymous:
+	case e.UserID == "" && !k.Anonymous:
 		return fmt.Errorf("missing user_id")
 	case e.CreatedAt.IsZero():
 		return fmt.Errorf("missing created_at")
@@ -57,7 +57,7 @@ func (e Event) check() error {
 }
 
 // hasPayload reports whether e carries every payload field of its kind.
-func (k kind) hasPayload(e Event) bool {
+func (k Kind) hasPayload(e Event) bool {
 	r := record{Event: e}
 	for _, f := range k.payload {
 		if isZero(f.value(&r)) {

@@ -10,94 +10,9 @@ import (
 )
 
 // Type names a kind of event. The names are the SPEC's and appear in frames,
-// stream entries, DLQ documents and metric labels.
+// stream entries, DLQ documents and metric labels. Each type is declared,
+// with everything about it, by a Kind (kind.go) in a file of its own.
 type Type string
-
-// The event types.
-const (
-	Chat    Type = "chat"
-	Like    Type = "like"
-	Play    Type = "play"
-	Pause   Type = "pause"
-	Seek    Type = "seek"
-	Join    Type = "join"
-	Leave   Type = "leave"
-	Viewers Type = "viewers"
-
-	// Moderation, by the party's host or a moderator it appointed (the
-	// event's user). Each is broadcast, in stream order, and stored as a
-	// log row; the gateway applies it to the party's moderation state in
-	// the same atomic append (internal/moderation).
-	Delete          Type = "delete"           // hides the chat TargetEvent
-	Mute            Type = "mute"             // refuses Target's chats until Until
-	Unmute          Type = "unmute"           // ends Target's mute
-	Kick            Type = "kick"             // closes Target's connections to the party
-	Ban             Type = "ban"              // kick, and joins by Target refused
-	Unban           Type = "unban"            // lets Target join again
-	ModeratorAdd    Type = "moderator_add"    // Target may moderate (host only)
-	ModeratorRemove Type = "moderator_remove" // Target no longer moderates (host only)
-)
-
-// kind is what events of one type carry beyond the fields every event has,
-// and where they go.
-type kind struct {
-	payload   []field // the fields only this type carries
-	missing   string  // when set, the payload is required and this says it is missing
-	broadcast bool    // viewers receive these events as frames
-	anonymous bool    // no user_id: the gateway's own samples
-	inbound   bool    // clients send these as frames (ParseInbound)
-}
-
-// kinds is the one list of event types.
-var kinds = map[Type]kind{
-	Chat:    {payload: []field{textField}, broadcast: true, inbound: true},
-	Like:    {payload: []field{likeTotalField}, broadcast: true, inbound: true},
-	Play:    {payload: []field{positionField}, missing: "play without position_ms", broadcast: true, inbound: true},
-	Pause:   {payload: []field{positionField}, missing: "pause without position_ms", broadcast: true, inbound: true},
-	Seek:    {payload: []field{positionField}, missing: "seek without position_ms", broadcast: true, inbound: true},
-	Join:    {},
-	Leave:   {},
-	Viewers: {payload: []field{viewersField}, missing: "viewers event without count", anonymous: true},
-
-	Delete:          {payload: []field{targetEventField}, missing: "delete without target_event_id", broadcast: true, inbound: true},
-	Mute:            {payload: []field{targetField, untilField}, missing: "mute without target_user_id or until", broadcast: true, inbound: true},
-	Unmute:          {payload: []field{targetField}, missing: "unmute without target_user_id", broadcast: true, inbound: true},
-	Kick:            {payload: []field{targetField}, missing: "kick without target_user_id", broadcast: true, inbound: true},
-	Ban:             {payload: []field{targetField}, missing: "ban without target_user_id", broadcast: true, inbound: true},
-	Unban:           {payload: []field{targetField}, missing: "unban without target_user_id", broadcast: true, inbound: true},
-	ModeratorAdd:    {payload: []field{targetField}, missing: "moderator_add without target_user_id", broadcast: true, inbound: true},
-	ModeratorRemove: {payload: []field{targetField}, missing: "moderator_remove without target_user_id", broadcast: true, inbound: true},
-}
-
-// Types lists every event type, for metrics that are initialised per type.
-var Types = []Type{Chat, Like, Play, Pause, Seek, Join, Leave, Viewers,
-	Delete, Mute, Unmute, Kick, Ban, Unban, ModeratorAdd, ModeratorRemove}
-
-// ModerationTypes lists the moderation event types.
-var ModerationTypes = []Type{Delete, Mute, Unmute, Kick, Ban, Unban, ModeratorAdd, ModeratorRemove}
-
-// IsPlayback reports whether t changes the party's playback state.
-func (t Type) IsPlayback() bool { return kinds[t].carries(positionField) }
-
-// IsModeration reports whether t is a moderation action.
-func (t Type) IsModeration() bool {
-	return kinds[t].carries(targetField) || kinds[t].carries(targetEventField)
-}
-
-func (k kind) carries(f field) bool {
-	for _, p := range k.payload {
-		if p.key == f.key {
-			return true
-		}
-	}
-	return false
-}
-
-// Inbound reports whether clients send events of type t as frames.
-func (t Type) Inbound() bool { return kinds[t].inbound }
-
-// Broadcast reports whether viewers see events of type t as frames.
-func (t Type) Broadcast() bool { return kinds[t].broadcast }
 
 // Event is one accepted party event. CreatedAt is when the gateway accepted
 // it, to the millisecond; it becomes the row's created_at.
@@ -111,7 +26,7 @@ type Event struct {
 	UserID     string
 	Name       string // display name; frames show it, the database does not keep it
 	CreatedAt  time.Time
-	Text       string // chat
+	Text       string // the text its kind carries: a chat's body
 	PositionMS *int64 // play, pause and seek
 	Viewers    *int   // viewer-count samples
 	// Target is the user a moderation action (but delete) acts on;

@@ -17,8 +17,8 @@ import (
 //
 // This file is the one place that says which key carries which value in
 // which encoding; the encoder, both decoders and the fast decoder all read
-// it. A new event field is one field here, one slot in each form that
-// carries it, and its column in the store's writer.
+// it. A field only one kind carries may instead be declared with its kind
+// (kind.go): declare adds it to each form, as a payload slot at the end.
 
 // A field is one value of an event under its JSON key. value returns a
 // pointer to where the value lives: *Type, *string, *uuid.UUID, *time.Time,
@@ -80,7 +80,7 @@ type form struct {
 
 var streamForm = form{name: "stream entry", slots: []slot{
 	{typeField, always}, {idField, always}, {partyField, always}, {userField, always},
-	{nameField, nonZero}, {createdField, always}, {textField, nonZero},
+	{nameField, nonZero}, {createdField, always}, {textField, payload},
 	{positionField, nonZero}, {viewersField, nonZero},
 	{targetField, nonZero}, {targetEventField, nonZero}, {untilField, nonZero},
 }}
@@ -95,7 +95,7 @@ var deadLetterForm = form{name: "dead-letter event", millis: true, slots: []slot
 
 var frameForm = form{name: "frame", millis: true, slots: []slot{
 	{typeField, always}, {idField, always}, {streamIDField, always}, {userField, always},
-	{nameField, nonZero}, {textField, nonZero}, {likeTotalField, payload},
+	{nameField, nonZero}, {textField, payload}, {likeTotalField, payload},
 	{positionField, nonZero}, {targetField, nonZero}, {targetEventField, nonZero},
 	{untilField, nonZero}, {tsField, always},
 }}
@@ -106,7 +106,8 @@ func (s slot) present(r *record, v any) bool {
 	case nonZero:
 		return !isZero(v)
 	case payload:
-		return kinds[r.Type].carries(s.field) && !isNil(v)
+		k, ok := kinds[r.Type]
+		return ok && k.carries(s.field) && !isNil(v)
 	}
 	return true
 }

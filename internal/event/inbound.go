@@ -82,23 +82,11 @@ func parseSlow(raw []byte) (Inbound, error) {
 		return in, invalid("type is missing")
 	}
 	in.Type = Type(typ)
-	switch in.Type {
-	case Chat:
-		in.Text, err = chatText(fields["text"])
-	case Like:
-	case Play, Pause, Seek:
-		in.PositionMS, err = position(fields["position_ms"])
-	case Delete:
-		in.TargetEvent, err = targetEvent(fields["target_event_id"])
-	case Mute:
-		if in.Target, err = target(fields["target_user_id"]); err == nil {
-			in.MuteDuration, err = muteDuration(fields["duration_s"])
-		}
-	case Unmute, Kick, Ban, Unban, ModeratorAdd, ModeratorRemove:
-		in.Target, err = target(fields["target_user_id"])
-	default:
-		err = invalid("unknown type %q", typ)
+	k, known := kinds[in.Type]
+	if !known || k.read == nil {
+		return in, invalid("unknown type %q", typ)
 	}
+	err = k.read(fields, &in)
 	return in, err
 }
 

@@ -51,7 +51,7 @@ func wantCode(t *testing.T, what string, f map[string]any, code string) {
 // kicks are limited like a host's deletes.
 func TestModerationFloodIsLimited(t *testing.T) {
 	t.Parallel()
-	e := newServedEnv(t, noLimits(func(c *gateway.Config) { c.ModerationRate, c.ModerationBurst = 0.001, 3 }))
+	e := newServedEnv(t, noLimits(func(c *gateway.Config) { c.EventRates = rates("moderation", 0.001, 3) }))
 	party := e.insert("alice", store.Ongoing)
 	host := e.mustJoin(party, "alice", nil)
 	troll := e.mustJoin(party, "troll", nil)
@@ -72,7 +72,7 @@ func TestModerationFloodIsLimited(t *testing.T) {
 // same tokens, answering 429 with Retry-After, refusals counted too.
 func TestModerationOverRESTSharesTheWebSocketBucket(t *testing.T) {
 	t.Parallel()
-	e := newServedEnv(t, noLimits(func(c *gateway.Config) { c.ModerationRate, c.ModerationBurst = 0.001, 3 }))
+	e := newServedEnv(t, noLimits(func(c *gateway.Config) { c.EventRates = rates("moderation", 0.001, 3) }))
 	party := e.insert("alice", store.Ongoing)
 	host := e.mustJoin(party, "alice", nil)
 	path := "/api/parties/" + party.String() + "/moderation"
@@ -208,7 +208,7 @@ func TestInvalidFrameFloodClosesTheConnection(t *testing.T) {
 // gateways gets one chat bucket, not one per gateway.
 func TestRatesAreCountedAcrossGateways(t *testing.T) {
 	t.Parallel()
-	cfg := noLimits(func(c *gateway.Config) { c.ChatRate, c.ChatBurst = 0.001, 3 })
+	cfg := noLimits(func(c *gateway.Config) { c.EventRates = rates("chat", 0.001, 3) })
 	e := newServedEnv(t, cfg)
 	second := e.sibling(cfg)
 	party := e.insert("alice", store.Ongoing)

@@ -18,10 +18,6 @@ type Config struct {
 	ShutdownTimeout   time.Duration
 	AuthSecret        string
 	DevAuth           bool
-	ChatRate          float64
-	ChatBurst         int
-	LikeRate          float64
-	LikeBurst         int
 	AllowedOrigins    string
 	MediaOrigins      string // origins the web app may play videos from besides its own (web.ParseMediaOrigins)
 	MaxBufferedEvents int
@@ -30,17 +26,16 @@ type Config struct {
 
 	// Limits against abuse (README "Limits"). A rate of 0 and a cap of 0
 	// turn that limit off.
-	PlaybackRate  float64 // play/pause/seek per second per user per party, per pod
-	PlaybackBurst int
-	JoinRate      float64 // WebSocket joins per second per user, per pod
-	JoinBurst     int
-	IPJoinRate    float64 // WebSocket joins per second per client address, per pod
-	IPJoinBurst   int
+	// EventRates is the limit of each rate class event kinds declare
+	// (event.RateClass), by name: inbound frames per second per user per
+	// party, per pod and again across pods in the append. A class without
+	// a limit here, or with a rate of 0, is not limited.
+	EventRates  map[string]*RateLimit
+	JoinRate    float64 // WebSocket joins per second per user, per pod
+	JoinBurst   int
+	IPJoinRate  float64 // WebSocket joins per second per client address, per pod
+	IPJoinBurst int
 
-	// ModerationRate is moderation actions (WebSocket and REST, refused
-	// ones too) per second per user per party.
-	ModerationRate  float64
-	ModerationBurst int
 	// APIReadRate is REST reads of party data per second per user;
 	// APIWriteRate REST writes (create, end, cancel); HistoryRate reads of
 	// a party's chat history.
@@ -88,20 +83,22 @@ type Config struct {
 	SocketIOPingTimeout  time.Duration
 }
 
+// RateLimit is a token bucket's refill rate (tokens per second) and size.
+type RateLimit struct {
+	Rate  float64
+	Burst int
+}
+
 // MaxWelcomeHistory is the most chats a welcome carries.
 const MaxWelcomeHistory = history.MaxLimit
 
 // Defaults of the limits, also declared as the flags' defaults by internal/config.
 const (
 	DefaultWelcomeHistory          = 50
-	DefaultPlaybackRate            = 10
-	DefaultPlaybackBurst           = 50
 	DefaultJoinRate                = 5
 	DefaultJoinBurst               = 30
 	DefaultIPJoinRate              = 100
 	DefaultIPJoinBurst             = 2000
-	DefaultModerationRate          = 2
-	DefaultModerationBurst         = 20
 	DefaultAPIReadRate             = 10
 	DefaultAPIReadBurst            = 50
 	DefaultAPIWriteRate            = 1

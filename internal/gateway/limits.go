@@ -22,15 +22,12 @@ import (
 const maxLimiterKeys = 100_000
 
 // rateClass names a bucket that inbound frames take tokens of, one per
-// user per party.
+// user per party: the rate class an event kind declares
+// (event.Kind.Rate), or one of the gateway's own below.
 type rateClass string
 
-// The rate classes.
+// The gateway's own rate classes, of frames that are no event.
 const (
-	classChat       rateClass = "chat"
-	classLike       rateClass = "like"
-	classPlayback   rateClass = "playback"   // play, pause and seek share one bucket
-	classModeration rateClass = "moderation" // every action, refused ones too
 	// classInvalid counts frames refused as invalid_message; past it the
 	// connection is closed (1008), so a flood of garbage costs its sender
 	// its connection rather than the gateway a reply per frame.
@@ -39,24 +36,16 @@ const (
 	classPing rateClass = "ping"
 )
 
-// rateClasses declares the rate class of every type a client may send.
-// It is the only way an inbound type gets through the limiter: a type
-// without an entry is refused (limiters.allow), and a test fails for any
-// inbound type (event.Type.Inbound) missing here.
-var rateClasses = map[event.Type]rateClass{
-	event.Chat:            classChat,
-	event.Like:            classLike,
-	event.Play:            classPlayback,
-	event.Pause:           classPlayback,
-	event.Seek:            classPlayback,
-	event.Delete:          classModeration,
-	event.Mute:            classModeration,
-	event.Unmute:          classModeration,
-	event.Kick:            classModeration,
-	event.Ban:             classModeration,
-	event.Unban:           classModeration,
-	event.ModeratorAdd:    classModeration,
-	event.ModeratorRemove: classModeration,
+// classOf is the rate class of an inbound frame of type t, as its kind
+// declares it. It is the only way an inbound type gets through the
+// limiter: a type without one is refused (limiters.allow), and a kind
+// clients send cannot be declared without one (event.declare).
+func classOf(t event.Type) (rateClass, bool) {
+	k, ok := event.KindOf(t)
+	if !ok || !t.Inbound() || k.Rate == nil {
+		return "", false
+	}
+	return rateClass(k.Rate.Name), true
 }
 
 // Invalid frames allowed per second per user per party, and at once,
@@ -66,16 +55,22 @@ const (
 	invalidFrameBurst = 20
 )
 
-// classSpecs is each rate class's limit under cfg.
+// classSpecs is each rate class's limit under cfg: every class an event
+// kind declares (unlimited unless cfg.EventRates sets it), and the
+// gateway's own.
 func classSpecs(cfg Config) map[rateClass]rateSpec {
-	return map[rateClass]rateSpec{
-		classChat:       {cfg.ChatRate, cfg.ChatBurst},
-		classLike:       {cfg.LikeRate, cfg.LikeBurst},
-		classPlayback:   {cfg.PlaybackRate, cfg.PlaybackBurst},
-		classModeration: {cfg.ModerationRate, cfg.ModerationBurst},
-		classInvalid:    {invalidFrameRate, invalidFrameBurst},
-		classPing:       {pingRate, pingBurst},
+	specs := map[rateClass]rateSpec{
+		classInvalid: {invalidFrameRate, invalidFrameBurst},
+		classPing:    {pingRate, pingBurst},
 	}
+	for _, c := range event.RateClasses() {
+		var spec rateSpec
+		if l := cfg.EventRates[c.Name]; l != nil {
+			spec = rateSpec{l.Rate, l.Burst}
+		}
+		specs[rateClass(c.Name)] = spec
+	}
+	return specs
 }
 
 // sharedRates are the limits of the rate classes that the append script
@@ -83,8 +78,12 @@ func classSpecs(cfg Config) map[rateClass]rateSpec {
 // connections on several gateways gets one bucket, not one per gateway.
 func sharedRates(cfg Config) map[event.Type]rdb.Rate {
 	specs := classSpecs(cfg)
-	out := make(map[event.Type]rdb.Rate, len(rateClasses))
-	for t, class := range rateClasses {
+	out := make(map[event.Type]rdb.Rate)
+	for _, t := range event.Types {
+		class, ok := classOf(t)
+		if !ok {
+			continue
+		}
 		if spec := specs[class]; spec.rate > 0 && spec.burst > 0 {
 			out[t] = rdb.Rate{Class: string(class), Every: time.Duration(float64(time.Second) / spec.rate), Burst: spec.burst}
 		}
@@ -135,7 +134,7 @@ func newLimiters(cfg Config) *limiters {
 // false when the user is over its class's limit, and for every type
 // without a declared rate class: nothing passes because no rule named it.
 func (l *limiters) allow(party uuid.UUID, user string, t event.Type, now time.Time) bool {
-	class, ok := rateClasses[t]
+	class, ok := classOf(t)
 	if !ok {
 		return false
 	}

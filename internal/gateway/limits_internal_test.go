@@ -15,7 +15,7 @@ import (
 // TestLimitersBounded floods the limiters with distinct users within one
 // minute: their buckets must stay bounded in number.
 func TestLimitersBounded(t *testing.T) {
-	l := newLimiters(Config{ChatRate: 1, ChatBurst: 1})
+	l := newLimiters(Config{EventRates: map[string]*RateLimit{"chat": {Rate: 1, Burst: 1}}})
 	party := uuid.New()
 	now := time.Now()
 	const flood = 3 * maxLimiterKeys
@@ -48,7 +48,7 @@ func TestEveryInboundTypeHasARateClass(t *testing.T) {
 		if !typ.Inbound() {
 			continue
 		}
-		class, ok := rateClasses[typ]
+		class, ok := classOf(typ)
 		if !ok {
 			t.Errorf("inbound type %s has no rate class", typ)
 			continue
@@ -67,7 +67,7 @@ func TestLimiterDeniesTypesWithoutARateClass(t *testing.T) {
 	if !l.allow(party, "bob", event.Chat, now) {
 		t.Fatalf("chat refused with its limit off")
 	}
-	for _, typ := range []event.Type{event.Join, event.Leave, event.Viewers, "reaction", ""} {
+	for _, typ := range []event.Type{event.Join, event.Leave, event.Viewers, "shrug", ""} {
 		if l.allow(party, "bob", typ, now) {
 			t.Errorf("%q allowed without a rate class", typ)
 		}
@@ -77,7 +77,7 @@ func TestLimiterDeniesTypesWithoutARateClass(t *testing.T) {
 // TestModerationIsLimited: moderation actions take tokens of one bucket
 // per user and party, whichever action.
 func TestModerationIsLimited(t *testing.T) {
-	l := newLimiters(Config{ModerationRate: 0.001, ModerationBurst: 3})
+	l := newLimiters(Config{EventRates: map[string]*RateLimit{"moderation": {Rate: 0.001, Burst: 3}}})
 	party, now := uuid.New(), time.Now()
 	for _, typ := range []event.Type{event.Delete, event.Kick, event.Ban} {
 		if !l.allow(party, "host", typ, now) {
@@ -95,10 +95,13 @@ func TestModerationIsLimited(t *testing.T) {
 // TestSharedRatesCoverEveryEventClass: every event rate class with a limit
 // is also counted across gateways, at the same rate.
 func TestSharedRatesCoverEveryEventClass(t *testing.T) {
-	cfg := Config{ChatRate: 5, ChatBurst: 10, LikeRate: 10, LikeBurst: 10, PlaybackRate: 10, PlaybackBurst: 50,
-		ModerationRate: 2, ModerationBurst: 20}
+	cfg := Config{EventRates: map[string]*RateLimit{}}
+	for _, c := range event.RateClasses() {
+		cfg.EventRates[c.Name] = &RateLimit{Rate: c.Rate, Burst: c.Burst}
+	}
 	shared := sharedRates(cfg)
-	for typ, class := range rateClasses {
+	for _, typ := range event.TypesOf(func(k event.Kind) bool { return k.Rate != nil }) {
+		class, _ := classOf(typ)
 		r, ok := shared[typ]
 		if !ok {
 			t.Errorf("%s (class %s) not counted across gateways", typ, class)

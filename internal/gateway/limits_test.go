@@ -88,9 +88,14 @@ func noLimits(edit func(*gateway.Config)) gateway.Config {
 	return c
 }
 
+// rates limits one event rate class to rate per second, burst at once.
+func rates(class string, rate float64, burst int) map[string]*gateway.RateLimit {
+	return map[string]*gateway.RateLimit{class: {Rate: rate, Burst: burst}}
+}
+
 func TestPlaybackRateLimit(t *testing.T) {
 	t.Parallel()
-	e := newServedEnv(t, noLimits(func(c *gateway.Config) { c.PlaybackRate, c.PlaybackBurst = 0.001, 2 }))
+	e := newServedEnv(t, noLimits(func(c *gateway.Config) { c.EventRates = rates("playback", 0.001, 2) }))
 	party := e.insert("alice", store.Ongoing)
 	host := e.mustJoin(party, "alice", nil)
 	for i, typ := range []string{"play", "seek"} {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/watchparty/watchparty/internal/auth"
@@ -73,9 +74,9 @@ func (a *partyAPI) moderation(w http.ResponseWriter, r *http.Request, caller aut
 	}
 	// The token is taken before the action is read or authorised, so that
 	// refusals count too; the bucket is the one the WebSocket takes.
-	if !a.limits.allowClass(id, caller.UserID, classModeration, a.now()) {
+	if !a.limits.allowClass(id, caller.UserID, moderationClass(), a.now()) {
 		refuse(w, refusal{http.StatusTooManyRequests, protocol.CodeRateLimited, "too many moderation actions; slow down",
-			a.limits.retryAfter(classModeration)})
+			a.limits.retryAfter(moderationClass())})
 		return
 	}
 	var body json.RawMessage
@@ -85,7 +86,7 @@ func (a *partyAPI) moderation(w http.ResponseWriter, r *http.Request, caller aut
 	}
 	in, err := event.ParseInbound(body)
 	if err == nil && !in.Type.IsModeration() {
-		err = errors.New("type must be a moderation action: delete, mute, unmute, kick, ban, unban, moderator_add or moderator_remove")
+		err = errors.New("type must be a moderation action: " + moderationTypeList())
 	}
 	if err != nil {
 		writeError(w, http.StatusBadRequest, protocol.CodeInvalidRequest, err.Error())
@@ -110,7 +111,7 @@ func (a *partyAPI) moderation(w http.ResponseWriter, r *http.Request, caller aut
 	case protocol.CodeForbidden, protocol.CodeBanned:
 		writeError(w, http.StatusForbidden, m.code, m.msg)
 	case protocol.CodeRateLimited:
-		refuse(w, refusal{http.StatusTooManyRequests, protocol.CodeRateLimited, m.msg, a.limits.retryAfter(classModeration)})
+		refuse(w, refusal{http.StatusTooManyRequests, protocol.CodeRateLimited, m.msg, a.limits.retryAfter(moderationClass())})
 	case protocol.CodePartyEnded:
 		writeError(w, http.StatusConflict, protocol.CodeConflict, "the party has ended")
 	default:
@@ -138,4 +139,22 @@ func (a *partyAPI) moderationState(w http.ResponseWriter, r *http.Request, calle
 		HostUserID string `json:"host_user_id"`
 		moderation.State
 	}{p.HostUserID, st})
+}
+
+// moderationClass is the rate class of the moderation route: the one the
+// moderation kinds declare, which the WebSocket takes too. The route takes
+// its token before it reads the body, so the class cannot be the body's.
+func moderationClass() rateClass {
+	c, _ := classOf(event.Delete)
+	return c
+}
+
+// moderationTypeList names the moderation types, for errors: "a, b or c".
+func moderationTypeList() string {
+	types := event.ModerationTypes()
+	names := make([]string, len(types))
+	for i, t := range types {
+		names[i] = string(t)
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }

@@ -378,11 +378,18 @@ func (g *Gateway) onModeration(c *conn, in event.Inbound, arrived time.Time) {
 	g.reply(c, protocol.NewAck(in.ClientID, m.event.ID.String(), m.res.StreamID))
 }
 
-// authorise applies playback control and rate limits.
+// authorise applies who may send the frame's kind (event.Kind.May) and
+// its rate limit.
 func (g *Gateway) authorise(c *conn, in event.Inbound) (code protocol.Code, msg string) {
 	user := c.viewer.Identity.UserID
-	if in.Type.IsPlayback() && c.party.Control != store.ControlEveryone && user != c.party.HostUserID {
-		return protocol.CodeForbidden, "only the host controls playback in this party"
+	switch in.Type.Kind().May {
+	case event.ByViewer:
+	case event.ByController:
+		if c.party.Control != store.ControlEveryone && user != c.party.HostUserID {
+			return protocol.CodeForbidden, "only the host controls playback in this party"
+		}
+	default: // moderation goes through onModeration; nothing else is sent by clients
+		return protocol.CodeForbidden, "you may not send " + string(in.Type)
 	}
 	if !g.limits.allow(c.party.ID, user, in.Type, g.now()) {
 		return protocol.CodeRateLimited, "too many " + string(in.Type) + " events; slow down"

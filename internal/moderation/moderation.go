@@ -61,11 +61,11 @@ func Authorize(ctx context.Context, c redis.UniversalClient, party uuid.UUID, ho
 		return refuse("the host cannot be the target of " + string(t))
 	case target != "" && target == actor:
 		return refuse("you cannot be the target of your own " + string(t))
-	case actor == host && t == event.ModeratorAdd:
+	case actor == host && t.Kind().Room.Role > 0:
 		return refuseBanned(ctx, c, party, target)
 	case actor == host:
 		return nil
-	case t == event.ModeratorAdd || t == event.ModeratorRemove:
+	case t.Kind().May == event.ByHost:
 		return refuse("only the host appoints and removes moderators")
 	}
 	users := []any{actor}

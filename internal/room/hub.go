@@ -148,20 +148,18 @@ func (h *Hub) Deliver(e event.Event, likes int64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.lastID = e.StreamID
-	if e.Type == event.Like && likes > h.likes {
+	k := e.Type.Kind()
+	if k.Room.Likes && likes > h.likes {
 		h.likes = likes
 	}
-	if e.Type.IsPlayback() && e.PositionMS != nil {
+	if k.Redis == event.SetsPlayback && e.PositionMS != nil {
 		ts := event.FormatTime(e.CreatedAt)
 		h.playback.PositionMS, h.playback.UpdatedAt = *e.PositionMS, &ts
-		switch e.Type {
-		case event.Play:
-			h.playback.State = "playing"
-		case event.Pause:
-			h.playback.State = "paused"
+		if k.PlaybackState != "" {
+			h.playback.State = k.PlaybackState
 		}
 	}
-	if !e.Type.Broadcast() {
+	if !k.Broadcast {
 		return
 	}
 	frame, err := event.BroadcastFrame(e, likes)
@@ -169,37 +167,42 @@ func (h *Hub) Deliver(e event.Event, likes int64) {
 		h.log.Error("encode broadcast frame", "party_id", h.party, "err", err)
 		return
 	}
-	switch e.Type {
-	case event.Chat:
+	h.keepLocked(e, k, frame)
+	h.queueLocked(pendingFrame{frame: frame, id: e.StreamID, event: e.ID})
+	if k.Room.Removes != "" {
+		h.queueLocked(pendingFrame{remove: e.Target, reason: k.Room.Removes})
+	}
+	if h.onFrame != nil {
+		h.onFrame(e.Type)
+	}
+}
+
+// keepLocked keeps what the room must remember of e, as its kind declares
+// (event.Room): a chat for welcomes, a hidden chat, a ban, a role.
+func (h *Hub) keepLocked(e event.Event, k event.Kind, frame []byte) {
+	if k.Room.History {
 		h.recent.add(chatFrameOf(e, frame))
-	case event.Delete:
+	}
+	if k.Hides {
 		if h.forgotten.deleted == nil {
 			h.forgotten.deleted = make(map[uuid.UUID]bool)
 		}
 		h.forgotten.deleted[e.TargetEvent] = true
-	case event.Ban:
+	}
+	switch {
+	case k.Room.Bars:
 		if h.banned == nil {
 			h.banned = make(map[string]bool)
 		}
 		h.banned[e.Target] = true
-	case event.Unban:
+	case k.Room.Unbars:
 		delete(h.banned, e.Target)
 	}
-	if e.Type == event.ModeratorAdd || e.Type == event.ModeratorRemove || e.Type == event.Ban {
+	if k.Room.Role != 0 {
 		if h.moderators == nil {
 			h.moderators = make(map[string]bool)
 		}
-		h.moderators[e.Target] = e.Type == event.ModeratorAdd // a ban ends the role too
-	}
-	h.queueLocked(pendingFrame{frame: frame, id: e.StreamID, event: e.ID})
-	switch e.Type {
-	case event.Kick:
-		h.queueLocked(pendingFrame{remove: e.Target, reason: protocol.ReasonKicked})
-	case event.Ban:
-		h.queueLocked(pendingFrame{remove: e.Target, reason: protocol.ReasonBanned})
-	}
-	if h.onFrame != nil {
-		h.onFrame(e.Type)
+		h.moderators[e.Target] = k.Room.Role > 0 // a ban ends the role too
 	}
 }
 

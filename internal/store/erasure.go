@@ -230,8 +230,9 @@ func inBatches(ctx context.Context, db *pgxpool.Pool, q string, args []any) (int
 }
 
 func moderationActions() []string {
-	out := make([]string, len(event.ModerationTypes))
-	for i, t := range event.ModerationTypes {
+	types := event.ModerationTypes()
+	out := make([]string, len(types))
+	for i, t := range types {
 		out[i] = string(t)
 	}
 	return out

@@ -249,32 +249,47 @@ func column[T any](rows [][]any, c int) []T {
 	return out
 }
 
+// batchRows is a batch's events by where they are stored.
 type batchRows struct {
-	chats, likes, logs, viewers []event.Event
-	deletes                     []event.Event // also in logs
+	byTarget map[event.Target][]event.Event
+	chats    []event.Event // the chats, for markDeletedBefore
+	deletes  []event.Event // events that hide a chat (also in their own target)
 }
 
 func split(events []event.Event) batchRows {
-	var r batchRows
+	r := batchRows{byTarget: make(map[event.Target][]event.Event, 4)}
 	for _, e := range events {
-		switch e.Type {
-		case event.Chat:
-			r.chats = append(r.chats, e)
-		case event.Like:
-			r.likes = append(r.likes, e)
-		case event.Viewers:
-			r.viewers = append(r.viewers, e)
-		case event.Delete:
-			r.logs, r.deletes = append(r.logs, e), append(r.deletes, e)
-		default:
-			r.logs = append(r.logs, e)
+		k := e.Type.Kind()
+		target := k.Store
+		if target == "" {
+			target = event.Logs // an undeclared type fails there, alone in bisection
+		}
+		r.byTarget[target] = append(r.byTarget[target], e)
+		if k.Hides {
+			r.deletes = append(r.deletes, e)
 		}
 	}
+	r.chats = r.byTarget[event.Chats]
 	return r
 }
 
+// rowTargets are the targets stored a row per event (or per user, or
+// sample), in the order a batch writes them, each with how it builds its
+// share of a batch.
+var rowTargets = []rowTarget{{event.Chats, chatTable}, {event.Likes, likeTable}, {event.Logs, logTable}, {event.ViewerCounts, viewerTable}}
+
+type rowTarget struct {
+	target event.Target
+	table  func([]event.Event) table
+}
+
+// tables is the batch's shares of the row targets.
 func (r batchRows) tables() []table {
-	return []table{chatTable(r.chats), likeTable(r.likes), logTable(r.logs), viewerTable(r.viewers)}
+	out := make([]table, len(rowTargets))
+	for i, t := range rowTargets {
+		out[i] = t.table(r.byTarget[t.target])
+	}
+	return out
 }
 
 // raw hands pgx a uuid as [16]byte, which it encodes directly; a

@@ -494,19 +494,22 @@ func (a *Appender) eventOf(r *appendReq) (rdb.AppendEvent, error) {
 	if err != nil {
 		return rdb.AppendEvent{}, err
 	}
-	playback, pos, updated := "", int64(0), ""
-	if r.ev.Type.IsPlayback() && r.ev.PositionMS != nil {
-		playback, pos, updated = string(r.ev.Type), *r.ev.PositionMS, event.FormatTime(r.ev.CreatedAt)
-	}
+	k := r.ev.Type.Kind()
 	args := rdb.AppendArgs{
-		Payload: payload, EventID: r.ev.ID.String(), Dedup: r.dedup, Like: r.ev.Type == event.Like,
-		UserID: r.ev.UserID, Playback: playback, PositionMS: pos, CreatedAt: updated,
-		MuteCheck: r.ev.Type == event.Chat, Now: r.ev.CreatedAt,
-		BanCheck: r.ev.Type != event.Leave && r.ev.UserID != "", Rate: a.cfg.Rates[r.ev.Type],
+		Payload: payload, EventID: r.ev.ID.String(), Dedup: r.dedup, UserID: r.ev.UserID,
+		MuteCheck: k.Muted, Now: r.ev.CreatedAt,
+		BanCheck: !k.BanExempt && r.ev.UserID != "", Rate: a.cfg.Rates[r.ev.Type],
 	}
-	if r.ev.Type.IsModeration() {
+	switch k.Redis {
+	case event.CountsLike:
+		args.Like = true
+	case event.SetsPlayback:
+		if r.ev.PositionMS != nil {
+			args.Playback, args.PositionMS, args.CreatedAt = string(r.ev.Type), *r.ev.PositionMS, event.FormatTime(r.ev.CreatedAt)
+		}
+	case event.AppliesModeration:
 		args.Moderation, args.Target, args.Until, args.Host = string(r.ev.Type), r.ev.Target, r.ev.Until, r.host
-		if r.ev.Type == event.Delete {
+		if k.Hides {
 			args.Target = r.ev.TargetEvent.String()
 		}
 	}
