@@ -112,6 +112,9 @@ const (
 	Likes        Target = "watch_party_likes"         // a row per user who liked
 	Logs         Target = "watch_party_logs"          // a row per event
 	ViewerCounts Target = "watch_party_viewer_counts" // a row per sample
+	// Counts is per-second counts by party, kind and Text, not a row per
+	// event: a burst of 100,000 costs a row per second and value.
+	Counts Target = "watch_party_event_counts"
 )
 
 // kinds holds the declared kinds by type; Types lists them in declaration

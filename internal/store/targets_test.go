@@ -13,7 +13,7 @@ import (
 func TestEveryKindsTargetIsWritten(t *testing.T) {
 	for _, typ := range event.Types {
 		target := typ.Kind().Store
-		known := slices.ContainsFunc(rowTargets, func(r rowTarget) bool { return r.target == target })
+		known := target == event.Counts || slices.ContainsFunc(rowTargets, func(r rowTarget) bool { return r.target == target })
 		if !known {
 			t.Errorf("kind %s is stored in %q, which the writer does not write", typ, target)
 		}

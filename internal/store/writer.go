@@ -86,6 +86,9 @@ func (w *Writer) write(ctx context.Context, events []event.Event, replayed bool)
 				return err
 			}
 		}
+		if err := writeCounts(ctx, tx, r.byTarget[event.Counts], replayed); err != nil {
+			return err
+		}
 		if err := markDeleted(ctx, tx, r.deletes); err != nil {
 			return err
 		}
@@ -275,7 +278,7 @@ func split(events []event.Event) batchRows {
 
 // rowTargets are the targets stored a row per event (or per user, or
 // sample), in the order a batch writes them, each with how it builds its
-// share of a batch.
+// share of a batch. The other target, event.Counts, is writeCounts'.
 var rowTargets = []rowTarget{{event.Chats, chatTable}, {event.Likes, likeTable}, {event.Logs, logTable}, {event.ViewerCounts, viewerTable}}
 
 type rowTarget struct {
