@@ -13,7 +13,7 @@ import (
 // (internal/moderation).
 const (
 	Delete          Type = "delete"           // hides the chat TargetEvent
-	Mute            Type = "mute"             // refuses Target's chats until Until
+	Mute            Type = "mute"             // refuses Target's events of the kinds declared Muted until Until
 	Unmute          Type = "unmute"           // ends Target's mute
 	Kick            Type = "kick"             // closes Target's connections to the party
 	Ban             Type = "ban"              // kick, and joins by Target refused
