@@ -148,6 +148,18 @@ func conformanceCases() []conformanceCase {
 			dlq:      do(checkDeadLettered(likesTable)),
 			erasure:  do(checkErased(likesTable, checkLikeUncounted)),
 		},
+		{kind: event.Reaction, sender: "reactor",
+			produce:  fromFrame(nil, map[string]any{"type": "reaction", "emoji": "🎉"}),
+			ack:      do(checkAck),
+			stream:   do(checkStream),
+			fanout:   do(checkFanout),
+			welcome:  na(whyNoWelcome),
+			state:    na(whyNoState),
+			postgres: do(checkRow(countsTable, countRow)),
+			history:  na(whyNoHistory),
+			dlq:      do(checkDeadLettered(countsTable)),
+			erasure:  do(checkEntryErasedCountKept),
+		},
 		playback(event.Play, "player", 120000, "playing"),
 		playback(event.Pause, "pauser", 125000, "paused"),
 		playback(event.Seek, "seeker", 30000, "paused"),
@@ -284,7 +296,7 @@ func TestConformance(t *testing.T) {
 	x.gw1, _ = s.gateway()
 	x.gw2, _ = s.gateway()
 	x.main, x.dead = x.party(t), x.party(t)
-	for _, table := range []string{chatsTable, likesTable, logsTable, viewersTable} {
+	for _, table := range eventTables {
 		s.exec(t, fmt.Sprintf(`ALTER TABLE %s ADD CONSTRAINT conformance_dead CHECK (party_id <> '%s') NOT VALID`, table, x.dead.id))
 	}
 	s.flusher("WATCH_PARTY_FLUSH_INTERVAL=200ms", "WATCH_PARTY_MAX_DELIVERIES=1",
@@ -793,7 +805,11 @@ const (
 	likesTable   = "watch_party_likes"
 	logsTable    = "watch_party_logs"
 	viewersTable = "watch_party_viewer_counts"
+	countsTable  = "watch_party_event_counts"
 )
+
+// eventTables are the tables the flusher writes events to.
+var eventTables = []string{chatsTable, likesTable, logsTable, viewersTable, countsTable}
 
 // null is how system.rows shows SQL NULL.
 const null = "<nil>"
@@ -814,6 +830,10 @@ func rowQuery(table string, party string, e event.Event) (string, []any) {
 	case viewersTable:
 		return `SELECT sampled_at, viewers FROM watch_party_viewer_counts WHERE party_id = $1 AND sampled_at = $2`,
 			[]any{party, e.CreatedAt}
+	case countsTable:
+		return `SELECT type, value, second, count FROM watch_party_event_counts
+			WHERE party_id = $1 AND type = $2 AND value = $3 AND second = $4`,
+			[]any{party, string(e.Type), e.Text, e.CreatedAt.Truncate(time.Second)}
 	}
 	panic("unknown table " + table)
 }
@@ -825,6 +845,12 @@ func chatRow(s *sent) []string {
 
 func likeRow(s *sent) []string {
 	return []string{s.ev.ID.String(), s.ev.UserID, event.FormatTime(s.ev.CreatedAt)}
+}
+
+// countRow is the count of the event's second and value: the test sends
+// one event of each counted kind per party.
+func countRow(s *sent) []string {
+	return []string{string(s.ev.Type), s.ev.Text, event.FormatTime(s.ev.CreatedAt.Truncate(time.Second)), "1"}
 }
 
 func viewersRow(s *sent) []string {
@@ -864,7 +890,7 @@ func checkRow(table string, want func(s *sent) []string) func(t *testing.T, x *c
 		if diff := cmp.Diff([][]string{want(s)}, got); diff != "" {
 			t.Fatalf("%s row (-want +got):\n%s", table, diff)
 		}
-		if table == viewersTable {
+		if table == viewersTable || table == countsTable {
 			return
 		}
 		n := x.s.count(`SELECT (SELECT count(*) FROM watch_party_chats WHERE event_id = $1)
@@ -917,7 +943,7 @@ func (x *conformance) inDLQ(t *testing.T, e event.Event) bool {
 // replay lets PostgreSQL take the refused party's rows and replays the
 // dead-letter list twice.
 func (x *conformance) replay(t *testing.T) {
-	for _, table := range []string{chatsTable, likesTable, logsTable, viewersTable} {
+	for _, table := range eventTables {
 		x.s.exec(t, `ALTER TABLE `+table+` DROP CONSTRAINT conformance_dead`)
 	}
 	for range 2 {
@@ -975,6 +1001,15 @@ func checkErased(table string, more ...func(t *testing.T, x *conformance, s *sen
 			check(t, x, s)
 		}
 	}
+}
+
+// checkEntryErasedCountKept: the sender's stream entry is gone, and its
+// count stays, as it names nobody.
+func checkEntryErasedCountKept(t *testing.T, x *conformance, s *sent) {
+	if _, ok := x.main.entry(t, s.ev.StreamID); ok {
+		t.Fatalf("stream entry %s of %s after the erasure", s.ev.StreamID, s.ev.UserID)
+	}
+	checkRow(countsTable, countRow)(t, x, s)
 }
 
 // checkChatForgotten: once erase-user returns the chats API serves the
