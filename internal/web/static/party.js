@@ -1,4 +1,4 @@
-// party.js — the party page: the synchronised video, chat, likes, viewers and the countdown.
+// party.js — the party page: the synchronised video, chat, likes, reactions, viewers and the countdown.
 import { CLOSE_REASONS, CODES, WatchPartyClient } from "./watchparty.js";
 import { api, el, formatTime, identityFromForm, loadIdentity, saveIdentity } from "./identity.js";
 import { Moderation } from "./moderation.js";
@@ -230,6 +230,7 @@ function onState({ state, retryInMs, reason }) {
     $("chat-input").disabled = true;
     $("chat-send").disabled = true;
     $("like").disabled = true;
+    setReactions(false);
     $("mod-panel").hidden = true;
     for (const d of document.querySelectorAll(".mod-actions")) d.remove();
     $("rejoin").hidden = false;
@@ -255,6 +256,7 @@ function onWelcome(f) {
   $("chat-input").disabled = false;
   $("chat-send").disabled = false;
   $("like").disabled = false;
+  setReactions(true);
   mod.setUser(myUserId, f.role);
   if (f.resumed === false) system("Some earlier messages are no longer available.");
   // A new viewer's welcome carries the party's last chats.
@@ -378,6 +380,7 @@ function onEvent(f, own) {
   if (mod && f.target_user_id !== undefined) mod.onEvent(f);
   switch (f.type) {
     case "chat": return onChat(f, own);
+    case "reaction": return floatReaction(f.emoji);
     case "delete": {
       const li = document.querySelector(`#messages li[data-event-id="${CSS.escape(f.target_event_id)}"]`);
       if (li) li.remove();
@@ -492,6 +495,11 @@ function onReject({ id, code, message: msg, sent }) {
     system(code === CODES.RATE_LIMITED ? "Slow down: too many likes at once." : `Like not counted (${code}).`);
     return;
   }
+  // Not in the chat, which a burst of refusals would flood: a moment under the player.
+  if (sent.type === "reaction") {
+    flash(code === CODES.RATE_LIMITED ? "Slow down: too many reactions at once." : `Reaction not sent: ${msg || code}.`);
+    return;
+  }
   note(code === CODES.FORBIDDEN ? `Only the host (${party.host_user_id}) controls playback.` : `${reason} ${msg || ""}`);
 }
 
@@ -508,6 +516,47 @@ $("like").addEventListener("click", () => {
   client.like();
   $("like").setAttribute("aria-pressed", "true");
 });
+
+// --- reactions ---
+
+// Every reaction, the viewer's own included, floats up over the video once its broadcast arrives
+// and is removed when its animation ends. At most MAX_FLOATING are on screen: past that a new one
+// is dropped, so a burst costs no more than that many elements.
+const MAX_FLOATING = 40;
+
+for (const b of $("reactions").querySelectorAll("button")) {
+  b.addEventListener("click", () => {
+    if (!client || ended) return;
+    client.react(b.dataset.emoji);
+  });
+}
+
+function setReactions(enabled) {
+  for (const b of $("reactions").querySelectorAll("button")) b.disabled = !enabled;
+}
+
+function floatReaction(emoji) {
+  const layer = $("reaction-layer");
+  if (layer.childElementCount >= MAX_FLOATING) return;
+  const e = el("span", { class: "float", text: emoji });
+  e.style.left = 5 + Math.random() * 85 + "%";
+  // A cancelled animation (the player hidden) ends it too, or it would hold its place for good.
+  for (const t of ["animationend", "animationcancel"]) e.addEventListener(t, () => e.remove());
+  layer.append(e);
+}
+
+// flash shows text under the player for a few seconds, then what was there before.
+let flashTimer = null;
+let flashBefore = "";
+function flash(text) {
+  if (flashTimer === null) flashBefore = $("control-note").textContent;
+  clearTimeout(flashTimer);
+  note(text);
+  flashTimer = setTimeout(() => {
+    flashTimer = null;
+    if ($("control-note").textContent === text) note(flashBefore);
+  }, 3000);
+}
 
 let endArmed = false;
 $("end").addEventListener("click", async () => {
@@ -551,6 +600,7 @@ function endParty(text) {
   video.pause();
   $("viewers").textContent = "0"; // nobody is watching an ended party
   for (const id of ["chat-input", "chat-send", "like", "end"]) $(id).disabled = true;
+  setReactions(false);
   $("end").hidden = true;
 }
 

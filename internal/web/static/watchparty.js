@@ -7,13 +7,14 @@
 //   wp.addEventListener("state", (e) => console.log(e.detail.state));
 //   wp.connect();
 //   const id = wp.chat("hello");  // pending until its "ack"; resent with the same id after a reconnect
+//   wp.react("🎉");  // a reaction, sent and resent like a chat: 👍 ❤️ 😂 😮 😢 👏 🔥 🎉 (others are refused)
 //
 // Events (CustomEvent, data in e.detail):
 //   state    {state, attempt, retryInMs, closeCode, reason}  state: connecting | open | reconnecting |
 //            expired (token expired: give a new token and call connect) | removed (kicked or banned
 //            by the host or a moderator: reason says which; the client stops) | ended | closed
 //   welcome  {frame}                  every (re)connection; frame.resumed says whether a resume was complete
-//   event    {frame, own}             chat/like/play/pause/seek and moderation (delete: hide the chat
+//   event    {frame, own}             chat/like/reaction/play/pause/seek and moderation (delete: hide the chat
 //                                     frame.target_event_id; mute, kick, ban, …), each once, in stream
 //                                     order; own is the client id when the frame is this client's own
 //                                     event, else null
@@ -78,7 +79,7 @@ export const FRAMES = Object.freeze({
 
 const PLAYBACK = new Set(["play", "pause", "seek"]);
 const MODERATION = new Set(["delete", "mute", "unmute", "kick", "ban", "unban", "moderator_add", "moderator_remove"]);
-const BROADCAST = new Set(["chat", "like", "play", "pause", "seek", ...MODERATION]);
+const BROADCAST = new Set(["chat", "like", "reaction", "play", "pause", "seek", ...MODERATION]);
 const SEEN_LIMIT = 5000;
 export const CLOCK = { BURST: 5, EVERY_MS: 15000, KEEP: 8, TIMEOUT_MS: 3000 };
 
@@ -174,6 +175,7 @@ export class WatchPartyClient extends EventTarget {
 
   chat(text) { return this.send("chat", { text }); }
   like() { return this.send("like"); }
+  react(emoji) { return this.send("reaction", { emoji }); }
   play(positionMs) { return this.send("play", { position_ms: Math.max(0, Math.round(positionMs)) }); }
   pause(positionMs) { return this.send("pause", { position_ms: Math.max(0, Math.round(positionMs)) }); }
   seek(positionMs) { return this.send("seek", { position_ms: Math.max(0, Math.round(positionMs)) }); }
@@ -319,6 +321,7 @@ export class WatchPartyClient extends EventTarget {
       const s = p.frame;
       if (p.eventId || s.type !== f.type) continue;
       if (s.type === "chat" && s.text !== f.text) continue;
+      if (s.type === "reaction" && s.emoji !== f.emoji) continue;
       if (PLAYBACK.has(s.type) && s.position_ms !== f.position_ms) continue;
       p.eventId = f.event_id;
       return p.id;
