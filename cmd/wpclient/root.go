@@ -6,8 +6,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/watchparty/watchparty/internal/config"
 	"github.com/watchparty/watchparty/internal/envflag"
+	"github.com/watchparty/watchparty/internal/store"
 )
 
 // demoPartyID is the fixed id of the party `wpclient demo-party` upserts and
@@ -36,7 +36,7 @@ func envOr(key, def string) string {
 // bindDatabaseURL gives cmd the binaries' --database-url flag and
 // DATABASE_URL variable, checked before the command runs.
 func bindDatabaseURL(cmd *cobra.Command, p *string) {
-	finish := envflag.Command{Name: "wpclient " + cmd.Name(), Settings: config.Postgres(p)}.Bind(cmd.Flags())
+	finish := envflag.Command{Name: "wpclient " + cmd.Name(), Settings: store.Settings(p)}.Bind(cmd.Flags())
 	cmd.PreRunE = func(*cobra.Command, []string) error { return finish() }
 }
 

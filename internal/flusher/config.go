@@ -2,8 +2,8 @@ package flusher
 
 import "time"
 
-// Config is the flusher binary's configuration (SPEC §2). internal/config
-// declares, converts and checks its settings.
+// Config is the flusher binary's configuration (SPEC §2). Settings
+// declares, converts and checks its settings (settings.go).
 type Config struct {
 	RedisURL             string
 	RedisCluster         bool

@@ -1,12 +1,40 @@
-package config
+package flusher_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
-	"github.com/watchparty/watchparty/internal/dlq"
+	"github.com/spf13/pflag"
+
+	"github.com/watchparty/watchparty/internal/envflag"
 	"github.com/watchparty/watchparty/internal/flusher"
 )
+
+// run is `flusher run` as internal/config assembles it, parsed from args.
+func run(t *testing.T, c *flusher.Config, once *bool, args ...string) error {
+	t.Helper()
+	cmd := envflag.Command{Name: "flusher run", Settings: append(flusher.Settings(c), flusher.Once(once)), Rules: flusher.Rules(c)}
+	fs := pflag.NewFlagSet(cmd.Name, pflag.ContinueOnError)
+	finish := cmd.Bind(fs)
+	if err := fs.Parse(args); err != nil {
+		t.Fatalf("parse %q: %v", args, err)
+	}
+	return finish()
+}
+
+// checkErr fails unless err is nil for want "" or contains want.
+func checkErr(t *testing.T, err error, want string) {
+	t.Helper()
+	switch {
+	case want == "" && err != nil:
+		t.Fatalf("got %v, want no error", err)
+	case want != "" && err == nil:
+		t.Fatalf("got no error, want one naming %q", want)
+	case want != "" && !strings.Contains(err.Error(), want):
+		t.Fatalf("got %v, want it to contain %q", err, want)
+	}
+}
 
 func TestFlusherRunSettings(t *testing.T) {
 	tests := []struct {
@@ -35,7 +63,7 @@ func TestFlusherRunSettings(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var c flusher.Config
 			var once bool
-			checkErr(t, parse(t, FlusherRun(&c, &once), tt.args...), tt.want)
+			checkErr(t, run(t, &c, &once, tt.args...), tt.want)
 		})
 	}
 }
@@ -43,24 +71,9 @@ func TestFlusherRunSettings(t *testing.T) {
 func TestFlusherRunSettingsConverted(t *testing.T) {
 	var c flusher.Config
 	var once bool
-	checkErr(t, parse(t, FlusherRun(&c, &once), "--once", "--shutdown-timeout-ms=1500"), "")
+	checkErr(t, run(t, &c, &once, "--once", "--shutdown-timeout-ms=1500"), "")
 	if !once || c.ShutdownTimeout != 1500*time.Millisecond || c.Interval() != 10*time.Minute || c.ConsumerName == "" {
 		t.Errorf("got once %v, shutdown %v, interval %v, consumer %q; want true, 1.5s, 10m0s and a name",
 			once, c.ShutdownTimeout, c.Interval(), c.ConsumerName)
-	}
-}
-
-func TestDLQSettings(t *testing.T) {
-	var c DLQ
-	var limit int
-	checkErr(t, parse(t, DLQList(&c, &limit), "--limit=-1"), "--limit must not be negative, got -1")
-	var opts dlq.ReplayOptions
-	checkErr(t, parse(t, ReplayDLQ(&c, &opts), "--limit=3", "--dry-run", "--database-url=redis://x"), `DATABASE_URL: "redis://x"`)
-	if opts.Limit != 3 || !opts.DryRun {
-		t.Errorf("got limit %d, dry run %v; want 3, true", opts.Limit, opts.DryRun)
-	}
-	checkErr(t, parse(t, DLQShow(&c), "--redis-url=a:1,b:2"), "")
-	if c.RedisURL != "a:1,b:2" {
-		t.Errorf("RedisURL = %q", c.RedisURL)
 	}
 }

@@ -1,4 +1,4 @@
-package config
+package gateway_test
 
 import (
 	"strings"
@@ -20,6 +20,11 @@ func parse(t *testing.T, cmd envflag.Command, args ...string) error {
 		t.Fatalf("parse %q: %v", args, err)
 	}
 	return finish()
+}
+
+// command is the gateway command as internal/config assembles it.
+func command(c *gateway.Config) envflag.Command {
+	return envflag.Command{Name: "gateway", Settings: gateway.Settings(c), Rules: gateway.Rules(c)}
 }
 
 // checkErr fails unless err is nil for want "" or contains want.
@@ -96,7 +101,7 @@ func TestGatewaySettings(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var c gateway.Config
-			err := parse(t, Gateway(&c), append([]string{"--dev-auth"}, tt.args...)...)
+			err := parse(t, command(&c), append([]string{"--dev-auth"}, tt.args...)...)
 			checkErr(t, err, tt.want)
 			if err != nil && !strings.HasPrefix(err.Error(), "bad configuration:\n") {
 				t.Errorf("error %q does not start with \"bad configuration:\"", err)
@@ -106,17 +111,17 @@ func TestGatewaySettings(t *testing.T) {
 }
 
 // TestGatewaySettingsConverted checks that the configuration holds the
-// values in the units internal/gateway uses.
+// values in the units the gateway uses.
 func TestGatewaySettingsConverted(t *testing.T) {
 	var c gateway.Config
-	err := parse(t, Gateway(&c), "--dev-auth", "--shutdown-timeout-ms=250", "--max-buffered-events=7",
+	err := parse(t, command(&c), "--dev-auth", "--shutdown-timeout-ms=250", "--max-buffered-events=7",
 		"--max-party-duration=2h", "--chat-rate=0.5")
 	checkErr(t, err, "")
 	if c.ShutdownTimeout != 250*time.Millisecond || c.MaxBufferedEvents != 7 || c.MaxPartyDuration != 2*time.Hour || c.EventRates["chat"].Rate != 0.5 {
 		t.Errorf("got shutdown %v, buffered %d, party %v, chat rate %v; want 250ms, 7, 2h0m0s, 0.5",
 			c.ShutdownTimeout, c.MaxBufferedEvents, c.MaxPartyDuration, c.EventRates["chat"].Rate)
 	}
-	if c.ReadHeaderTimeout != gateway.DefaultReadHeaderTimeout || c.MaxConns != gateway.DefaultMaxConns || c.LogFormat != "json" {
+	if c.ReadHeaderTimeout != gateway.DefaultReadHeaderTimeout || c.MaxConns != 20_000 || c.LogFormat != "json" {
 		t.Errorf("defaults not applied: %+v", c)
 	}
 }
@@ -125,5 +130,5 @@ func TestGatewaySettingsConverted(t *testing.T) {
 func TestGatewayBadSettingFromEnv(t *testing.T) {
 	t.Setenv("WATCH_PARTY_HTTP_READ_TIMEOUT", "soon")
 	var c gateway.Config
-	checkErr(t, parse(t, Gateway(&c), "--dev-auth"), `WATCH_PARTY_HTTP_READ_TIMEOUT="soon": not a duration`)
+	checkErr(t, parse(t, command(&c), "--dev-auth"), `WATCH_PARTY_HTTP_READ_TIMEOUT="soon": not a duration`)
 }
