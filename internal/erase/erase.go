@@ -34,11 +34,6 @@ import (
 	"github.com/watchparty/watchparty/internal/stream"
 )
 
-// DefaultInFlight is Request.InFlight's usual value: a gateway's appender
-// answers or drops every append within 5 s of its caller's deadline
-// (internal/stream), plus a margin.
-const DefaultInFlight = 6 * time.Second
-
 // Request is what to erase: UserID's events in Party, or in every party
 // when Party is uuid.Nil.
 type Request struct {

@@ -7,8 +7,8 @@ import (
 	"github.com/watchparty/watchparty/internal/history"
 )
 
-// Config is the gateway binary's configuration (SPEC §2). internal/config
-// declares, converts and checks its settings.
+// Config is the gateway binary's configuration (SPEC §2). Settings
+// declares, converts and checks its settings (settings.go).
 type Config struct {
 	RedisURL          string
 	RedisCluster      bool
@@ -92,36 +92,21 @@ type RateLimit struct {
 // MaxWelcomeHistory is the most chats a welcome carries.
 const MaxWelcomeHistory = history.MaxLimit
 
-// Defaults of the limits, also declared as the flags' defaults by internal/config.
+// Defaults of the settings whose zero value means nothing sensible, for a
+// Config built in code (withDefaults); Settings declares them as the flags'
+// defaults too. The other defaults are in Settings only.
 const (
-	DefaultWelcomeHistory          = 50
-	DefaultJoinRate                = 5
-	DefaultJoinBurst               = 30
-	DefaultIPJoinRate              = 100
-	DefaultIPJoinBurst             = 2000
-	DefaultAPIReadRate             = 10
-	DefaultAPIReadBurst            = 50
-	DefaultAPIWriteRate            = 1
-	DefaultAPIWriteBurst           = 10
-	DefaultHistoryRate             = 2
-	DefaultHistoryBurst            = 20
-	DefaultIPv6Prefix              = 64
-	DefaultMaxDeletedPerParty      = 10_000
-	DefaultMaxConnsPerUser         = 20
-	DefaultMaxConnsPerIP           = 5000
-	DefaultMaxConnsPerParty        = 100_000
-	DefaultMaxConns                = 20_000
-	DefaultMaxActivePartiesPerHost = 200
-	DefaultMaxPartyDuration        = 7 * 24 * time.Hour
-	DefaultReadHeaderTimeout       = 10 * time.Second
-	DefaultReadTimeout             = 15 * time.Second
-	DefaultWriteTimeout            = 30 * time.Second
-	DefaultIdleTimeout             = 2 * time.Minute
-	DefaultMaxBodyBytes            = 64 << 10
-	DefaultPartyCacheSize          = 10_000
-	DefaultMinReplicasAckTimeout   = 500 * time.Millisecond
-	DefaultSocketIOPingInterval    = 25 * time.Second // Socket.IO's own defaults
-	DefaultSocketIOPingTimeout     = 20 * time.Second
+	DefaultIPv6Prefix            = 64
+	DefaultMaxPartyDuration      = 7 * 24 * time.Hour
+	DefaultReadHeaderTimeout     = 10 * time.Second
+	DefaultReadTimeout           = 15 * time.Second
+	DefaultWriteTimeout          = 30 * time.Second
+	DefaultIdleTimeout           = 2 * time.Minute
+	DefaultMaxBodyBytes          = 64 << 10
+	DefaultPartyCacheSize        = 10_000
+	DefaultMinReplicasAckTimeout = 500 * time.Millisecond
+	DefaultSocketIOPingInterval  = 25 * time.Second // Socket.IO's own defaults
+	DefaultSocketIOPingTimeout   = 20 * time.Second
 	// MaxMinReplicasAckTimeout keeps WAIT, the last command of an append
 	// pipeline, inside the Redis client's 3 s read timeout for the whole
 	// pipeline.
@@ -141,7 +126,7 @@ func (c Config) Origins() []string {
 
 // withDefaults fills the settings whose zero value means nothing sensible
 // (sizes, durations, timeouts) for configurations built in code rather than
-// by internal/config. Zero rates and caps stay zero: those limits are off.
+// by Settings. Zero rates and caps stay zero: those limits are off.
 func (c Config) withDefaults() Config {
 	def := func(p *time.Duration, d time.Duration) {
 		if *p <= 0 {
