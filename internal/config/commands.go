@@ -8,6 +8,7 @@ import (
 	"github.com/watchparty/watchparty/internal/erase"
 	"github.com/watchparty/watchparty/internal/flusher"
 	"github.com/watchparty/watchparty/internal/gateway"
+	"github.com/watchparty/watchparty/internal/lifecycle"
 	"github.com/watchparty/watchparty/internal/logging"
 	"github.com/watchparty/watchparty/internal/rdb"
 	"github.com/watchparty/watchparty/internal/store"
@@ -19,12 +20,14 @@ func Gateway(c *gateway.Config) envflag.Command {
 	return envflag.Command{Name: "gateway", Settings: gateway.Settings(c), Rules: gateway.Rules(c)}
 }
 
-// FlusherRun is `flusher run`: the settings internal/flusher declares,
-// bound to c and once.
+// FlusherRun is `flusher run`: the settings internal/flusher declares, with
+// those of the scheduler it runs (internal/lifecycle), bound to c and once.
 func FlusherRun(c *flusher.Config, once *bool) envflag.Command {
+	scheduler := lifecycle.Settings(lifecycle.Fields{LogRetention: &c.LogRetention, ChatRetention: &c.ChatRetention,
+		Interval: &c.SchedulerInterval, LeaseTTL: &c.LeaseTTL, SampleInterval: &c.ViewerSampleInterval})
 	return envflag.Command{
 		Name:     "flusher run",
-		Settings: append(flusher.Settings(c), flusher.Once(once)),
+		Settings: append(flusher.Settings(c, scheduler...), flusher.Once(once)),
 		Rules:    flusher.Rules(c),
 	}
 }

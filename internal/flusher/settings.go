@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/watchparty/watchparty/internal/envflag"
-	"github.com/watchparty/watchparty/internal/lifecycle"
 	"github.com/watchparty/watchparty/internal/logging"
 	"github.com/watchparty/watchparty/internal/rdb"
 	"github.com/watchparty/watchparty/internal/store"
@@ -15,9 +14,11 @@ import (
 
 // Settings declares every setting of `flusher run` but --once (Once),
 // bound to c, in the order the docs list them. Redis, the database and
-// logging are declared by the packages that own them, the scheduler's
-// settings by internal/lifecycle.
-func Settings(c *Config) []envflag.Setting {
+// logging are declared by the packages that own them. The settings of the
+// scheduler the command also runs are declared by internal/lifecycle, which
+// imports this package in its tests: the caller passes them as scheduler,
+// bound to c's fields, and they are listed after the stream retention.
+func Settings(c *Config, scheduler ...envflag.Setting) []envflag.Setting {
 	const pos = envflag.Positive
 	return slices.Concat([]envflag.Setting{
 		envflag.String{P: &c.MetricsAddr, Env: "FLUSHER_METRICS_ADDR", Flag: "metrics-addr", Default: ":9090",
@@ -51,15 +52,13 @@ func Settings(c *Config) []envflag.Setting {
 			Default: 5 * time.Minute, Bound: envflag.NonNegative,
 			Help: "how long flushed entries stay in a stream for reconnecting viewers",
 			Doc:  "how long flushed entries stay in a stream to serve reconnecting viewers (`since`)"},
-	}, lifecycle.Settings(lifecycle.Fields{LogRetention: &c.LogRetention, ChatRetention: &c.ChatRetention,
-		Interval: &c.SchedulerInterval, LeaseTTL: &c.LeaseTTL, SampleInterval: &c.ViewerSampleInterval}),
-		[]envflag.Setting{
-			envflag.Duration{P: &c.ShutdownTimeout, Env: "WATCH_PARTY_SHUTDOWN_FLUSH_TIMEOUT_MS", Flag: "shutdown-timeout-ms",
-				Unit: envflag.Millis, Default: 5 * time.Second, Bound: pos,
-				Help: "longest wait for the batch in flight on SIGTERM/SIGINT",
-				Doc: "longest wait for the batch in flight on SIGTERM/SIGINT " +
-					"(it is finished, or left pending; never half-acknowledged)"},
-		}, logging.Settings(&c.LogFormat, &c.LogLevel))
+	}, scheduler, []envflag.Setting{
+		envflag.Duration{P: &c.ShutdownTimeout, Env: "WATCH_PARTY_SHUTDOWN_FLUSH_TIMEOUT_MS", Flag: "shutdown-timeout-ms",
+			Unit: envflag.Millis, Default: 5 * time.Second, Bound: pos,
+			Help: "longest wait for the batch in flight on SIGTERM/SIGINT",
+			Doc: "longest wait for the batch in flight on SIGTERM/SIGINT " +
+				"(it is finished, or left pending; never half-acknowledged)"},
+	}, logging.Settings(&c.LogFormat, &c.LogLevel))
 }
 
 // Once declares --once, which runs FlushOnce instead of the flusher.

@@ -11,7 +11,8 @@ import (
 	"github.com/watchparty/watchparty/internal/flusher"
 )
 
-// run is `flusher run` as internal/config assembles it, parsed from args.
+// run is `flusher run` as internal/config assembles it, without the
+// scheduler's settings (internal/lifecycle), parsed from args.
 func run(t *testing.T, c *flusher.Config, once *bool, args ...string) error {
 	t.Helper()
 	cmd := envflag.Command{Name: "flusher run", Settings: append(flusher.Settings(c), flusher.Once(once)), Rules: flusher.Rules(c)}
@@ -50,9 +51,6 @@ func TestFlusherRunSettings(t *testing.T) {
 		{"zero batch", []string{"--batch-size=0"}, "WATCH_PARTY_FLUSH_BATCH_SIZE must be positive"},
 		{"zero deliveries", []string{"--max-deliveries=0"}, "WATCH_PARTY_MAX_DELIVERIES must be positive"},
 		{"zero claim idle", []string{"--claim-min-idle=0s"}, "WATCH_PARTY_CLAIM_MIN_IDLE must be positive"},
-		{"zero scheduler interval", []string{"--scheduler-interval=0s"}, "WATCH_PARTY_SCHEDULER_INTERVAL must be positive"},
-		{"zero lease", []string{"--scheduler-lease-ttl=0s"}, "WATCH_PARTY_SCHEDULER_LEASE_TTL must be positive"},
-		{"zero sample interval", []string{"--viewer-sample-interval=0s"}, "WATCH_PARTY_VIEWER_SAMPLE_INTERVAL must be positive"},
 		{"zero retention", []string{"--stream-retention=0s"}, ""},
 		{"negative retention", []string{"--stream-retention=-1s"}, "WATCH_PARTY_STREAM_RETENTION must not be negative"},
 		{"negative shutdown", []string{"--shutdown-timeout-ms=-5"}, "WATCH_PARTY_SHUTDOWN_FLUSH_TIMEOUT_MS must be positive, got -5"},

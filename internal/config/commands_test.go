@@ -3,11 +3,13 @@ package config
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/watchparty/watchparty/internal/dlq"
 	"github.com/watchparty/watchparty/internal/envflag"
+	"github.com/watchparty/watchparty/internal/flusher"
 )
 
 // parse binds cmd to a fresh flag set, parses args and finishes it.
@@ -47,4 +49,31 @@ func TestDLQSettings(t *testing.T) {
 	if c.RedisURL != "a:1,b:2" {
 		t.Errorf("RedisURL = %q", c.RedisURL)
 	}
+}
+
+// TestCommandsBind binds every command as the binaries do: a flag declared
+// twice in one command (by two components) would panic here, and the
+// defaults of each must pass their checks.
+func TestCommandsBind(t *testing.T) {
+	args := map[string][]string{"gateway": {"--dev-auth"}, "flusher erase-user": {"--user=u"}}
+	for _, cmd := range Commands() {
+		t.Run(cmd.Name, func(t *testing.T) {
+			checkErr(t, parse(t, cmd, args[cmd.Name]...), "")
+		})
+	}
+}
+
+// TestFlusherRunHasScheduler checks that `flusher run` binds the
+// scheduler's settings, which internal/lifecycle declares, to the
+// flusher's configuration.
+func TestFlusherRunHasScheduler(t *testing.T) {
+	var c flusher.Config
+	var once bool
+	checkErr(t, parse(t, FlusherRun(&c, &once), "--scheduler-interval=2s", "--log-retention=48h"), "")
+	if c.SchedulerInterval != 2*time.Second || c.LogRetention != 48*time.Hour || c.LeaseTTL != 5*time.Second {
+		t.Errorf("got interval %v, log retention %v, lease %v; want 2s, 48h0m0s, 5s",
+			c.SchedulerInterval, c.LogRetention, c.LeaseTTL)
+	}
+	checkErr(t, parse(t, FlusherRun(&c, &once), "--viewer-sample-interval=0s"),
+		"WATCH_PARTY_VIEWER_SAMPLE_INTERVAL must be positive")
 }
