@@ -121,7 +121,21 @@ func journeys() []journey {
 		dlq:   `{"type":"mute","event_id":"99999999-9999-4999-8999-999999999991",` + p + `,"user_id":"host","created_at":"2026-11-27T12:00:00.123Z","target_user_id":"bob","until":"2026-11-27T12:10:00.123Z","stream_id":"1764244800123-8"}`,
 		frame: `{"type":"mute","event_id":"99999999-9999-4999-8999-999999999991","stream_id":"1764244800123-8","user_id":"host","name":"Host","target_user_id":"bob","until":"2026-11-27T12:10:00.123Z","ts":"2026-11-27T12:00:00.123Z"}`,
 		table: "watch_party_logs", row: "99999999-9999-4999-8999-999999999991|host|mute|2026-11-27T12:00:00.123Z|bob|2026-11-27T12:10:00.123Z",
-	}}, targeted(p)...)
+	}}, append(targeted(p), reactionJourney(ev, p))...)
+}
+
+// reactionJourney is a reaction: its emoji, a field only its kind declares,
+// comes last in each form, and it is stored as a count.
+func reactionJourney(ev func(typ event.Type, id, user, name string, at time.Time, sid string) event.Event, p string) journey {
+	r := ev(event.Reaction, "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa", "dan", "Dan", journeyAt.Add(500*time.Millisecond), "1764244800623-0")
+	r.Text = "🎉"
+	return journey{
+		event: r,
+		entry: `{"type":"reaction","event_id":"aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa",` + p + `,"user_id":"dan","name":"Dan","created_at":"2026-11-27T12:00:00.623Z","emoji":"🎉"}`,
+		dlq:   `{"type":"reaction","event_id":"aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa",` + p + `,"user_id":"dan","created_at":"2026-11-27T12:00:00.623Z","stream_id":"1764244800623-0","emoji":"🎉"}`,
+		frame: `{"type":"reaction","event_id":"aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa","stream_id":"1764244800623-0","user_id":"dan","name":"Dan","ts":"2026-11-27T12:00:00.623Z","emoji":"🎉"}`,
+		table: "watch_party_event_counts", row: "reaction|🎉|2026-11-27T12:00:00.000Z|1",
+	}
 }
 
 // targeted returns a journey for each moderation type that carries only
@@ -275,6 +289,9 @@ func storedRows(t *testing.T, db *pgxpool.Pool) []string {
 		UNION ALL
 		SELECT 'watch_party_viewer_counts: ' || concat_ws('|', ` + at("sampled_at") + `, viewers), '8'
 		FROM watch_party_viewer_counts WHERE party_id = $1
+		UNION ALL
+		SELECT 'watch_party_event_counts: ' || concat_ws('|', type, value, ` + at("second") + `, count), 'a'
+		FROM watch_party_event_counts WHERE party_id = $1
 		ORDER BY 2`
 	rows, err := db.Query(context.Background(), query, journeyParty)
 	if err != nil {
