@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/watchparty/watchparty/internal/rdb"
 	"github.com/watchparty/watchparty/internal/store"
@@ -13,7 +12,7 @@ import (
 // connect opens the Redis client and the PostgreSQL pool a command needs;
 // closeAll releases both.
 func connect(ctx context.Context, redisURL string, cluster bool, databaseURL string) (
-	rc redis.UniversalClient, db *pgxpool.Pool, closeAll func(), err error) {
+	rc rdb.Client, db *pgxpool.Pool, closeAll func(), err error) {
 	rc, err = rdb.Open(redisURL, cluster)
 	if err != nil {
 		return nil, nil, nil, err

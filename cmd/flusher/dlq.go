@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
-	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
 	"github.com/watchparty/watchparty/internal/config"
@@ -115,7 +114,7 @@ func newDLQListCmd() *cobra.Command {
 		if err := finish(); err != nil {
 			return err
 		}
-		return withRedis(cfg, func(rc redis.UniversalClient) error {
+		return withRedis(cfg, func(rc rdb.Client) error {
 			items, err := dlq.List(cmd.Context(), rc, limit)
 			for _, it := range items {
 				fmt.Fprintln(cmd.OutOrStdout(), listLine(it))
@@ -151,7 +150,7 @@ func newDLQShowCmd() *cobra.Command {
 		if err != nil || index < 0 {
 			return fmt.Errorf("INDEX %q is not an index: want 0 or more", args[0])
 		}
-		return withRedis(cfg, func(rc redis.UniversalClient) error {
+		return withRedis(cfg, func(rc rdb.Client) error {
 			return showBatch(cmd.Context(), rc, index, cmd.OutOrStdout())
 		})
 	}
@@ -159,7 +158,7 @@ func newDLQShowCmd() *cobra.Command {
 }
 
 // showBatch prints the element at index as stored, indented.
-func showBatch(ctx context.Context, rc redis.UniversalClient, index int, out io.Writer) error {
+func showBatch(ctx context.Context, rc rdb.Client, index int, out io.Writer) error {
 	_, raw, err := dlq.Show(ctx, rc, index)
 	if errors.Is(err, dlq.ErrNotFound) {
 		n, lerr := dlq.Len(ctx, rc)
@@ -183,7 +182,7 @@ func showBatch(ctx context.Context, rc redis.UniversalClient, index int, out io.
 	return err // a decode error still fails the command after the element is shown
 }
 
-func withRedis(cfg config.DLQ, fn func(redis.UniversalClient) error) error {
+func withRedis(cfg config.DLQ, fn func(rdb.Client) error) error {
 	rc, err := rdb.Open(cfg.RedisURL, cfg.RedisCluster)
 	if err != nil {
 		return err

@@ -12,11 +12,11 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/watchparty/watchparty/internal/rdb"
 )
 
 func main() {
-	redis.SetLogger(silentRedisLog{})
+	rdb.SilenceClientLogs() // ping reports its errors itself
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := newRootCmd().ExecuteContext(ctx)
 	stop()

@@ -11,8 +11,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
+
+	"github.com/watchparty/watchparty/internal/rdb"
 )
 
 // pingTimeout bounds one attempt at one target.
@@ -95,21 +96,7 @@ func runChecks(ctx context.Context, pending []check, wait time.Duration, quiet b
 	}
 }
 
-func pingRedis(ctx context.Context, raw string) error {
-	var rdb redis.UniversalClient
-	if strings.Contains(raw, "://") {
-		opt, err := redis.ParseURL(raw)
-		if err != nil {
-			return err
-		}
-		opt.MaxRetries, opt.DialerRetries = -1, 1
-		rdb = redis.NewClient(opt)
-	} else {
-		rdb = redis.NewUniversalClient(&redis.UniversalOptions{Addrs: strings.Split(raw, ","), MaxRetries: -1, DialerRetries: 1})
-	}
-	defer rdb.Close()
-	return rdb.Ping(ctx).Err()
-}
+func pingRedis(ctx context.Context, raw string) error { return rdb.Ping(ctx, raw) }
 
 func pingPostgres(ctx context.Context, raw string) error {
 	conn, err := pgx.Connect(ctx, raw)
@@ -147,9 +134,3 @@ func redactPassword(raw string) string {
 	}
 	return strings.Replace(raw, ":"+cfg.Password+"@", ":xxxxx@", 1)
 }
-
-// silentRedisLog drops go-redis's own log lines (dial retries, ...): ping
-// reports its errors itself.
-type silentRedisLog struct{}
-
-func (silentRedisLog) Printf(context.Context, string, ...any) {}

@@ -4,8 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/watchparty/watchparty/internal/rdb"
 )
 
 // ErrNotFound says wp:dlq holds no batch at the requested index.
@@ -14,8 +15,24 @@ var ErrNotFound = errors.New("no dlq batch at that index")
 // pageSize is how many elements one LRANGE reads.
 const pageSize = 100
 
+// list is wp:dlq as this package reads and edits it: whole elements, by
+// index from the head (rdb.DeadLetters).
+type list interface {
+	Push(ctx context.Context, raw string) error
+	Len(ctx context.Context) (int, error)
+	// Range returns the elements from start to stop, both included.
+	Range(ctx context.Context, start, stop int) ([]string, error)
+	// Index returns the element at index and whether there is one.
+	Index(ctx context.Context, index int) (string, bool, error)
+	// Replace swaps old, read at index, for replacement ("": removes
+	// it), reporting whether old was still there.
+	Replace(ctx context.Context, index int, old, replacement string) (bool, error)
+	// Now is the clock of the server holding the list.
+	Now(ctx context.Context) (time.Time, error)
+}
+
 // Push appends b at the tail of wp:dlq. It never trims the list.
-func Push(ctx context.Context, rdb redis.UniversalClient, b Batch) error {
+func Push(ctx context.Context, c rdb.Client, b Batch) error {
 	if b.PartyID == "" || b.Len() == 0 {
 		return errors.New("push dlq batch: a batch needs a party and at least one event")
 	}
@@ -23,19 +40,21 @@ func Push(ctx context.Context, rdb redis.UniversalClient, b Batch) error {
 	if err != nil {
 		return err
 	}
-	if err := rdb.RPush(ctx, Key, raw).Err(); err != nil {
+	if err := rdb.NewDeadLetters(c).Push(ctx, raw); err != nil {
 		return fmt.Errorf("push dlq batch of party %s: %w", b.PartyID, err)
 	}
 	return nil
 }
 
 // Len returns how many batches wp:dlq holds, claimed ones included.
-func Len(ctx context.Context, rdb redis.UniversalClient) (int, error) {
-	n, err := rdb.LLen(ctx, Key).Result()
+func Len(ctx context.Context, c rdb.Client) (int, error) { return length(ctx, rdb.NewDeadLetters(c)) }
+
+func length(ctx context.Context, l list) (int, error) {
+	n, err := l.Len(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("length of %s: %w", Key, err)
 	}
-	return int(n), nil
+	return n, nil
 }
 
 // Indexed is one element of wp:dlq and its index from the head.
@@ -51,14 +70,18 @@ type Indexed struct {
 // when limit <= 0), including batches a replay is writing. An element that
 // cannot be decoded is listed with Err set. Under concurrent replays the
 // indexes are those of the moment each page was read.
-func List(ctx context.Context, rdb redis.UniversalClient, limit int) ([]Indexed, error) {
+func List(ctx context.Context, c rdb.Client, limit int) ([]Indexed, error) {
+	return listAll(ctx, rdb.NewDeadLetters(c), limit)
+}
+
+func listAll(ctx context.Context, l list, limit int) ([]Indexed, error) {
 	var out []Indexed
 	for start := 0; limit <= 0 || start < limit; start += pageSize {
 		stop := start + pageSize - 1
 		if limit > 0 {
 			stop = min(stop, limit-1)
 		}
-		raws, err := rdb.LRange(ctx, Key, int64(start), int64(stop)).Result()
+		raws, err := l.Range(ctx, start, stop)
 		if err != nil {
 			return out, fmt.Errorf("read %s: %w", Key, err)
 		}
@@ -76,16 +99,16 @@ func List(ctx context.Context, rdb redis.UniversalClient, limit int) ([]Indexed,
 // Show returns the batch at index (0 is the head) and the element as stored.
 // It returns ErrNotFound, wrapped, when there is no such element, and the raw
 // element with a decode error when it is not a valid batch.
-func Show(ctx context.Context, rdb redis.UniversalClient, index int) (Batch, string, error) {
+func Show(ctx context.Context, c rdb.Client, index int) (Batch, string, error) {
 	if index < 0 {
 		return Batch{}, "", fmt.Errorf("index %d: %w", index, ErrNotFound)
 	}
-	raw, err := rdb.LIndex(ctx, Key, int64(index)).Result()
-	if errors.Is(err, redis.Nil) {
-		return Batch{}, "", fmt.Errorf("index %d: %w", index, ErrNotFound)
-	}
+	raw, found, err := rdb.NewDeadLetters(c).Index(ctx, index)
 	if err != nil {
 		return Batch{}, "", fmt.Errorf("read %s index %d: %w", Key, index, err)
+	}
+	if !found {
+		return Batch{}, "", fmt.Errorf("index %d: %w", index, ErrNotFound)
 	}
 	b, _, err := decode(raw)
 	if err != nil {

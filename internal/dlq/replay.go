@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/watchparty/watchparty/internal/event"
+	"github.com/watchparty/watchparty/internal/rdb"
 	"github.com/watchparty/watchparty/internal/store"
 	"github.com/watchparty/watchparty/internal/stream"
 )
@@ -87,8 +87,8 @@ type Result struct {
 // expires (ClaimTTL). Each replay tries a batch at most once.
 //
 // The Report is filled even when an error is returned.
-func Replay(ctx context.Context, rdb redis.UniversalClient, write WriteFunc, opts ReplayOptions) (Report, error) {
-	r := &replayer{rdb: rdb, write: write, opts: opts, owner: uuid.NewString(),
+func Replay(ctx context.Context, c rdb.Client, write WriteFunc, opts ReplayOptions) (Report, error) {
+	r := &replayer{list: rdb.NewDeadLetters(c), write: write, opts: opts, owner: uuid.NewString(),
 		seen: map[[sha256.Size]byte]bool{}, log: opts.Log, now: opts.Now, ttl: opts.ClaimTTL}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
@@ -103,13 +103,13 @@ func Replay(ctx context.Context, rdb redis.UniversalClient, write WriteFunc, opt
 	err := r.run(ctx)
 	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bookkeepingTimeout)
 	defer cancel()
-	left, lerr := Len(lctx, rdb)
+	left, lerr := length(lctx, r.list)
 	r.report.Left = left
 	return r.report, errors.Join(err, lerr)
 }
 
 type replayer struct {
-	rdb      redis.UniversalClient
+	list     list
 	write    WriteFunc
 	opts     ReplayOptions
 	owner    string // this replay's claim owner
@@ -126,7 +126,7 @@ type replayer struct {
 
 // syncClock reads the clock of the server holding wp:dlq.
 func (r *replayer) syncClock(ctx context.Context) error {
-	now, err := serverNow(ctx, r.rdb)
+	now, err := serverNow(ctx, r.list)
 	if err != nil {
 		return err
 	}
@@ -168,7 +168,7 @@ func (r *replayer) run(ctx context.Context) error {
 func (r *replayer) pass(ctx context.Context) (int, error) {
 	found := 0
 	for start := 0; !r.full(); {
-		raws, err := r.rdb.LRange(ctx, Key, int64(start), int64(start+pageSize-1)).Result()
+		raws, err := r.list.Range(ctx, start, start+pageSize-1)
 		if err != nil {
 			return found, fmt.Errorf("read %s: %w", Key, err)
 		}
@@ -235,7 +235,7 @@ func (r *replayer) consider(ctx context.Context, index int, raw string) (outcome
 	}
 	// Time only moves forward, so a claim that had expired when read is
 	// still expired now; the swap fails if anyone changed the element since.
-	ok, err := swap(ctx, r.rdb, index, raw, claimed)
+	ok, err := swap(ctx, r.list, index, raw, claimed)
 	if err != nil || !ok {
 		log.Debug("dlq batch changed before it could be claimed; left alone")
 		return handled, err
@@ -258,7 +258,7 @@ func (r *replayer) replay(ctx context.Context, log *slog.Logger, b Batch, raw, c
 	if err == nil {
 		r.report.Replayed++
 		r.report.Results = append(r.report.Results, res)
-		ok, err := remove(bctx, r.rdb, res.Index, claimed)
+		ok, err := remove(bctx, r.list, res.Index, claimed)
 		if err != nil {
 			// Committed but still claimed: once the claim expires a replay
 			// writes it again, which stores nothing new, and removes it.
@@ -275,7 +275,7 @@ func (r *replayer) replay(ctx context.Context, log *slog.Logger, b Batch, raw, c
 	r.report.Failed++
 	r.report.Results = append(r.report.Results, res)
 	if class := store.Classify(err); class != store.Permanent && !errors.Is(err, errUndecodable) {
-		if _, serr := swap(bctx, r.rdb, res.Index, claimed, raw); serr != nil {
+		if _, serr := swap(bctx, r.list, res.Index, claimed, raw); serr != nil {
 			err = errors.Join(err, serr)
 		}
 		log.Error("dlq replay stopped: the database, not the batch, is at fault", "class", class, "err", err)
@@ -287,7 +287,7 @@ func (r *replayer) replay(ctx context.Context, log *slog.Logger, b Batch, raw, c
 	if err != nil {
 		return handled, err
 	}
-	if _, err := swap(bctx, r.rdb, res.Index, claimed, updated); err != nil {
+	if _, err := swap(bctx, r.list, res.Index, claimed, updated); err != nil {
 		return handled, err
 	}
 	log.Warn("dlq batch failed again; kept", "attempts", b.Attempts, "sqlstate", b.SQLState, "err", b.Error)

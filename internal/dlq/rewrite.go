@@ -5,9 +5,8 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/watchparty/watchparty/internal/event"
+	"github.com/watchparty/watchparty/internal/rdb"
 )
 
 // maxRewritePasses bounds Rewrite's passes over a list that keeps changing.
@@ -41,16 +40,20 @@ type Rewritten struct {
 // since it was read (a replay, a push that shifted it); when one did, the
 // list is read again, until a pass finds nothing left to change. The
 // counts are filled even when an error is returned.
-func Rewrite(ctx context.Context, c redis.UniversalClient, edit Edit) (Rewritten, error) {
+func Rewrite(ctx context.Context, c rdb.Client, edit Edit) (Rewritten, error) {
+	return rewrite(ctx, rdb.NewDeadLetters(c), edit)
+}
+
+func rewrite(ctx context.Context, c list, edit Edit) (Rewritten, error) {
 	var done Rewritten
 	for range maxRewritePasses {
-		list, err := List(ctx, c, 0)
+		items, err := listAll(ctx, c, 0)
 		if err != nil {
 			return done, err
 		}
 		missed := false
 		// From the tail: removing a batch does not move those before it.
-		for _, it := range slices.Backward(list) {
+		for _, it := range slices.Backward(items) {
 			replacement, got, err := edit.apply(it)
 			if err != nil {
 				return done, err
