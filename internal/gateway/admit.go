@@ -10,6 +10,7 @@ import (
 	"github.com/watchparty/watchparty/internal/auth"
 	"github.com/watchparty/watchparty/internal/moderation"
 	"github.com/watchparty/watchparty/internal/protocol"
+	"github.com/watchparty/watchparty/internal/rdb"
 	"github.com/watchparty/watchparty/internal/store"
 	"github.com/watchparty/watchparty/internal/stream"
 )
@@ -96,7 +97,7 @@ func (g *Gateway) admitParty(r *http.Request, partyID uuid.UUID, who auth.Identi
 		}
 		return no(http.StatusConflict, protocol.CodeConflict, "party has ended")
 	}
-	switch banned, err := moderation.Banned(r.Context(), g.rdb, partyID, who.UserID); {
+	switch banned, err := moderation.Banned(r.Context(), rdb.NewModeration(g.rdb), partyID, who.UserID); {
 	case err != nil:
 		return no(http.StatusServiceUnavailable, protocol.CodeUnavailable, "redis unavailable; try again")
 	case banned:

@@ -14,6 +14,7 @@ import (
 	"github.com/watchparty/watchparty/internal/history"
 	"github.com/watchparty/watchparty/internal/moderation"
 	"github.com/watchparty/watchparty/internal/protocol"
+	"github.com/watchparty/watchparty/internal/rdb"
 	"github.com/watchparty/watchparty/internal/store"
 )
 
@@ -59,7 +60,7 @@ func (a *partyAPI) chats(w http.ResponseWriter, r *http.Request, caller auth.Ide
 		a.changeFailed(w, id, store.Party{}, err, "", "")
 		return
 	}
-	switch banned, err := moderation.Banned(r.Context(), a.rdb, id, caller.UserID); {
+	switch banned, err := moderation.Banned(r.Context(), rdb.NewModeration(a.rdb), id, caller.UserID); {
 	case err != nil:
 		a.unavailable(w, id, err)
 		return

@@ -13,6 +13,7 @@ import (
 	"github.com/watchparty/watchparty/internal/event"
 	"github.com/watchparty/watchparty/internal/moderation"
 	"github.com/watchparty/watchparty/internal/protocol"
+	"github.com/watchparty/watchparty/internal/rdb"
 	"github.com/watchparty/watchparty/internal/store"
 	"github.com/watchparty/watchparty/internal/stream"
 )
@@ -39,7 +40,7 @@ type moderated struct {
 // party. A resend under the same client message id (in.ClientID) is stored
 // once.
 func (g *Gateway) moderate(ctx context.Context, party store.Party, actor auth.Identity, in event.Inbound) moderated {
-	err := moderation.Authorize(ctx, g.rdb, party.ID, party.HostUserID, actor.UserID, in.Type, in.Target)
+	err := moderation.Authorize(ctx, rdb.NewModeration(g.rdb), party.ID, party.HostUserID, actor.UserID, in.Type, in.Target)
 	switch {
 	case moderation.IsRefusal(err):
 		return moderated{code: protocol.CodeForbidden, msg: err.Error()}
@@ -126,7 +127,7 @@ func (a *partyAPI) moderationState(w http.ResponseWriter, r *http.Request, calle
 	if !ok {
 		return
 	}
-	st, err := moderation.Read(r.Context(), a.rdb, p.ID, a.now())
+	st, err := moderation.Read(r.Context(), rdb.NewModeration(a.rdb), p.ID, a.now())
 	if err != nil {
 		a.unavailable(w, p.ID, err)
 		return

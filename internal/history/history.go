@@ -10,10 +10,10 @@ import (
 	"slices"
 
 	"github.com/google/uuid"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/watchparty/watchparty/internal/event"
 	"github.com/watchparty/watchparty/internal/moderation"
+	"github.com/watchparty/watchparty/internal/rdb"
 	"github.com/watchparty/watchparty/internal/stream"
 )
 
@@ -36,15 +36,39 @@ type Archive interface {
 	Before(ctx context.Context, party uuid.UUID, before event.Position, n int, exclude []uuid.UUID) ([]event.Event, error)
 }
 
+// Live is what a party still holds in Redis, as far as history needs it.
+type Live interface {
+	// Deleted returns the event ids of party's deleted chats
+	// (moderation.Deleted).
+	Deleted(ctx context.Context, party uuid.UUID) (map[uuid.UUID]bool, error)
+	// ReadBefore returns at most n entries of party's stream that come
+	// before the id before ("" for the newest), newest first
+	// (stream.ReadBefore).
+	ReadBefore(ctx context.Context, party uuid.UUID, before string, n int) ([]stream.Entry, error)
+}
+
+// redisLive is Live over the party's keys in Redis.
+type redisLive struct{ c rdb.Client }
+
+func (l redisLive) Deleted(ctx context.Context, party uuid.UUID) (map[uuid.UUID]bool, error) {
+	return moderation.Deleted(ctx, rdb.NewModeration(l.c), party)
+}
+
+func (l redisLive) ReadBefore(ctx context.Context, party uuid.UUID, before string, n int) ([]stream.Entry, error) {
+	return stream.ReadBefore(ctx, l.c, stream.KeysFor(party), before, n)
+}
+
 // Reader reads chat history. It is safe for concurrent use.
 type Reader struct {
-	rdb     redis.UniversalClient
+	live    Live
 	archive Archive
 }
 
-// NewReader returns a Reader over the party streams in rdb and archive.
-func NewReader(rdb redis.UniversalClient, archive Archive) *Reader {
-	return &Reader{rdb: rdb, archive: archive}
+// NewReader returns a Reader over the party streams in c and archive.
+func NewReader(c rdb.Client, archive Archive) *Reader { return newReader(redisLive{c}, archive) }
+
+func newReader(live Live, archive Archive) *Reader {
+	return &Reader{live: live, archive: archive}
 }
 
 // Before returns the last n (1..MaxLimit) chats of party whose stream id
@@ -76,7 +100,7 @@ func (r *Reader) Before(ctx context.Context, party uuid.UUID, before string, n i
 			return nil, "", nil // nothing comes before 0-0
 		}
 	}
-	deleted, err := moderation.Deleted(ctx, r.rdb, party)
+	deleted, err := r.live.Deleted(ctx, party)
 	if err != nil {
 		return nil, "", err
 	}
@@ -121,7 +145,6 @@ type streamScan struct {
 // fromStream reads up to want chats before bound, newest first, a page at
 // a time and at most MaxScan entries, leaving out deleted ones.
 func (r *Reader) fromStream(ctx context.Context, party uuid.UUID, bound event.Position, want int, deleted map[uuid.UUID]bool) ([]event.Event, streamScan, error) {
-	keys := stream.KeysFor(party)
 	var got []event.Event
 	var scan streamScan
 	cursor := ""
@@ -130,7 +153,7 @@ func (r *Reader) fromStream(ctx context.Context, party uuid.UUID, bound event.Po
 	}
 	for left := MaxScan; left > 0; {
 		page := min(streamPage, left)
-		entries, err := stream.ReadBefore(ctx, r.rdb, keys, cursor, page)
+		entries, err := r.live.ReadBefore(ctx, party, cursor, page)
 		if err != nil {
 			return nil, scan, err
 		}

@@ -21,7 +21,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/watchparty/watchparty/internal/event"
 	"github.com/watchparty/watchparty/internal/rdb"
@@ -32,6 +31,21 @@ import (
 type Refusal struct{ Reason string }
 
 func (r *Refusal) Error() string { return r.Reason }
+
+// Store is the parties' moderation state as this package reads it
+// (rdb.Moderation; rdb.NewModeration of the client callers hold).
+type Store interface {
+	// AreModerators reports, for each of users in order, whether it is a
+	// moderator of party.
+	AreModerators(ctx context.Context, party uuid.UUID, users ...string) ([]bool, error)
+	IsBanned(ctx context.Context, party uuid.UUID, user string) (bool, error)
+	// Standing reads both in one round trip.
+	Standing(ctx context.Context, party uuid.UUID, user string) (banned, moderator bool, err error)
+	// DeletedChats returns the event ids of party's deleted chats, as
+	// stored.
+	DeletedChats(ctx context.Context, party uuid.UUID) ([]string, error)
+	State(ctx context.Context, party uuid.UUID) (rdb.ModerationState, error)
+}
 
 func refuse(reason string) error { return &Refusal{Reason: reason} }
 
@@ -52,7 +66,7 @@ func IsRefusal(err error) bool {
 //   - anyone else may do nothing.
 //
 // It returns a *Refusal, or an error reading Redis.
-func Authorize(ctx context.Context, c redis.UniversalClient, party uuid.UUID, host, actor string, t event.Type, target string) error {
+func Authorize(ctx context.Context, s Store, party uuid.UUID, host, actor string, t event.Type, target string) error {
 	if !t.IsModeration() {
 		return fmt.Errorf("%q is not a moderation action", t)
 	}
@@ -62,17 +76,17 @@ func Authorize(ctx context.Context, c redis.UniversalClient, party uuid.UUID, ho
 	case target != "" && target == actor:
 		return refuse("you cannot be the target of your own " + string(t))
 	case actor == host && t.Kind().Room.Role > 0:
-		return refuseBanned(ctx, c, party, target)
+		return refuseBanned(ctx, s, party, target)
 	case actor == host:
 		return nil
 	case t.Kind().May == event.ByHost:
 		return refuse("only the host appoints and removes moderators")
 	}
-	users := []any{actor}
+	users := []string{actor}
 	if target != "" {
 		users = append(users, target)
 	}
-	is, err := c.SMIsMember(ctx, rdb.KeysFor(party).Moderators, users...).Result()
+	is, err := s.AreModerators(ctx, party, users...)
 	if err != nil {
 		return fmt.Errorf("read moderators of party %s: %w", party, err)
 	}
@@ -87,8 +101,8 @@ func Authorize(ctx context.Context, c redis.UniversalClient, party uuid.UUID, ho
 
 // refuseBanned refuses to appoint a banned user a moderator: it could act
 // over REST while it may not even watch. The append checks it again.
-func refuseBanned(ctx context.Context, c redis.UniversalClient, party uuid.UUID, target string) error {
-	banned, err := Banned(ctx, c, party, target)
+func refuseBanned(ctx context.Context, s Store, party uuid.UUID, target string) error {
+	banned, err := Banned(ctx, s, party, target)
 	switch {
 	case err != nil:
 		return err
@@ -99,8 +113,8 @@ func refuseBanned(ctx context.Context, c redis.UniversalClient, party uuid.UUID,
 }
 
 // Banned reports whether user is banned from party.
-func Banned(ctx context.Context, c redis.UniversalClient, party uuid.UUID, user string) (bool, error) {
-	banned, err := c.SIsMember(ctx, rdb.KeysFor(party).Bans, user).Result()
+func Banned(ctx context.Context, s Store, party uuid.UUID, user string) (bool, error) {
+	banned, err := s.IsBanned(ctx, party, user)
 	if err != nil {
 		return false, fmt.Errorf("read bans of party %s: %w", party, err)
 	}
@@ -114,20 +128,17 @@ type Standing struct {
 }
 
 // StandingOf reads user's Standing in party in one round trip.
-func StandingOf(ctx context.Context, c redis.UniversalClient, party uuid.UUID, user string) (Standing, error) {
-	k := rdb.KeysFor(party)
-	pipe := c.Pipeline()
-	banned := pipe.SIsMember(ctx, k.Bans, user)
-	moderator := pipe.SIsMember(ctx, k.Moderators, user)
-	if _, err := pipe.Exec(ctx); err != nil {
+func StandingOf(ctx context.Context, s Store, party uuid.UUID, user string) (Standing, error) {
+	banned, moderator, err := s.Standing(ctx, party, user)
+	if err != nil {
 		return Standing{}, fmt.Errorf("read the moderation state of party %s: %w", party, err)
 	}
-	return Standing{Banned: banned.Val(), Moderator: moderator.Val()}, nil
+	return Standing{Banned: banned, Moderator: moderator}, nil
 }
 
 // Deleted returns the event ids of party's deleted chats.
-func Deleted(ctx context.Context, c redis.UniversalClient, party uuid.UUID) (map[uuid.UUID]bool, error) {
-	ids, err := c.SMembers(ctx, rdb.KeysFor(party).Deleted).Result()
+func Deleted(ctx context.Context, s Store, party uuid.UUID) (map[uuid.UUID]bool, error) {
+	ids, err := s.DeletedChats(ctx, party)
 	if err != nil {
 		return nil, fmt.Errorf("read deleted chats of party %s: %w", party, err)
 	}
@@ -164,19 +175,13 @@ type State struct {
 }
 
 // Read returns party's moderation state at time now.
-func Read(ctx context.Context, c redis.UniversalClient, party uuid.UUID, now time.Time) (State, error) {
-	k := rdb.KeysFor(party)
-	var mods, bans *redis.StringSliceCmd
-	var mutes *redis.MapStringStringCmd
-	_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		mods, bans, mutes = p.SMembers(ctx, k.Moderators), p.SMembers(ctx, k.Bans), p.HGetAll(ctx, k.Mutes)
-		return nil
-	})
+func Read(ctx context.Context, s Store, party uuid.UUID, now time.Time) (State, error) {
+	stored, err := s.State(ctx, party)
 	if err != nil {
 		return State{}, fmt.Errorf("read moderation state of party %s: %w", party, err)
 	}
-	st := State{Moderators: mods.Val(), Banned: bans.Val(), Muted: []Mute{}}
-	for user, v := range mutes.Val() {
+	st := State{Moderators: stored.Moderators, Banned: stored.Bans, Muted: []Mute{}}
+	for user, v := range stored.Mutes {
 		ms, err := strconv.ParseInt(v, 10, 64)
 		if until := time.UnixMilli(ms).UTC(); err == nil && until.After(now) {
 			st.Muted = append(st.Muted, Mute{UserID: user, Until: until})

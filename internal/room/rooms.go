@@ -10,19 +10,19 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/watchparty/watchparty/internal/event"
 	"github.com/watchparty/watchparty/internal/moderation"
 	"github.com/watchparty/watchparty/internal/presence"
 	"github.com/watchparty/watchparty/internal/protocol"
+	"github.com/watchparty/watchparty/internal/rdb"
 	"github.com/watchparty/watchparty/internal/stream"
 )
 
 // Rooms indexes this process's hubs by party, following a party's stream
 // while it has at least one viewer here. It is safe for concurrent use.
 type Rooms struct {
-	rdb      redis.UniversalClient
+	rdb      rdb.Client
 	feed     *stream.Feed
 	presence *presence.Presence
 	log      *slog.Logger
@@ -40,7 +40,7 @@ type Rooms struct {
 // NewRooms returns an empty index. onFrame, if set, is told of each
 // broadcast frame fanned out (once per process, not per viewer). hist says
 // how many of the party's last chats a new viewer's welcome carries.
-func NewRooms(rdb redis.UniversalClient, feed *stream.Feed, pres *presence.Presence, log *slog.Logger,
+func NewRooms(rdb rdb.Client, feed *stream.Feed, pres *presence.Presence, log *slog.Logger,
 	onFrame func(event.Type), hist History) *Rooms {
 	if hist.Reader == nil {
 		hist.Size = 0
@@ -261,7 +261,7 @@ func (r *Rooms) addViewer(ctx context.Context, v *Viewer, withHistory bool,
 		// The hub follows the stream from before this look: a ban after
 		// it is delivered to the hub, which then refuses v (Hub.add) or
 		// removes it.
-		standing, err := moderation.StandingOf(ctx, r.rdb, v.Party, v.Identity.UserID)
+		standing, err := moderation.StandingOf(ctx, rdb.NewModeration(r.rdb), v.Party, v.Identity.UserID)
 		switch {
 		case err != nil:
 			return nil, err
