@@ -16,11 +16,11 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/watchparty/watchparty/internal/auth"
 	"github.com/watchparty/watchparty/internal/event"
 	"github.com/watchparty/watchparty/internal/protocol"
+	"github.com/watchparty/watchparty/internal/rdb"
 	"github.com/watchparty/watchparty/internal/store"
 )
 
@@ -47,7 +47,7 @@ type partyAPI struct {
 	live     LiveStats
 	history  ChatHistory
 	verifier *auth.Verifier
-	rdb      redis.UniversalClient
+	rdb      rdb.Client
 	moderate func(ctx context.Context, party store.Party, actor auth.Identity, in event.Inbound) moderated
 	limits   *limiters
 	log      *slog.Logger

@@ -13,7 +13,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/olahol/melody"
-	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/watchparty/watchparty/internal/auth"
@@ -22,6 +21,7 @@ import (
 	"github.com/watchparty/watchparty/internal/history"
 	"github.com/watchparty/watchparty/internal/presence"
 	"github.com/watchparty/watchparty/internal/protocol"
+	"github.com/watchparty/watchparty/internal/rdb"
 	"github.com/watchparty/watchparty/internal/room"
 	"github.com/watchparty/watchparty/internal/shutdown"
 	"github.com/watchparty/watchparty/internal/store"
@@ -49,7 +49,7 @@ const (
 // move their events. Create it with New and start it with Run or Serve.
 type Gateway struct {
 	cfg      Config
-	rdb      redis.UniversalClient
+	rdb      rdb.Client
 	log      *slog.Logger
 	metrics  *Metrics
 	verifier *auth.Verifier
@@ -80,7 +80,7 @@ type Gateway struct {
 }
 
 // New wires a gateway over rdb and db.
-func New(cfg Config, rdb redis.UniversalClient, db *pgxpool.Pool, log *slog.Logger) (*Gateway, error) {
+func New(cfg Config, rdb rdb.Client, db *pgxpool.Pool, log *slog.Logger) (*Gateway, error) {
 	cfg = cfg.withDefaults()
 	verifier, err := auth.NewVerifier(cfg.AuthSecret, cfg.DevAuth)
 	if err != nil {

@@ -4,9 +4,9 @@ import (
 	"context"
 
 	"github.com/google/uuid"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/watchparty/watchparty/internal/presence"
+	"github.com/watchparty/watchparty/internal/rdb"
 	"github.com/watchparty/watchparty/internal/store"
 	"github.com/watchparty/watchparty/internal/stream"
 )
@@ -20,7 +20,7 @@ func (g *Gateway) liveStats() LiveStats {
 // the larger of the live set in Redis (complete while the party runs) and
 // the flushed rows (complete once its keys are removed).
 type redisLiveStats struct {
-	rdb      redis.UniversalClient
+	rdb      rdb.Client
 	presence *presence.Presence
 	parties  *store.Parties
 }
@@ -30,7 +30,7 @@ func (s redisLiveStats) Viewers(ctx context.Context, party uuid.UUID) (int, erro
 }
 
 func (s redisLiveStats) Likes(ctx context.Context, party uuid.UUID) (int64, error) {
-	live, err := s.rdb.SCard(ctx, stream.KeysFor(party).Likers).Result()
+	live, err := stream.Likes(ctx, s.rdb, stream.KeysFor(party))
 	if err != nil {
 		return 0, err
 	}

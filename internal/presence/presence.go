@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/watchparty/watchparty/internal/rdb"
 )
@@ -24,19 +23,28 @@ const (
 	Refresh = 8 * time.Second
 )
 
+// viewerCounts is where pods share their viewer counts (rdb.Presence).
+type viewerCounts interface {
+	// SetViewers sets pod's count of party's viewers, valid until
+	// expires, and returns the party's total across live pods at now.
+	SetViewers(ctx context.Context, party uuid.UUID, pod string, n int, expires, now time.Time) (int, error)
+	Viewers(ctx context.Context, party uuid.UUID, now time.Time) (int, error)
+	Peak(ctx context.Context, party uuid.UUID) (int, error)
+}
+
 // Presence is one pod's view of viewer counts. It is safe for concurrent use.
 type Presence struct {
-	rdb redis.UniversalClient
-	pod string
-	now func() time.Time
+	counts viewerCounts
+	pod    string
+	now    func() time.Time
 
 	mu    sync.Mutex
 	local map[uuid.UUID]int
 }
 
 // New returns the presence of this process, named uniquely among pods.
-func New(rdb redis.UniversalClient) *Presence {
-	return &Presence{rdb: rdb, pod: podName(), now: time.Now, local: make(map[uuid.UUID]int)}
+func New(c rdb.Client) *Presence {
+	return &Presence{counts: rdb.NewPresence(c), pod: podName(), now: time.Now, local: make(map[uuid.UUID]int)}
 }
 
 // podName names this process uniquely among the pods that count in Redis.
@@ -46,8 +54,8 @@ func podName() string {
 }
 
 // Reader returns a Presence that only reads totals (for the flusher).
-func Reader(rdb redis.UniversalClient) *Presence {
-	return &Presence{rdb: rdb, now: time.Now, local: make(map[uuid.UUID]int)}
+func Reader(c rdb.Client) *Presence {
+	return &Presence{counts: rdb.NewPresence(c), now: time.Now, local: make(map[uuid.UUID]int)}
 }
 
 // Add changes this pod's count of party's viewers by delta and returns the
@@ -67,7 +75,7 @@ func (p *Presence) Add(ctx context.Context, party uuid.UUID, delta int) (int, er
 
 func (p *Presence) set(ctx context.Context, party uuid.UUID, n int) (int, error) {
 	now := p.now()
-	total, err := rdb.SetViewerCount(ctx, p.rdb, rdb.KeysFor(party), p.pod, n, now.Add(TTL), now)
+	total, err := p.counts.SetViewers(ctx, party, p.pod, n, now.Add(TTL), now)
 	if err != nil {
 		return 0, fmt.Errorf("count viewers of party %s: %w", party, err)
 	}
@@ -76,7 +84,7 @@ func (p *Presence) set(ctx context.Context, party uuid.UUID, n int) (int, error)
 
 // Total returns party's viewer count across live pods.
 func (p *Presence) Total(ctx context.Context, party uuid.UUID) (int, error) {
-	total, err := rdb.ReadViewerCount(ctx, p.rdb, rdb.KeysFor(party), p.now())
+	total, err := p.counts.Viewers(ctx, party, p.now())
 	if err != nil {
 		return 0, fmt.Errorf("count viewers of party %s: %w", party, err)
 	}
@@ -85,10 +93,7 @@ func (p *Presence) Total(ctx context.Context, party uuid.UUID) (int, error) {
 
 // Peak returns the highest viewer count party has had.
 func (p *Presence) Peak(ctx context.Context, party uuid.UUID) (int, error) {
-	n, err := p.rdb.Get(ctx, rdb.KeysFor(party).Peak).Int()
-	if err == redis.Nil {
-		return 0, nil
-	}
+	n, err := p.counts.Peak(ctx, party)
 	if err != nil {
 		return 0, fmt.Errorf("read peak viewers of party %s: %w", party, err)
 	}

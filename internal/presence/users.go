@@ -7,8 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/watchparty/watchparty/internal/rdb"
 )
 
@@ -23,15 +21,22 @@ import (
 // refresh never undoes a change made after it read the counts
 // (lua/user_conns.lua). It is safe for concurrent use.
 type Users struct {
-	rdb redis.UniversalClient
-	pod string
-	max int // connections of one user across pods; 0: no cap
-	now func() time.Time
-	log *slog.Logger
+	counts userCounts
+	pod    string
+	max    int // connections of one user across pods; 0: no cap
+	now    func() time.Time
+	log    *slog.Logger
 
 	mu    sync.Mutex
 	seq   int64 // the number of the latest change
 	local map[string]*userConns
+}
+
+// userCounts is where pods share their counts of each user's connections
+// (rdb.Presence; lua/user_conns.lua).
+type userCounts interface {
+	AddUserConn(ctx context.Context, user, pod string, delta int, seq int64, limit int, expires, now time.Time) (bool, int, error)
+	SetUserConns(ctx context.Context, pod string, counts map[string]int, seq int64, expires, now time.Time) error
 }
 
 // userConns is this pod's count of one user's connections. It stays in
@@ -50,8 +55,8 @@ const releaseTimeout = 2 * time.Second
 // NewUsers returns the per-user connection counts of this process, named
 // uniquely among pods, capped at perUser connections of a user across pods.
 // A cap of 0 is no cap: nothing is counted and Redis is never called.
-func NewUsers(rdb redis.UniversalClient, perUser int, log *slog.Logger) *Users {
-	return &Users{rdb: rdb, pod: podName(),
+func NewUsers(c rdb.Client, perUser int, log *slog.Logger) *Users {
+	return &Users{counts: rdb.NewPresence(c), pod: podName(),
 		max: perUser, now: time.Now, log: log, local: make(map[string]*userConns)}
 }
 
@@ -67,7 +72,7 @@ func (u *Users) Acquire(ctx context.Context, user string) (bool, error) {
 	}
 	c, seq := u.begin(user, 0)
 	now := u.now()
-	ok, _, err := rdb.AddUserConn(ctx, u.rdb, user, u.pod, 1, seq, u.max, now.Add(TTL), now)
+	ok, _, err := u.counts.AddUserConn(ctx, user, u.pod, 1, seq, u.max, now.Add(TTL), now)
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	c.busy--
@@ -90,7 +95,7 @@ func (u *Users) Release(user string) {
 	ctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
 	defer cancel()
 	now := u.now()
-	_, _, _ = rdb.AddUserConn(ctx, u.rdb, user, u.pod, -1, seq, 0, now.Add(TTL), now)
+	_, _, _ = u.counts.AddUserConn(ctx, user, u.pod, -1, seq, 0, now.Add(TTL), now)
 	u.mu.Lock()
 	c.busy--
 	u.mu.Unlock()
@@ -146,7 +151,7 @@ func (u *Users) refresh(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, Refresh)
 	defer cancel()
 	now := u.now()
-	if err := rdb.SetUserConns(ctx, u.rdb, u.pod, counts, seq, now.Add(TTL), now); err != nil {
+	if err := u.counts.SetUserConns(ctx, u.pod, counts, seq, now.Add(TTL), now); err != nil {
 		u.log.Warn("refresh connection counts of users", "users", len(counts), "err", err)
 		return
 	}
@@ -188,7 +193,7 @@ func (u *Users) withdraw() {
 	ctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
 	defer cancel()
 	now := u.now()
-	if err := rdb.SetUserConns(ctx, u.rdb, u.pod, zero, seq, now.Add(TTL), now); err != nil {
+	if err := u.counts.SetUserConns(ctx, u.pod, zero, seq, now.Add(TTL), now); err != nil {
 		u.log.Warn("withdraw connection counts of users; they expire on their own", "users", len(zero), "err", err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/watchparty/watchparty/internal/rdb"
 	"github.com/watchparty/watchparty/internal/testenv"
 )
 
@@ -72,9 +73,9 @@ func TestUserConnsRefreshPutsRightAFailedRelease(t *testing.T) {
 	user := "user-" + uuid.NewString()
 	a, b := newUsers(t, c, 1), newUsers(t, c, 1)
 	mustAcquire(t, a, user, true)
-	a.rdb = unreachable(t)
+	a.counts = rdb.NewPresence(unreachable(t))
 	a.Release(user)
-	a.rdb = c
+	a.counts = rdb.NewPresence(c)
 	mustAcquire(t, b, user, false)
 	a.refresh(context.Background())
 	mustAcquire(t, b, user, true)
