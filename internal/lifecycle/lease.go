@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/watchparty/watchparty/internal/rdb"
 )
@@ -14,24 +13,32 @@ import (
 // LeaseKey holds the name of the flusher that runs the party scheduler.
 const LeaseKey = rdb.SchedulerLeaseKey
 
-// redisLease is a Redis lease that makes exactly one flusher the
-// scheduler: a holder that stops renewing loses it after ttl.
+// leaseKey is the lease key as the scheduler's lease uses it
+// (rdb.Lease at LeaseKey): at most one owner token holds it, and a holder
+// that stops renewing loses it after its TTL.
+type leaseKey interface {
+	Hold(ctx context.Context, owner string, ttl time.Duration) (bool, error)
+	Renew(ctx context.Context, owner string, ttl time.Duration) (bool, error)
+	Release(ctx context.Context, owner string) error
+}
+
+// redisLease is the lease that makes exactly one flusher the scheduler.
 type redisLease struct {
-	rdb   redis.UniversalClient
+	key   leaseKey
 	owner string // the holder token: unique to this process
 	ttl   time.Duration
 }
 
-// newRedisLease returns the lease of the flusher called name. The token
-// adds a random part to the name, so two processes given the same name by
-// mistake never both believe they hold it.
-func newRedisLease(rdb redis.UniversalClient, name string, ttl time.Duration) *redisLease {
-	return &redisLease{rdb: rdb, owner: name + "/" + uuid.NewString(), ttl: ttl}
+// newRedisLease returns the lease of the flusher called name at key.
+// The token adds a random part to the name, so two processes given the
+// same name by mistake never both believe they hold it.
+func newRedisLease(key leaseKey, name string, ttl time.Duration) *redisLease {
+	return &redisLease{key: key, owner: name + "/" + uuid.NewString(), ttl: ttl}
 }
 
 // hold takes or renews the lease and reports whether this process holds it.
 func (l *redisLease) hold(ctx context.Context) (bool, error) {
-	held, err := rdb.HoldLease(ctx, l.rdb, LeaseKey, l.owner, l.ttl)
+	held, err := l.key.Hold(ctx, l.owner, l.ttl)
 	if err != nil {
 		return false, fmt.Errorf("hold scheduler lease: %w", err)
 	}
@@ -41,7 +48,7 @@ func (l *redisLease) hold(ctx context.Context) (bool, error) {
 // renew extends the lease if this process still holds it, reporting
 // whether it does.
 func (l *redisLease) renew(ctx context.Context) (bool, error) {
-	held, err := rdb.RenewLease(ctx, l.rdb, LeaseKey, l.owner, l.ttl)
+	held, err := l.key.Renew(ctx, l.owner, l.ttl)
 	if err != nil {
 		return false, fmt.Errorf("renew scheduler lease: %w", err)
 	}
@@ -50,5 +57,5 @@ func (l *redisLease) renew(ctx context.Context) (bool, error) {
 
 // release gives the lease up so another replica takes over at once.
 func (l *redisLease) release(ctx context.Context) {
-	_ = rdb.ReleaseLease(ctx, l.rdb, LeaseKey, l.owner)
+	_ = l.key.Release(ctx, l.owner)
 }

@@ -5,9 +5,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/watchparty/watchparty/internal/event"
+	"github.com/watchparty/watchparty/internal/rdb"
 	"github.com/watchparty/watchparty/internal/stream"
 )
 
@@ -93,12 +93,12 @@ func (realClock) NewTicker(d time.Duration) (<-chan time.Time, func()) {
 }
 
 // redisStreams is Streams over Redis.
-type redisStreams struct{ rdb redis.UniversalClient }
+type redisStreams struct{ c rdb.Client }
 
 func (s redisStreams) Close(ctx context.Context, party uuid.UUID) error {
-	return stream.Close(ctx, s.rdb, party)
+	return stream.Close(ctx, s.c, party)
 }
 
 func (s redisStreams) Remove(ctx context.Context, party uuid.UUID) error {
-	return stream.Remove(ctx, s.rdb, party)
+	return stream.Remove(ctx, s.c, party)
 }

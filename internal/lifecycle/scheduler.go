@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/watchparty/watchparty/internal/presence"
+	"github.com/watchparty/watchparty/internal/rdb"
 	"github.com/watchparty/watchparty/internal/stream"
 )
 
@@ -67,14 +67,14 @@ type hooks struct {
 }
 
 // New returns the scheduler of the flusher replica cfg.Name over Redis
-// rdb: its lease, the streams it closes and removes, the viewer counts it
+// c: its lease, the streams it closes and removes, the viewer counts it
 // reads and the samples it appends are there. parties, f, leader and
 // pruner (nil: none) are the rest of deps.
-func New(cfg Config, rdb redis.UniversalClient, parties Parties, f Flusher, leader prometheus.Gauge,
+func New(cfg Config, c rdb.Client, parties Parties, f Flusher, leader prometheus.Gauge,
 	pruner Pruner, log *slog.Logger) *Scheduler {
-	return newScheduler(cfg, Deps{Parties: parties, Flusher: f, Streams: redisStreams{rdb},
-		Presence: presence.Reader(rdb), Samples: stream.NewWriter(rdb), Leader: leader, Pruner: pruner},
-		newRedisLease(rdb, cfg.Name, cfg.LeaseTTL), realClock{}, log)
+	return newScheduler(cfg, Deps{Parties: parties, Flusher: f, Streams: redisStreams{c},
+		Presence: presence.Reader(c), Samples: stream.NewWriter(c), Leader: leader, Pruner: pruner},
+		newRedisLease(rdb.NewLease(c, LeaseKey), cfg.Name, cfg.LeaseTTL), realClock{}, log)
 }
 
 func newScheduler(cfg Config, deps Deps, l lease, c clock, log *slog.Logger) *Scheduler {
