@@ -5,7 +5,6 @@ import (
 	"slices"
 
 	"github.com/google/uuid"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/watchparty/watchparty/internal/dlq"
 	"github.com/watchparty/watchparty/internal/event"
@@ -20,9 +19,9 @@ import (
 // name the user; and elements that are not batches at all, whole, when
 // they name the user as a user_id (and the party, for an erasure in one
 // party): their events' times cannot be read, and nothing can replay them.
-func eraseFromDLQ(ctx context.Context, rc redis.UniversalClient, e store.Erasure) (dlq.Rewritten, error) {
+func eraseFromDLQ(ctx context.Context, b buffers, e store.Erasure) (dlq.Rewritten, error) {
 	covers := func(ev event.Event) bool { return e.Covers(ev.UserID, ev.PartyID, ev.StreamID, ev.CreatedAt) }
-	return dlq.Rewrite(ctx, rc, dlq.Edit{
+	return b.RewriteDeadLetters(ctx, dlq.Edit{
 		Drop: func(ev event.Event) bool { return covers(ev) && !ev.Type.IsModeration() },
 		Change: func(ev event.Event) (event.Event, bool) {
 			if !covers(ev) {

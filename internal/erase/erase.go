@@ -25,7 +25,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/watchparty/watchparty/internal/dlq"
 	"github.com/watchparty/watchparty/internal/event"
@@ -63,14 +62,15 @@ type Report struct {
 // and the events in dead-lettered batches; then, once the erasure's time
 // has passed, it deletes the entries and dead-lettered events appended
 // meanwhile. The report is filled even when an error is returned.
-func Run(ctx context.Context, db *pgxpool.Pool, rc redis.UniversalClient, r Request) (Report, error) {
+func Run(ctx context.Context, db *pgxpool.Pool, rc rdb.Client, r Request) (Report, error) {
+	b := newRedisBuffers(rc)
 	var rep Report
 	// Stream ids come from Redis's clock: so does the erasure's time.
 	clock := dlq.Key
 	if r.Party != uuid.Nil {
 		clock = stream.KeysFor(r.Party).Stream
 	}
-	now, err := rdb.ServerTime(ctx, rc, clock)
+	now, err := b.Now(ctx, clock)
 	if err != nil {
 		return rep, fmt.Errorf("read redis time: %w", err)
 	}
@@ -82,13 +82,13 @@ func Run(ctx context.Context, db *pgxpool.Pool, rc redis.UniversalClient, r Requ
 	if rep.Rows, err = store.EraseRows(ctx, db, e, r.Batch); err != nil {
 		return rep, err
 	}
-	if err := eraseBuffered(ctx, rc, e, &rep, false); err != nil {
+	if err := eraseBuffered(ctx, b, e, &rep, false); err != nil {
 		return rep, err
 	}
-	if err := waitPast(ctx, rc, clock, e.At); err != nil {
+	if err := waitPast(ctx, b, clock, e.At); err != nil {
 		return rep, err
 	}
-	return rep, eraseBuffered(ctx, rc, e, &rep, true)
+	return rep, eraseBuffered(ctx, b, e, &rep, true)
 }
 
 // eraseBuffered deletes e's entries from each live party stream and its
@@ -96,21 +96,21 @@ func Run(ctx context.Context, db *pgxpool.Pool, rc redis.UniversalClient, r Requ
 // has passed on the server holding the stream (on Redis Cluster, another
 // server than the one that gave the time), so that nothing e covers can
 // be appended after the pass.
-func eraseBuffered(ctx context.Context, rc redis.UniversalClient, e store.Erasure, rep *Report, settled bool) error {
+func eraseBuffered(ctx context.Context, b buffers, e store.Erasure, rep *Report, settled bool) error {
 	parties := []uuid.UUID{e.Party}
 	if e.Party == uuid.Nil {
 		var err error
-		if parties, err = stream.NewConsumer(rc, "erase-user").Parties(ctx); err != nil {
+		if parties, err = b.Parties(ctx); err != nil {
 			return err
 		}
 	}
 	for _, p := range parties {
 		if settled {
-			if err := waitPast(ctx, rc, stream.KeysFor(p).Stream, e.At); err != nil {
+			if err := waitPast(ctx, b, stream.KeysFor(p).Stream, e.At); err != nil {
 				return err
 			}
 		}
-		n, liked, err := eraseFromStream(ctx, rc, p, e)
+		n, liked, err := eraseFromStream(ctx, b, p, e)
 		rep.StreamEntries += n
 		rep.Likes += liked
 		if err != nil {
@@ -120,11 +120,11 @@ func eraseBuffered(ctx context.Context, rc redis.UniversalClient, e store.Erasur
 		// for welcomes (a gateway reconnecting to Redis at this moment
 		// misses it; the chats then leave its memory as newer ones come).
 		msg := rdb.ErasedMessage(e.UserID, e.At)
-		if err := rc.SPublish(ctx, stream.KeysFor(p).Channel, msg).Err(); err != nil {
+		if err := b.Announce(ctx, stream.KeysFor(p), msg); err != nil {
 			return fmt.Errorf("announce the erasure in party %s: %w", p, err)
 		}
 	}
-	done, err := eraseFromDLQ(ctx, rc, e)
+	done, err := eraseFromDLQ(ctx, b, e)
 	rep.DLQ.Events += done.Events
 	rep.DLQ.Changed += done.Changed
 	rep.DLQ.Batches += done.Batches
@@ -134,9 +134,9 @@ func eraseBuffered(ctx context.Context, rc redis.UniversalClient, e store.Erasur
 
 // waitPast returns once the clock of the server holding key has passed
 // at, or ctx's error.
-func waitPast(ctx context.Context, rc redis.UniversalClient, key string, at time.Time) error {
+func waitPast(ctx context.Context, b buffers, key string, at time.Time) error {
 	for {
-		now, err := rdb.ServerTime(ctx, rc, key)
+		now, err := b.Now(ctx, key)
 		if err != nil {
 			return fmt.Errorf("read redis time: %w", err)
 		}

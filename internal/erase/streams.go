@@ -7,11 +7,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/watchparty/watchparty/internal/dlq"
 	"github.com/watchparty/watchparty/internal/event"
-	"github.com/watchparty/watchparty/internal/rdb"
 	"github.com/watchparty/watchparty/internal/store"
 	"github.com/watchparty/watchparty/internal/stream"
 )
@@ -25,17 +23,17 @@ import (
 // the user from the party's like set, unless the stream holds a like of
 // theirs that e does not cover. It returns the entries deleted and the
 // likes removed (0 or 1).
-func eraseFromStream(ctx context.Context, rc redis.UniversalClient, party uuid.UUID, e store.Erasure) (int, int, error) {
+func eraseFromStream(ctx context.Context, b buffers, party uuid.UUID, e store.Erasure) (int, int, error) {
 	keys := stream.KeysFor(party)
 	deleted, keptLike := 0, false
 	for start := "-"; ; {
-		msgs, err := rc.XRangeN(ctx, keys.Stream, start, "+", stream.MaxPage).Result()
+		msgs, err := b.Range(ctx, keys.Stream, start, stream.MaxPage)
 		if err != nil {
 			return deleted, 0, fmt.Errorf("read %s: %w", keys.Stream, err)
 		}
 		var ids []string
 		for _, m := range msgs {
-			raw := dlq.RawEntry{StreamID: m.ID, Fields: fields(m)}
+			raw := dlq.RawEntry{StreamID: m.ID, Fields: m.Fields}
 			ev, err := stream.DecodeFields(party, m.ID, raw.Fields, nil)
 			switch {
 			case err != nil:
@@ -49,13 +47,11 @@ func eraseFromStream(ctx context.Context, rc redis.UniversalClient, party uuid.U
 			}
 		}
 		if len(ids) > 0 {
-			pipe := rc.TxPipeline()
-			pipe.XAck(ctx, keys.Stream, stream.Group, ids...)
-			del := pipe.XDel(ctx, keys.Stream, ids...)
-			if _, err := pipe.Exec(ctx); err != nil {
+			n, err := b.AckAndDelete(ctx, keys.Stream, stream.Group, ids)
+			if err != nil {
 				return deleted, 0, fmt.Errorf("delete %d entries of %s from %s: %w", len(ids), e.UserID, keys.Stream, err)
 			}
-			deleted += int(del.Val())
+			deleted += n
 		}
 		if len(msgs) < stream.MaxPage {
 			break
@@ -66,7 +62,7 @@ func eraseFromStream(ctx context.Context, rc redis.UniversalClient, party uuid.U
 		return deleted, 0, nil
 	}
 	// Pods following the party learn its new total from the announcement.
-	liked, err := rdb.EraseLike(ctx, rc, keys, e.UserID)
+	liked, err := b.EraseLike(ctx, keys, e.UserID)
 	if err != nil {
 		return deleted, 0, fmt.Errorf("remove %s from %s: %w", e.UserID, keys.Likers, err)
 	}
@@ -80,13 +76,4 @@ func eraseFromStream(ctx context.Context, rc redis.UniversalClient, party uuid.U
 // cannot be decoded: its fields name the user, and its id's time is in e.
 func coveredRaw(e store.Erasure, party uuid.UUID, r dlq.RawEntry) bool {
 	return slices.Contains(r.UserIDs(), e.UserID) && e.Covers(e.UserID, party, r.StreamID, time.Time{})
-}
-
-// fields returns an entry's fields as strings, as a flusher keeps them.
-func fields(m redis.XMessage) map[string]string {
-	out := make(map[string]string, len(m.Values))
-	for k, v := range m.Values {
-		out[k] = fmt.Sprint(v)
-	}
-	return out
 }
