@@ -42,7 +42,7 @@ func eraseFromStream(ctx context.Context, b buffers, party uuid.UUID, e store.Er
 				}
 			case e.Covers(ev.UserID, party, m.ID, ev.CreatedAt) && !ev.Type.IsModeration():
 				ids = append(ids, m.ID)
-			case ev.Type == event.Like && ev.UserID == e.UserID:
+			case ev.Type.Kind().Redis == event.CountsLike && ev.UserID == e.UserID:
 				keptLike = true
 			}
 		}

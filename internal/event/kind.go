@@ -93,7 +93,7 @@ const (
 // Room is what a party's room (internal/room) keeps of an event it
 // delivers, besides sending its frame to the viewers.
 type Room struct {
-	History bool // kept among the recent chats a welcome carries
+	History bool // in the chat history and among the recent chats a welcome carries
 	Likes   bool // carries the party's like total
 	// Bars: the Target may not join (ban); Unbars ends that (unban).
 	Bars, Unbars bool

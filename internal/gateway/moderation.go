@@ -50,7 +50,7 @@ func (g *Gateway) moderate(ctx context.Context, party store.Party, actor auth.Id
 	e := event.Event{Type: in.Type, ID: event.NewID(party.ID, actor.UserID, in.ClientID), PartyID: party.ID,
 		UserID: actor.UserID, Name: actor.Name, CreatedAt: event.Millis(g.now()),
 		Target: in.Target, TargetEvent: in.TargetEvent}
-	if in.Type == event.Mute {
+	if in.MuteDuration > 0 { // a mute: until when
 		e.Until = e.CreatedAt.Add(in.MuteDuration)
 	}
 	res, err := g.appender.AppendModeration(ctx, e, in.ClientID != "", party.HostUserID)

@@ -160,7 +160,7 @@ func (r *Reader) fromStream(ctx context.Context, party uuid.UUID, bound event.Po
 		left -= len(entries)
 		for _, en := range entries {
 			scan.covered, cursor = en.ID, en.ID
-			if en.Err != nil || en.Event.Type != event.Chat || deleted[en.Event.ID] {
+			if en.Err != nil || !en.Event.Type.Kind().Room.History || deleted[en.Event.ID] {
 				continue
 			}
 			if got = append(got, en.Event); len(got) == want {
