@@ -96,7 +96,7 @@ func TestUndecodableEntryIsKeptRaw(t *testing.T) {
 	s := newSystem(t, testenv.StartRedis(t).URL(), testenv.NewDatabase(t, store.Migrate)) // wp:dlq is global
 	ctx := context.Background()
 	party := s.party("ONGOING", "host")
-	future := chatEntry(party, 1, "reaction")
+	future := chatEntry(party, 1, "poll")
 	future["v"] = "2"
 	ids := addEntries(t, s, party, chatEntry(party, 0, "chat"), future, chatEntry(party, 2, "chat"))
 	env := []string{"WATCH_PARTY_CONSUMER_NAME=old-flusher", "WATCH_PARTY_MAX_DELIVERIES=2"}
@@ -119,7 +119,7 @@ func TestUndecodableEntryIsKeptRaw(t *testing.T) {
 		if diff := cmp.Diff(want, doc["raw"]); diff != "" {
 			t.Fatalf("raw entries (-want +got):\n%s\n%s", diff, raws[0])
 		}
-		if doc["party_id"] != party || doc["attempts"] != attempts || !strings.Contains(fmt.Sprint(doc["error"]), "reaction") {
+		if doc["party_id"] != party || doc["attempts"] != attempts || !strings.Contains(fmt.Sprint(doc["error"]), "poll") {
 			t.Fatalf("wp:dlq element %s: want party %s, %v attempts, an error naming the type", raws[0], party, attempts)
 		}
 	}
