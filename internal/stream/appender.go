@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/watchparty/watchparty/internal/event"
 	"github.com/watchparty/watchparty/internal/rdb"
@@ -110,7 +109,7 @@ type appendResp struct {
 // all viewers of the process into pipelines so that many events share one
 // round trip. It is safe for concurrent use; Run must be running.
 type Appender struct {
-	rdb redis.UniversalClient
+	rdb appendRedis
 	cfg AppenderConfig
 	// bySlot says rdb is a Redis Cluster client: a script call then
 	// carries the events of one party only, whose keys share a slot.
@@ -126,8 +125,12 @@ type Appender struct {
 	closed     map[uuid.UUID]time.Time // parties answered Closed, never registered again
 }
 
-// NewAppender returns an Appender over rdb.
-func NewAppender(rdb redis.UniversalClient, cfg AppenderConfig) *Appender {
+// NewAppender returns an Appender over the Redis client c.
+func NewAppender(c rdb.Client, cfg AppenderConfig) *Appender {
+	return newAppender(rdb.NewStreams(c), cfg)
+}
+
+func newAppender(r appendRedis, cfg AppenderConfig) *Appender {
 	if cfg.Workers <= 0 {
 		cfg.Workers = 4
 	}
@@ -144,8 +147,7 @@ func NewAppender(rdb redis.UniversalClient, cfg AppenderConfig) *Appender {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	_, bySlot := rdb.(*redis.ClusterClient)
-	return &Appender{rdb: rdb, cfg: cfg, bySlot: bySlot, reqs: make(chan *appendReq, cfg.MaxBatch*cfg.Workers),
+	return &Appender{rdb: r, cfg: cfg, bySlot: r.Cluster(), reqs: make(chan *appendReq, cfg.MaxBatch*cfg.Workers),
 		log: log, stopped: make(chan struct{}), registered: make(map[uuid.UUID]time.Time),
 		closed: make(map[uuid.UUID]time.Time)}
 }
@@ -214,7 +216,7 @@ func (a *Appender) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		_ = rdb.Retry(ctx, a.log, "loading the append script", func(ctx context.Context) error {
-			return rdb.LoadAppend(ctx, a.rdb)
+			return a.rdb.LoadAppend(ctx)
 		})
 	})
 	for range a.cfg.Workers {
@@ -242,14 +244,14 @@ func (a *Appender) Ready(ctx context.Context) error {
 	if !a.running.Load() {
 		return errors.New("appender not running")
 	}
-	loaded, err := rdb.AppendLoaded(ctx, a.rdb)
+	loaded, err := a.rdb.AppendLoaded(ctx)
 	if err != nil {
 		return fmt.Errorf("check append script: %w", err)
 	}
 	if loaded {
 		return nil
 	}
-	if err := rdb.LoadAppend(ctx, a.rdb); err != nil {
+	if err := a.rdb.LoadAppend(ctx); err != nil {
 		return fmt.Errorf("load append script: %w", err)
 	}
 	return nil
@@ -313,11 +315,11 @@ func (a *Appender) exec(ctx context.Context, batch []*appendReq) {
 	}
 	wait, err := a.pipeline(ctx, batch, calls)
 	if rdb.IsNoScript(err) {
-		_ = rdb.LoadAppend(ctx, a.rdb)
+		_ = a.rdb.LoadAppend(ctx)
 		wait, err = a.pipeline(ctx, batch, calls)
 	}
 	for _, c := range calls {
-		replies, cerr := rdb.AppendRepliesOf(c.cmd, len(c.reqs))
+		replies, cerr := c.Replies()
 		if err != nil && !isScriptReply(err) {
 			cerr = err // the pipeline failed as a whole
 		}
@@ -352,9 +354,8 @@ func (a *Appender) answer(batch []*appendReq, resps []appendResp) {
 // scriptCall is one call of the append script in a pipeline: the events
 // it carries and the requests of the batch they came from.
 type scriptCall struct {
-	reqs   []int // indexes into the batch
-	events []rdb.AppendEvent
-	cmd    *redis.Cmd
+	reqs []int // indexes into the batch
+	rdb.AppendCall
 }
 
 // calls splits batch into script calls of at most cfg.PerCall events, in
@@ -386,7 +387,7 @@ func (a *Appender) calls(batch []*appendReq, resps []appendResp) []*scriptCall {
 			}
 		}
 		c.reqs = append(c.reqs, i)
-		c.events = append(c.events, e)
+		c.Events = append(c.Events, e)
 	}
 	return out
 }
@@ -418,24 +419,22 @@ func (a *Appender) noteClosed(ctx context.Context, parties []uuid.UUID) {
 	}
 	a.mu.Unlock()
 	for _, p := range fresh {
-		if n, err := a.rdb.Exists(ctx, KeysFor(p).Stream).Result(); err == nil && n == 0 {
-			_ = a.rdb.SRem(ctx, RegistryKey, p.String()).Err()
-		}
+		_, _ = a.rdb.UnregisterIfGone(ctx, p)
 	}
 }
 
 // checkReplicas turns the answers that a failed WAIT leaves unconfirmed
 // into ErrReplicas: stored events, and duplicates and repeated likes, whose
 // first write may be the one the replicas lack. Refusals (closed, full)
-// stay as they are. wait is nil when MinReplicas is 0. WAIT counts the
+// stay as they are. wait was not asked when MinReplicas is 0. WAIT counts the
 // replicas that reached this connection's last write: a duplicate in a batch
 // that wrote nothing is confirmed up to that write only, not necessarily up
 // to its first write by another pipeline (docs/configuration.md).
-func (a *Appender) checkReplicas(wait *redis.Cmd, resps []appendResp) {
-	if wait == nil {
+func (a *Appender) checkReplicas(wait rdb.WaitReply, resps []appendResp) {
+	if !wait.Asked {
 		return
 	}
-	n, err := wait.Int64()
+	n, err := wait.Replicas, wait.Err
 	if err == nil && n >= int64(a.cfg.MinReplicas) {
 		return
 	}
@@ -463,25 +462,19 @@ func (a *Appender) checkReplicas(wait *redis.Cmd, resps []appendResp) {
 // parties that need it and before the WAIT that confirms them, in one
 // round trip. Its error is the pipeline's: a transport error (no call was
 // answered: registrations are forgotten) or the first call's error reply.
-func (a *Appender) pipeline(ctx context.Context, batch []*appendReq, calls []*scriptCall) (*redis.Cmd, error) {
-	pipe := a.rdb.Pipeline()
-	for _, p := range a.needRegistration(batch) {
-		pipe.SAdd(ctx, RegistryKey, p.String())
+func (a *Appender) pipeline(ctx context.Context, batch []*appendReq, calls []*scriptCall) (rdb.WaitReply, error) {
+	round := &rdb.AppendRound{
+		Register:       a.needRegistration(batch),
+		Now:            time.Now(),
+		Limits:         rdb.AppendBatchLimits{MaxBuffered: a.cfg.MaxBuffered, MaxDeleted: a.cfg.MaxDeleted},
+		Calls:          make([]*rdb.AppendCall, len(calls)),
+		MinReplicas:    a.cfg.MinReplicas,
+		ReplicaTimeout: a.cfg.ReplicaTimeout,
 	}
-	lim := rdb.AppendBatchLimits{MaxBuffered: a.cfg.MaxBuffered, MaxDeleted: a.cfg.MaxDeleted}
-	now := time.Now()
-	for _, c := range calls {
-		c.cmd = rdb.QueueAppends(ctx, pipe, now, lim, c.events)
+	for i, c := range calls {
+		round.Calls[i] = &c.AppendCall
 	}
-	var wait *redis.Cmd
-	if a.cfg.MinReplicas > 0 {
-		// Last in the pipeline, so on the connection that wrote the
-		// batch: WAIT counts the replicas that reached that connection's
-		// last write.
-		// (Pipeliner lacks the Wait method.)
-		wait = pipe.Do(ctx, "wait", a.cfg.MinReplicas, a.cfg.ReplicaTimeout.Milliseconds())
-	}
-	_, err := pipe.Exec(ctx)
+	wait, err := a.rdb.RunAppends(ctx, round)
 	if err != nil && !isScriptReply(err) {
 		a.forgetRegistrations(batch)
 	}

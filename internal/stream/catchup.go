@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/watchparty/watchparty/internal/event"
 	"github.com/watchparty/watchparty/internal/rdb"
 )
@@ -37,47 +35,46 @@ func (p Page) Last() string {
 // that come after the id after, in stream order. One pipelined round trip
 // checks the stream's trimmed prefix, reads the entries and the like total.
 // A stream that does not exist yields an empty page.
-func ReadAfter(ctx context.Context, c redis.UniversalClient, keys Keys, after string, count int) (Page, error) {
+func ReadAfter(ctx context.Context, c rdb.Client, keys Keys, after string, count int) (Page, error) {
+	return readAfter(ctx, rdb.NewStreams(c), keys, after, count)
+}
+
+func readAfter(ctx context.Context, r readRedis, keys Keys, after string, count int) (Page, error) {
 	if count <= 0 || count > MaxPage {
 		count = MaxPage
 	}
-	pipe := c.Pipeline()
-	info := pipe.XInfoStream(ctx, keys.Stream)
-	rng := pipe.XRangeN(ctx, keys.Stream, "("+after, "+", int64(count))
-	likes := pipe.SCard(ctx, keys.Likers)
-	_, _ = pipe.Exec(ctx)
-	if err := info.Err(); err != nil && !rdb.IsNoSuchKey(err) {
-		return Page{}, fmt.Errorf("inspect stream %s: %w", keys.Stream, err)
+	read, err := r.ReadAfter(ctx, keys, after, count)
+	if err != nil {
+		return Page{}, err
 	}
-	if err := rng.Err(); err != nil {
-		return Page{}, fmt.Errorf("read stream %s: %w", keys.Stream, err)
+	page := Page{Likes: read.Likes}
+	if read.Exists {
+		page.Lost = TrimmedAfter(read.Info, after)
 	}
-	if err := likes.Err(); err != nil {
-		return Page{}, fmt.Errorf("read likes of %s: %w", keys.Stream, err)
-	}
-	page := Page{Likes: likes.Val()}
-	if info.Err() == nil {
-		page.Lost = TrimmedAfter(info.Val(), after)
-	}
-	msgs := rng.Val()
-	page.Entries = make([]Entry, len(msgs))
-	for i, m := range msgs {
-		payload, _ := m.Values["e"].(string)
-		e, err := event.Decode([]byte(payload), m.ID)
-		page.Entries[i] = Entry{ID: m.ID, Event: e, Err: err}
-	}
+	page.Entries = decodeAll(read.Entries)
 	return page, nil
+}
+
+// decodeAll decodes entries read outside the group.
+func decodeAll(msgs []rdb.StreamEntry) []Entry {
+	out := make([]Entry, len(msgs))
+	for i, m := range msgs {
+		payload, _ := m.Values[payloadField].(string)
+		e, err := event.Decode([]byte(payload), m.ID)
+		out[i] = Entry{ID: m.ID, Event: e, Err: err}
+	}
+	return out
 }
 
 // TrimmedAfter reports whether entries after the id after were trimmed
 // from the stream described by info. Entries are only ever trimmed as a
 // prefix (never deleted one by one), so when any were removed, every one
 // before the first remaining entry is gone.
-func TrimmedAfter(info *redis.XInfoStream, after string) bool {
+func TrimmedAfter(info rdb.StreamInfo, after string) bool {
 	if info.EntriesAdded <= info.Length {
 		return false // nothing was ever removed
 	}
-	first := info.FirstEntry.ID
+	first := info.FirstID
 	if first == "" { // everything was trimmed
 		return After(info.LastGeneratedID, after)
 	}
@@ -98,21 +95,18 @@ func NextID(id string) string {
 // is still there, so a viewer resuming from since misses nothing. An id
 // that is not a stream id is not resumable; a stream that does not exist
 // (nothing was written, or it was removed) is.
-func Resumable(ctx context.Context, c redis.UniversalClient, keys Keys, since string) (bool, error) {
+func Resumable(ctx context.Context, c rdb.Client, keys Keys, since string) (bool, error) {
 	if _, err := event.ParsePosition(since); err != nil {
 		return false, nil
 	}
-	info, err := c.XInfoStream(ctx, keys.Stream).Result()
+	info, exists, err := rdb.NewStreams(c).Info(ctx, keys)
 	if err != nil {
-		if rdb.IsNoSuchKey(err) {
-			return true, nil
-		}
 		return false, fmt.Errorf("inspect stream: %w", err)
 	}
-	return !TrimmedAfter(info, since), nil
+	return !exists || !TrimmedAfter(info, since), nil
 }
 
 // Likes returns the party's like total.
-func Likes(ctx context.Context, c redis.UniversalClient, keys Keys) (int64, error) {
-	return c.SCard(ctx, keys.Likers).Result()
+func Likes(ctx context.Context, c rdb.Client, keys Keys) (int64, error) {
+	return rdb.NewStreams(c).Likes(ctx, keys)
 }

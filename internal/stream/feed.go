@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/watchparty/watchparty/internal/event"
 	"github.com/watchparty/watchparty/internal/rdb"
@@ -43,7 +42,7 @@ type Sink interface {
 // itself whenever its subscription was re-established, so a dropped
 // connection never loses or reorders an entry. It is safe for concurrent use.
 type Feed struct {
-	rdb     redis.UniversalClient
+	rdb     feedRedis
 	cluster bool
 	log     *slog.Logger
 
@@ -67,12 +66,12 @@ type follow struct {
 	mu      sync.Mutex
 	live    bool
 	lastID  string
-	pending []*redis.Message
+	pending []string // announcements held back until live
 }
 
 type feedConn struct {
 	key string
-	ps  *redis.PubSub
+	ps  *rdb.Subscription
 	// subscribed says the connection was opened already subscribed to its
 	// one party's channel (Redis Cluster: the channel picks the node).
 	subscribed bool
@@ -87,9 +86,9 @@ type feedConn struct {
 // NewFeed returns a Feed. On Redis Cluster each party gets its own pub/sub
 // connection (its channel's slot decides the node); otherwise one connection
 // carries every party of the process.
-func NewFeed(rdb redis.UniversalClient, log *slog.Logger) *Feed {
-	_, cluster := rdb.(*redis.ClusterClient)
-	return &Feed{rdb: rdb, cluster: cluster, log: log, done: make(chan struct{}),
+func NewFeed(c rdb.Client, log *slog.Logger) *Feed {
+	r := rdb.NewStreams(c)
+	return &Feed{rdb: r, cluster: r.Cluster(), log: log, done: make(chan struct{}),
 		follows: make(map[string]*follow), conns: make(map[string]*feedConn)}
 }
 
@@ -125,7 +124,7 @@ func (f *Feed) start(ctx context.Context, fl *follow) (string, error) {
 	conn := fl.conn
 	f.mu.Unlock()
 	if !conn.subscribed {
-		if err := conn.ps.SSubscribe(ctx, fl.keys.Channel); err != nil {
+		if err := conn.ps.Subscribe(ctx, fl.keys.Channel); err != nil {
 			return "", err
 		}
 	}
@@ -139,7 +138,7 @@ func (f *Feed) start(ctx context.Context, fl *follow) (string, error) {
 	if f.beforeSnapshot != nil {
 		f.beforeSnapshot()
 	}
-	snap, err := SnapshotOf(ctx, f.rdb, fl.party)
+	snap, err := snapshotOf(ctx, f.rdb, fl.party)
 	if err != nil {
 		return "", err
 	}
@@ -149,10 +148,10 @@ func (f *Feed) start(ctx context.Context, fl *follow) (string, error) {
 	fl.lastID, fl.live = lastID, true
 	fl.sink.Start(snap)
 	for _, m := range fl.pending {
-		fl.deliverLocked(m.Payload, f.log)
+		fl.deliverLocked(m, f.log)
 	}
 	fl.pending = nil
-	if closed, err := IsClosed(ctx, f.rdb, fl.party); err == nil && closed {
+	if closed, err := isClosed(ctx, f.rdb, fl.party); err == nil && closed {
 		fl.sink.Ended()
 	}
 	return lastID, nil
@@ -181,7 +180,7 @@ func (f *Feed) Unfollow(party uuid.UUID) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	_ = conn.ps.SUnsubscribe(ctx, ch)
+	_ = conn.ps.Unsubscribe(ctx, ch)
 }
 
 // Run keeps the feed's connections until ctx ends, then closes them.
@@ -209,9 +208,9 @@ func (f *Feed) connLocked(ctx context.Context, party uuid.UUID) *feedConn {
 	var c *feedConn
 	if f.cluster {
 		ch := KeysFor(party).Channel
-		c = &feedConn{key: key, ps: f.rdb.SSubscribe(context.WithoutCancel(ctx), ch), subscribed: true, channel: ch}
+		c = &feedConn{key: key, ps: f.rdb.Subscribe(context.WithoutCancel(ctx), ch), subscribed: true, channel: ch}
 	} else {
-		c = &feedConn{key: key, ps: f.rdb.SSubscribe(context.WithoutCancel(ctx))}
+		c = &feedConn{key: key, ps: f.rdb.Subscribe(context.WithoutCancel(ctx))}
 	}
 	f.conns[key] = c
 	f.wg.Go(func() { f.receive(c) })
@@ -227,8 +226,8 @@ func (f *Feed) connLocked(ctx context.Context, party uuid.UUID) *feedConn {
 func (f *Feed) receive(c *feedConn) {
 	ctx := context.Background()
 	for {
-		msg, err := c.ps.ReceiveTimeout(ctx, 15*time.Second)
-		if errors.Is(err, redis.ErrClosed) {
+		msg, err := c.ps.Receive(ctx, 15*time.Second)
+		if rdb.IsClosed(err) {
 			return
 		}
 		var nerr interface{ Timeout() bool }
@@ -245,33 +244,28 @@ func (f *Feed) receive(c *feedConn) {
 			return
 		case err != nil:
 			f.log.Warn("live feed receive failed; reconnecting", "err", err)
-			if cc, ok := f.rdb.(*redis.ClusterClient); ok {
-				cc.ReloadState(ctx) // a failover may have moved the slot
-			}
+			f.rdb.ReloadSlots(ctx) // a failover may have moved the slot
 			time.Sleep(200 * time.Millisecond)
 		}
-		switch m := msg.(type) {
-		case *redis.Subscription:
-			switch m.Kind {
-			case "ssubscribe":
-				c.retry.Reset()
-				f.subscribed(m.Channel)
-			case "sunsubscribe":
-				if f.lookup(m.Channel) == nil {
-					continue // Unfollow asked for it
-				}
-				f.log.Warn("redis ended the live feed's subscription (slot moved or failover); resubscribing",
-					"channel", m.Channel)
-				if f.cluster {
-					f.replaceConn(c)
-					return
-				}
-				if err := c.ps.SSubscribe(ctx, m.Channel); err != nil {
-					f.log.Warn("live feed resubscribe failed", "channel", m.Channel, "err", err)
-				}
+		switch msg.Kind {
+		case "ssubscribe":
+			c.retry.Reset()
+			f.subscribed(msg.Channel)
+		case "sunsubscribe":
+			if f.lookup(msg.Channel) == nil {
+				continue // Unfollow asked for it
 			}
-		case *redis.Message:
-			f.message(m)
+			f.log.Warn("redis ended the live feed's subscription (slot moved or failover); resubscribing",
+				"channel", msg.Channel)
+			if f.cluster {
+				f.replaceConn(c)
+				return
+			}
+			if err := c.ps.Subscribe(ctx, msg.Channel); err != nil {
+				f.log.Warn("live feed resubscribe failed", "channel", msg.Channel, "err", err)
+			}
+		case "message":
+			f.message(msg.Channel, msg.Payload)
 		}
 	}
 }
@@ -283,9 +277,7 @@ func (f *Feed) receive(c *feedConn) {
 // the feed stops.
 func (f *Feed) replaceConn(c *feedConn) {
 	_ = c.ps.Close()
-	if cc, ok := f.rdb.(*redis.ClusterClient); ok {
-		cc.ReloadState(context.Background())
-	}
+	f.rdb.ReloadSlots(context.Background())
 	select {
 	case <-f.done:
 		return
@@ -305,7 +297,7 @@ func (f *Feed) replaceConn(c *feedConn) {
 		return
 	}
 	nc := &feedConn{key: c.key, channel: c.channel, subscribed: true, retry: c.retry,
-		ps: f.rdb.SSubscribe(context.Background(), c.channel)}
+		ps: f.rdb.Subscribe(context.Background(), c.channel)}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	fl := current()
@@ -375,7 +367,7 @@ func (f *Feed) retryCatchUp(fl *follow) {
 		err := f.catchUpLocked(fl)
 		if err == nil {
 			for _, m := range fl.pending {
-				fl.deliverLocked(m.Payload, f.log)
+				fl.deliverLocked(m, f.log)
 			}
 			fl.pending, fl.live = nil, true
 		}
@@ -393,7 +385,7 @@ func (f *Feed) catchUpLocked(fl *follow) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for {
-		page, err := ReadAfter(ctx, f.rdb, fl.keys, fl.lastID, MaxPage)
+		page, err := readAfter(ctx, f.rdb, fl.keys, fl.lastID, MaxPage)
 		if err != nil {
 			return err
 		}
@@ -407,24 +399,24 @@ func (f *Feed) catchUpLocked(fl *follow) error {
 			break
 		}
 	}
-	if closed, err := IsClosed(ctx, f.rdb, fl.party); err == nil && closed {
+	if closed, err := isClosed(ctx, f.rdb, fl.party); err == nil && closed {
 		fl.sink.Ended()
 	}
 	return nil
 }
 
-func (f *Feed) message(m *redis.Message) {
-	fl := f.lookup(m.Channel)
+func (f *Feed) message(channel, payload string) {
+	fl := f.lookup(channel)
 	if fl == nil {
 		return
 	}
 	fl.mu.Lock()
 	defer fl.mu.Unlock()
 	if !fl.live {
-		fl.pending = append(fl.pending, m)
+		fl.pending = append(fl.pending, payload)
 		return
 	}
-	fl.deliverLocked(m.Payload, f.log)
+	fl.deliverLocked(payload, f.log)
 }
 
 // deliverLocked parses an announcement "<stream id> <likes> <entry>", or

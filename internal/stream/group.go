@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/watchparty/watchparty/internal/event"
 	"github.com/watchparty/watchparty/internal/rdb"
@@ -27,7 +26,7 @@ type Entry struct {
 // Consumer reads party streams as one named consumer of group "flushers".
 // It is safe for concurrent use on different parties.
 type Consumer struct {
-	rdb    redis.UniversalClient
+	rdb    groupRedis
 	name   string
 	decode Decoder
 }
@@ -36,8 +35,8 @@ type Consumer struct {
 type Decoder func(payload []byte, streamID string) (event.Event, error)
 
 // NewConsumer returns the consumer called name, decoding with event.Decode.
-func NewConsumer(rdb redis.UniversalClient, name string) *Consumer {
-	return &Consumer{rdb: rdb, name: name, decode: event.Decode}
+func NewConsumer(c rdb.Client, name string) *Consumer {
+	return &Consumer{rdb: rdb.NewStreams(c), name: name, decode: event.Decode}
 }
 
 // WithDecoder returns a copy of c that decodes entries with decode: a test
@@ -50,7 +49,7 @@ func (c *Consumer) WithDecoder(decode Decoder) *Consumer {
 
 // Parties returns every party registered as possibly holding unflushed events.
 func (c *Consumer) Parties(ctx context.Context) ([]uuid.UUID, error) {
-	members, err := c.rdb.SMembers(ctx, RegistryKey).Result()
+	members, err := c.rdb.Registered(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list registered streams: %w", err)
 	}
@@ -69,7 +68,7 @@ var ErrNoStream = errors.New("party has no stream")
 // EnsureGroup creates group "flushers" on party's stream, reading from the
 // first entry, unless it exists.
 func (c *Consumer) EnsureGroup(ctx context.Context, party uuid.UUID) error {
-	err := c.rdb.XGroupCreate(ctx, KeysFor(party).Stream, Group, "0").Err()
+	err := c.rdb.CreateGroup(ctx, party)
 	switch {
 	case err == nil, rdb.IsBusyGroup(err):
 		return nil
@@ -93,29 +92,21 @@ func (c *Consumer) ReadNew(ctx context.Context, party uuid.UUID, count int) ([]E
 }
 
 func (c *Consumer) read(ctx context.Context, party uuid.UUID, from string, count int) ([]Entry, error) {
-	res, err := c.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
-		Group:    Group,
-		Consumer: c.name,
-		Streams:  []string{KeysFor(party).Stream, from},
-		Count:    int64(count),
-		Block:    -1, // never BLOCK: the zero value would mean "forever"
-	}).Result()
-	if errors.Is(err, redis.Nil) {
-		return nil, nil
-	}
+	msgs, err := c.rdb.ReadGroup(ctx, party, c.name, from, count)
 	if err != nil {
 		return nil, fmt.Errorf("read party %s: %w", party, err)
 	}
-	var out []Entry
-	for _, s := range res {
-		for _, m := range s.Messages {
-			out = append(out, decodeEntry(party, m, c.decode))
-		}
+	if len(msgs) == 0 {
+		return nil, nil
+	}
+	out := make([]Entry, len(msgs))
+	for i, m := range msgs {
+		out[i] = decodeEntry(party, m, c.decode)
 	}
 	return out, nil
 }
 
-func decodeEntry(party uuid.UUID, m redis.XMessage, decode Decoder) Entry {
+func decodeEntry(party uuid.UUID, m rdb.StreamEntry, decode Decoder) Entry {
 	payload, ok := m.Values[payloadField].(string)
 	e, err := decodePayload(party, m.ID, payload, ok, decode)
 	if err == nil {
@@ -163,7 +154,7 @@ func (c *Consumer) Ack(ctx context.Context, party uuid.UUID, ids []string) error
 	if len(ids) == 0 {
 		return nil
 	}
-	if err := c.rdb.XAck(ctx, KeysFor(party).Stream, Group, ids...).Err(); err != nil {
+	if err := c.rdb.Ack(ctx, party, ids); err != nil {
 		return fmt.Errorf("ack %d entries of party %s: %w", len(ids), party, err)
 	}
 	return nil
@@ -174,39 +165,31 @@ func (c *Consumer) Ack(ctx context.Context, party uuid.UUID, ids []string) error
 // trims regardless of acknowledgement, so the bound is the lowest of the
 // oldest pending id, the group's last-delivered id and now-keep.
 func (c *Consumer) Trim(ctx context.Context, party uuid.UUID, keep time.Duration, now time.Time) error {
-	key := KeysFor(party).Stream
-	groups, err := c.rdb.XInfoGroups(ctx, key).Result()
+	g, found, err := c.rdb.Group(ctx, party)
 	if err != nil {
 		return fmt.Errorf("trim party %s: %w", party, err)
-	}
-	var bound event.Position
-	found := false
-	for _, g := range groups {
-		if g.Name != Group {
-			continue
-		}
-		last, err := event.ParsePosition(g.LastDeliveredID)
-		if err != nil {
-			return fmt.Errorf("trim party %s: %w", party, err)
-		}
-		bound, found = event.Position{MS: last.MS, Seq: last.Seq + 1}, true
-		if g.Pending > 0 {
-			p, err := c.rdb.XPending(ctx, key, Group).Result()
-			if err != nil {
-				return fmt.Errorf("trim party %s: %w", party, err)
-			}
-			if low, err := event.ParsePosition(p.Lower); err == nil && low.Less(bound) {
-				bound = low
-			}
-		}
 	}
 	if !found {
 		return nil
 	}
+	last, err := event.ParsePosition(g.LastDeliveredID)
+	if err != nil {
+		return fmt.Errorf("trim party %s: %w", party, err)
+	}
+	bound := event.Position{MS: last.MS, Seq: last.Seq + 1}
+	if g.Pending > 0 {
+		lower, err := c.rdb.OldestPending(ctx, party)
+		if err != nil {
+			return fmt.Errorf("trim party %s: %w", party, err)
+		}
+		if low, err := event.ParsePosition(lower); err == nil && low.Less(bound) {
+			bound = low
+		}
+	}
 	if cutoff := (event.Position{MS: now.Add(-keep).UnixMilli()}); cutoff.Less(bound) {
 		bound = cutoff
 	}
-	if err := c.rdb.XTrimMinIDApprox(ctx, key, bound.String(), 0).Err(); err != nil {
+	if err := c.rdb.TrimBefore(ctx, party, bound.String()); err != nil {
 		return fmt.Errorf("trim party %s: %w", party, err)
 	}
 	return nil
@@ -215,22 +198,15 @@ func (c *Consumer) Trim(ctx context.Context, party uuid.UUID, keep time.Duration
 // Backlog returns how many entries of party's stream are not yet
 // acknowledged by the group (undelivered plus pending).
 func (c *Consumer) Backlog(ctx context.Context, party uuid.UUID) (int64, error) {
-	key := KeysFor(party).Stream
-	groups, err := c.rdb.XInfoGroups(ctx, key).Result()
+	g, found, err := c.rdb.Group(ctx, party)
 	if err != nil {
 		if rdb.IsNoSuchKey(err) {
 			return 0, nil
 		}
 		return 0, fmt.Errorf("backlog of party %s: %w", party, err)
 	}
-	for _, g := range groups {
-		if g.Name == Group {
-			if g.Lag < 0 {
-				n, err := c.rdb.XLen(ctx, key).Result()
-				return n, err
-			}
-			return g.Lag + g.Pending, nil
-		}
+	if found && g.Lag >= 0 {
+		return g.Lag + g.Pending, nil
 	}
-	return c.rdb.XLen(ctx, key).Result()
+	return c.rdb.Len(ctx, party)
 }

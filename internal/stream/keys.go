@@ -9,7 +9,7 @@ import (
 // Names operators and other programs rely on (SPEC §6).
 const (
 	// Group is the consumer group every flusher reads through.
-	Group = "flushers"
+	Group = rdb.FlushGroup
 	// RegistryKey is the set of party ids whose streams may hold unflushed
 	// events (rdb.RegistryKey).
 	RegistryKey = rdb.RegistryKey

@@ -6,9 +6,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/redis/go-redis/v9"
-
-	"github.com/watchparty/watchparty/internal/rdb"
 )
 
 // ClaimIdle moves to this consumer the party's entries that another
@@ -16,16 +13,13 @@ import (
 // died), and returns how many it took. They are then read as this
 // consumer's own pending entries.
 func (c *Consumer) ClaimIdle(ctx context.Context, party uuid.UUID, minIdle time.Duration, count int) (int, error) {
-	key := KeysFor(party).Stream
 	start, claimed := "0-0", 0
 	for {
-		msgs, next, err := c.rdb.XAutoClaimJustID(ctx, &redis.XAutoClaimArgs{
-			Stream: key, Group: Group, Consumer: c.name, MinIdle: minIdle, Start: start, Count: int64(count),
-		}).Result()
+		n, next, err := c.rdb.ClaimIdle(ctx, party, c.name, minIdle, start, count)
 		if err != nil {
 			return claimed, fmt.Errorf("claim idle entries of party %s: %w", party, err)
 		}
-		claimed += len(msgs)
+		claimed += n
 		if next == "0-0" || next == "" {
 			return claimed, nil
 		}
@@ -37,8 +31,7 @@ func (c *Consumer) ClaimIdle(ctx context.Context, party uuid.UUID, minIdle time.
 // this one that hold nothing pending and were idle longer than idle: gone
 // flushers with unstable names would otherwise pile up.
 func (c *Consumer) PruneConsumers(ctx context.Context, party uuid.UUID, idle time.Duration) (int, error) {
-	key := KeysFor(party).Stream
-	consumers, err := c.rdb.XInfoConsumers(ctx, key, Group).Result()
+	consumers, err := c.rdb.Consumers(ctx, party)
 	if err != nil {
 		return 0, fmt.Errorf("list consumers of party %s: %w", party, err)
 	}
@@ -49,7 +42,7 @@ func (c *Consumer) PruneConsumers(ctx context.Context, party uuid.UUID, idle tim
 		}
 		// Deleted only if it still holds nothing pending, in one step: a
 		// consumer that read since XINFO would otherwise lose its entries.
-		deleted, err := rdb.DeleteIdleConsumer(ctx, c.rdb, key, Group, cons.Name)
+		deleted, err := c.rdb.DeleteIdleConsumer(ctx, party, cons.Name)
 		if err != nil {
 			return removed, fmt.Errorf("remove consumer %s of party %s: %w", cons.Name, party, err)
 		}
@@ -63,20 +56,9 @@ func (c *Consumer) PruneConsumers(ctx context.Context, party uuid.UUID, idle tim
 // CountFailures records one more permanent write failure of each entry of
 // ids, in one round trip, and returns each one's count so far.
 func (c *Consumer) CountFailures(ctx context.Context, party uuid.UUID, ids []string) ([]int, error) {
-	key := KeysFor(party).Failures
-	cmds := make([]*redis.IntCmd, len(ids))
-	_, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, id := range ids {
-			cmds[i] = p.HIncrBy(ctx, key, id, 1)
-		}
-		return nil
-	})
+	out, err := c.rdb.CountFailures(ctx, party, ids)
 	if err != nil {
 		return nil, fmt.Errorf("count failures of %d entries of party %s: %w", len(ids), party, err)
-	}
-	out := make([]int, len(ids))
-	for i, cmd := range cmds {
-		out[i] = int(cmd.Val())
 	}
 	return out, nil
 }
@@ -87,5 +69,5 @@ func (c *Consumer) ForgetFailures(ctx context.Context, party uuid.UUID, ids []st
 	if len(ids) == 0 {
 		return nil
 	}
-	return c.rdb.HDel(ctx, KeysFor(party).Failures, ids...).Err()
+	return c.rdb.ForgetFailures(ctx, party, ids)
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/watchparty/watchparty/internal/rdb"
 )
@@ -28,12 +27,16 @@ type Snapshot struct {
 
 // SnapshotOf reads party's snapshot in one step, so a play/pause/seek can
 // never fall between reading the last id and the playback state.
-func SnapshotOf(ctx context.Context, c redis.UniversalClient, party uuid.UUID) (Snapshot, error) {
-	r, err := rdb.ReadSnapshot(ctx, c, KeysFor(party))
+func SnapshotOf(ctx context.Context, c rdb.Client, party uuid.UUID) (Snapshot, error) {
+	return snapshotOf(ctx, rdb.NewStreams(c), party)
+}
+
+func snapshotOf(ctx context.Context, r readRedis, party uuid.UUID) (Snapshot, error) {
+	snap, err := r.Snapshot(ctx, KeysFor(party))
 	if err != nil {
 		return Snapshot{}, fmt.Errorf("read snapshot of party %s: %w", party, err)
 	}
-	s := Snapshot{LastID: r.LastID, Playback: Playback{State: r.State, PositionMS: r.PositionMS, UpdatedAt: r.UpdatedAt}}
+	s := Snapshot{LastID: snap.LastID, Playback: Playback{State: snap.State, PositionMS: snap.PositionMS, UpdatedAt: snap.UpdatedAt}}
 	if s.Playback.State == "" {
 		s.Playback.State = "paused"
 	}

@@ -3,9 +3,8 @@ package stream
 import (
 	"context"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/watchparty/watchparty/internal/event"
+	"github.com/watchparty/watchparty/internal/rdb"
 )
 
 // Writer appends events one at a time, each in its own round trip, with
@@ -16,8 +15,8 @@ type Writer struct{ a *Appender }
 
 // NewWriter returns a Writer over rdb that never refuses an event for a
 // full backlog.
-func NewWriter(rdb redis.UniversalClient) *Writer {
-	return &Writer{a: NewAppender(rdb, AppenderConfig{Workers: 1, MaxBatch: 1})}
+func NewWriter(c rdb.Client) *Writer {
+	return &Writer{a: NewAppender(c, AppenderConfig{Workers: 1, MaxBatch: 1})}
 }
 
 // Append stores e in its party's stream and returns once Redis answered,
