@@ -2,16 +2,10 @@ package flusher
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
-	"github.com/watchparty/watchparty/internal/dlq"
 	"github.com/watchparty/watchparty/internal/event"
-	"github.com/watchparty/watchparty/internal/rdb"
-	"github.com/watchparty/watchparty/internal/stream"
 )
 
 // maxBacklogRefresh bounds the pause between two refreshes of the backlog
@@ -29,9 +23,9 @@ type backlog struct {
 // refreshBacklog measures the backlog and sets the gauges it feeds. It
 // costs two pipelined round trips over the registered streams (found in the
 // registry set, never by scanning keys) and one LLEN, whatever the number
-// of scrapes.
-func (f *Flusher) refreshBacklog(ctx context.Context, rc redis.UniversalClient) error {
-	b, err := f.measureBacklog(ctx, rc)
+// of scrapes (rdb.Streams.MeasureBacklog).
+func (f *Flusher) refreshBacklog(ctx context.Context, m BacklogMeter) error {
+	b, err := f.measureBacklog(ctx, m)
 	if err != nil {
 		return err
 	}
@@ -42,110 +36,26 @@ func (f *Flusher) refreshBacklog(ctx context.Context, rc redis.UniversalClient) 
 	return nil
 }
 
-func (f *Flusher) measureBacklog(ctx context.Context, rc redis.UniversalClient) (backlog, error) {
-	var b backlog
+func (f *Flusher) measureBacklog(ctx context.Context, m BacklogMeter) (backlog, error) {
 	parties, err := f.consumer.Parties(ctx)
 	if err != nil {
-		return b, err
+		return backlog{}, err
 	}
-	// Round 1: the group's position in every stream.
-	pipe := rc.Pipeline()
-	groups := make([]*redis.XInfoGroupsCmd, len(parties))
-	for i, p := range parties {
-		groups[i] = pipe.XInfoGroups(ctx, stream.KeysFor(p).Stream)
+	mb, err := m.MeasureBacklog(ctx, parties)
+	if err != nil {
+		return backlog{}, err
 	}
-	dlqLen := pipe.LLen(ctx, dlq.Key)
-	_, _ = pipe.Exec(ctx) // Exec reports the first failed command; each is judged below
-	if err := dlqLen.Err(); err != nil {
-		return b, fmt.Errorf("length of %s: %w", dlq.Key, err)
-	}
-	b.dlqLen = dlqLen.Val()
-
-	// Round 2: the oldest unacknowledged entry of each stream with a
-	// backlog: the group's oldest pending entry when it has one (pending
-	// entries precede every undelivered one), else the first entry after
-	// the group's last delivered id.
-	pipe = rc.Pipeline()
-	type probe struct {
-		pending *redis.XPendingCmd
-		first   *redis.XMessageSliceCmd
-		length  *redis.IntCmd
-	}
-	probes := make([]probe, len(parties))
-	queued := 0
-	for i, p := range parties {
-		key := stream.KeysFor(p).Stream
-		if err := groups[i].Err(); err != nil {
-			if rdb.IsNoSuchKey(err) {
-				continue // no stream: nothing waits
-			}
-			return b, fmt.Errorf("backlog of party %s: %w", p, err)
-		}
-		b.active++
-		g, ok := findGroup(groups[i].Val())
-		switch {
-		case !ok: // no flusher read it yet: every entry waits
-			probes[i].length = pipe.XLen(ctx, key)
-			probes[i].first = pipe.XRangeN(ctx, key, "-", "+", 1)
-		case g.Pending > 0:
-			b.buffered += g.Pending + max(g.Lag, 0)
-			probes[i].pending = pipe.XPending(ctx, key, stream.Group)
-		case g.Lag != 0:
-			if g.Lag > 0 {
-				b.buffered += g.Lag
-			} else { // lag unknown (entries deleted): count from the position
-				probes[i].length = pipe.XLen(ctx, key)
-			}
-			probes[i].first = pipe.XRangeN(ctx, key, "("+g.LastDeliveredID, "+", 1)
-		default:
-			continue
-		}
-		queued++
-	}
-	if queued > 0 {
-		_, _ = pipe.Exec(ctx)
-	}
-	for i, p := range parties {
-		pr := probes[i]
-		var first string
-		switch {
-		case pr.pending != nil:
-			if err := pr.pending.Err(); err != nil {
-				return b, fmt.Errorf("pending entries of party %s: %w", p, err)
-			}
-			first = pr.pending.Val().Lower
-		case pr.first != nil:
-			if err := pr.first.Err(); err != nil && !errors.Is(err, redis.Nil) {
-				return b, fmt.Errorf("first unflushed entry of party %s: %w", p, err)
-			}
-			if msgs := pr.first.Val(); len(msgs) > 0 {
-				first = msgs[0].ID
-			}
-		}
-		if pr.length != nil {
-			b.buffered += pr.length.Val()
-		}
-		if first == "" {
-			continue
-		}
+	b := backlog{buffered: mb.Buffered, active: mb.Active, dlqLen: mb.DLQLen}
+	for _, first := range mb.Oldest {
 		id, err := event.ParsePosition(first)
 		if err != nil {
-			return b, fmt.Errorf("party %s: %w", p, err)
+			return b, fmt.Errorf("oldest unflushed entry %q: %w", first, err)
 		}
 		if t := time.UnixMilli(id.MS); b.oldest.IsZero() || t.Before(b.oldest) {
 			b.oldest = t
 		}
 	}
 	return b, nil
-}
-
-func findGroup(groups []redis.XInfoGroup) (redis.XInfoGroup, bool) {
-	for _, g := range groups {
-		if g.Name == stream.Group {
-			return g, true
-		}
-	}
-	return redis.XInfoGroup{}, false
 }
 
 // refreshBacklogEvery refreshes the backlog gauges until ctx ends, at least

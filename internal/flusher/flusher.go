@@ -12,10 +12,10 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/watchparty/watchparty/internal/event"
+	"github.com/watchparty/watchparty/internal/rdb"
 	"github.com/watchparty/watchparty/internal/shutdown"
 	"github.com/watchparty/watchparty/internal/store"
 	"github.com/watchparty/watchparty/internal/stream"
@@ -41,12 +41,13 @@ type Flusher struct {
 
 // New returns a Flusher reading as consumer cfg.ConsumerName of rdb's
 // streams, writing to db and dead-lettering to wp:dlq.
-func New(cfg Config, rdb redis.UniversalClient, db *pgxpool.Pool, metrics *Metrics, log *slog.Logger) (*Flusher, error) {
-	if rdb == nil || db == nil || metrics == nil || log == nil {
+func New(cfg Config, rc rdb.Client, db *pgxpool.Pool, metrics *Metrics, log *slog.Logger) (*Flusher, error) {
+	if rc == nil || db == nil || metrics == nil || log == nil {
 		return nil, errors.New("flusher needs redis, database, metrics and logger")
 	}
-	f := assemble(cfg, stream.NewConsumer(rdb, cfg.ConsumerName), store.NewWriter(db), dlqList{rdb}, metrics, log)
-	f.refreshGauges = func(ctx context.Context) error { return f.refreshBacklog(ctx, rdb) }
+	f := assemble(cfg, stream.NewConsumer(rc, cfg.ConsumerName), store.NewWriter(db), dlqList{rc}, metrics, log)
+	meter := rdb.NewStreams(rc)
+	f.refreshGauges = func(ctx context.Context) error { return f.refreshBacklog(ctx, meter) }
 	return f, nil
 }
 

@@ -5,10 +5,10 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/watchparty/watchparty/internal/dlq"
 	"github.com/watchparty/watchparty/internal/event"
+	"github.com/watchparty/watchparty/internal/rdb"
 	"github.com/watchparty/watchparty/internal/store"
 	"github.com/watchparty/watchparty/internal/stream"
 )
@@ -65,7 +65,13 @@ type DeadLetters interface {
 	Push(ctx context.Context, b dlq.Batch) error
 }
 
-// dlqList is the dead-letter list in Redis.
-type dlqList struct{ rdb redis.UniversalClient }
+// BacklogMeter measures what waits in Redis across party streams, for the
+// backlog gauges (rdb.Streams).
+type BacklogMeter interface {
+	MeasureBacklog(ctx context.Context, parties []uuid.UUID) (rdb.Backlog, error)
+}
+
+// dlqList is the dead-letter list in Redis (package dlq).
+type dlqList struct{ rdb rdb.Client }
 
 func (l dlqList) Push(ctx context.Context, b dlq.Batch) error { return dlq.Push(ctx, l.rdb, b) }
