@@ -46,7 +46,9 @@ type fakeSource struct {
 	next     int            // index of the first undelivered entry
 	pending  map[string]bool
 	failures map[string]int
-	readErr  error // every read fails with it when set
+	readErr  error    // every read fails with it when set
+	ackErr   error    // the next Ack fails with it, once, when set
+	counted  []string // ids passed to CountFailures, in order
 }
 
 func newFakeSource(j *journal, party uuid.UUID, entries []stream.Entry) *fakeSource {
@@ -99,6 +101,11 @@ func (s *fakeSource) ReadNew(_ context.Context, _ uuid.UUID, count int) ([]strea
 func (s *fakeSource) Ack(_ context.Context, _ uuid.UUID, ids []string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.ackErr; err != nil {
+		s.ackErr = nil
+		s.j.add("ack failed %s", strings.Join(ids, ","))
+		return err
+	}
 	for _, id := range ids {
 		delete(s.pending, id)
 	}
@@ -109,6 +116,7 @@ func (s *fakeSource) Ack(_ context.Context, _ uuid.UUID, ids []string) error {
 func (s *fakeSource) CountFailures(_ context.Context, _ uuid.UUID, ids []string) ([]int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.counted = append(s.counted, ids...)
 	out := make([]int, len(ids))
 	for i, id := range ids {
 		s.failures[id]++
@@ -211,11 +219,15 @@ type fakeDLQ struct {
 	j       *journal
 	mu      sync.Mutex
 	batches []dlq.Batch
+	err     error // every push fails with it when set
 }
 
 func (d *fakeDLQ) Push(_ context.Context, b dlq.Batch) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.err != nil {
+		return d.err
+	}
 	d.batches = append(d.batches, b)
 	d.j.add("dlq %s", strings.Join(batchIDs(b), ","))
 	return nil
