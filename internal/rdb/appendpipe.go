@@ -45,7 +45,7 @@ type WaitReply struct {
 // error (no call was answered) or the first command's error reply, which
 // IsNoScript tells apart when the script must be loaded (LoadAppend) and
 // the round run again.
-func (s *Streams) RunAppends(ctx context.Context, round *AppendRound) (WaitReply, error) {
+func (s *Streams) RunAppends(ctx context.Context, round AppendRound) (WaitReply, error) {
 	pipe := s.c.Pipeline()
 	for _, p := range round.Register {
 		pipe.SAdd(ctx, RegistryKey, p.String())

@@ -463,7 +463,7 @@ func (a *Appender) checkReplicas(wait rdb.WaitReply, resps []appendResp) {
 // round trip. Its error is the pipeline's: a transport error (no call was
 // answered: registrations are forgotten) or the first call's error reply.
 func (a *Appender) pipeline(ctx context.Context, batch []*appendReq, calls []*scriptCall) (rdb.WaitReply, error) {
-	round := &rdb.AppendRound{
+	round := rdb.AppendRound{
 		Register:       a.needRegistration(batch),
 		Now:            time.Now(),
 		Limits:         rdb.AppendBatchLimits{MaxBuffered: a.cfg.MaxBuffered, MaxDeleted: a.cfg.MaxDeleted},

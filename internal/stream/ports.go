@@ -18,7 +18,7 @@ import (
 type appendRedis interface {
 	// Cluster says one script call may carry one party's events only.
 	Cluster() bool
-	RunAppends(ctx context.Context, round *rdb.AppendRound) (rdb.WaitReply, error)
+	RunAppends(ctx context.Context, round rdb.AppendRound) (rdb.WaitReply, error)
 	LoadAppend(ctx context.Context) error
 	AppendLoaded(ctx context.Context) (bool, error)
 	// UnregisterIfGone unregisters a party whose stream does not exist.
