@@ -11,13 +11,11 @@ import (
 const goRedis = "github.com/redis/go-redis/v9"
 
 // TestOnlyRdbImportsGoRedis keeps Redis behind one door: no package of the
-// module imports go-redis in its non-test code but rdb and testenv (and,
-// until the other half of the move lands, stream and flusher), so every
+// module imports go-redis in its non-test code but rdb and testenv, so every
 // command is a method or function of rdb and the other packages take what
 // they need through interfaces of their own.
 func TestOnlyRdbImportsGoRedis(t *testing.T) {
-	allowed := []string{"internal/rdb", "internal/testenv",
-		"internal/stream", "internal/flusher"} // not moved yet
+	allowed := []string{"internal/rdb", "internal/testenv"}
 	out, err := exec.Command("go", "list", "-f", "{{.ImportPath}}{{range .Imports}} {{.}}{{end}}",
 		"github.com/watchparty/watchparty/...").Output()
 	if err != nil {
