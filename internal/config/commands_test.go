@@ -1,51 +1,24 @@
 package config
 
 import (
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/spf13/pflag"
-
 	"github.com/watchparty/watchparty/internal/dlq"
-	"github.com/watchparty/watchparty/internal/envflag"
+	"github.com/watchparty/watchparty/internal/envflag/envflagtest"
 	"github.com/watchparty/watchparty/internal/flusher"
 )
-
-// parse binds cmd to a fresh flag set, parses args and finishes it.
-func parse(t *testing.T, cmd envflag.Command, args ...string) error {
-	t.Helper()
-	fs := pflag.NewFlagSet(cmd.Name, pflag.ContinueOnError)
-	finish := cmd.Bind(fs)
-	if err := fs.Parse(args); err != nil {
-		t.Fatalf("parse %q: %v", args, err)
-	}
-	return finish()
-}
-
-// checkErr fails unless err is nil for want "" or contains want.
-func checkErr(t *testing.T, err error, want string) {
-	t.Helper()
-	switch {
-	case want == "" && err != nil:
-		t.Fatalf("got %v, want no error", err)
-	case want != "" && err == nil:
-		t.Fatalf("got no error, want one naming %q", want)
-	case want != "" && !strings.Contains(err.Error(), want):
-		t.Fatalf("got %v, want it to contain %q", err, want)
-	}
-}
 
 func TestDLQSettings(t *testing.T) {
 	var c DLQ
 	var limit int
-	checkErr(t, parse(t, DLQList(&c, &limit), "--limit=-1"), "--limit must not be negative, got -1")
+	envflagtest.CheckErr(t, envflagtest.Parse(t, DLQList(&c, &limit), "--limit=-1"), "--limit must not be negative, got -1")
 	var opts dlq.ReplayOptions
-	checkErr(t, parse(t, ReplayDLQ(&c, &opts), "--limit=3", "--dry-run", "--database-url=redis://x"), `DATABASE_URL: "redis://x"`)
+	envflagtest.CheckErr(t, envflagtest.Parse(t, ReplayDLQ(&c, &opts), "--limit=3", "--dry-run", "--database-url=redis://x"), `DATABASE_URL: "redis://x"`)
 	if opts.Limit != 3 || !opts.DryRun {
 		t.Errorf("got limit %d, dry run %v; want 3, true", opts.Limit, opts.DryRun)
 	}
-	checkErr(t, parse(t, DLQShow(&c), "--redis-url=a:1,b:2"), "")
+	envflagtest.CheckErr(t, envflagtest.Parse(t, DLQShow(&c), "--redis-url=a:1,b:2"), "")
 	if c.RedisURL != "a:1,b:2" {
 		t.Errorf("RedisURL = %q", c.RedisURL)
 	}
@@ -58,7 +31,7 @@ func TestCommandsBind(t *testing.T) {
 	args := map[string][]string{"gateway": {"--dev-auth"}, "flusher erase-user": {"--user=u"}}
 	for _, cmd := range Commands() {
 		t.Run(cmd.Name, func(t *testing.T) {
-			checkErr(t, parse(t, cmd, args[cmd.Name]...), "")
+			envflagtest.CheckErr(t, envflagtest.Parse(t, cmd, args[cmd.Name]...), "")
 		})
 	}
 }
@@ -69,11 +42,11 @@ func TestCommandsBind(t *testing.T) {
 func TestFlusherRunHasScheduler(t *testing.T) {
 	var c flusher.Config
 	var once bool
-	checkErr(t, parse(t, FlusherRun(&c, &once), "--scheduler-interval=2s", "--log-retention=48h"), "")
+	envflagtest.CheckErr(t, envflagtest.Parse(t, FlusherRun(&c, &once), "--scheduler-interval=2s", "--log-retention=48h"), "")
 	if c.SchedulerInterval != 2*time.Second || c.LogRetention != 48*time.Hour || c.LeaseTTL != 5*time.Second {
 		t.Errorf("got interval %v, log retention %v, lease %v; want 2s, 48h0m0s, 5s",
 			c.SchedulerInterval, c.LogRetention, c.LeaseTTL)
 	}
-	checkErr(t, parse(t, FlusherRun(&c, &once), "--viewer-sample-interval=0s"),
+	envflagtest.CheckErr(t, envflagtest.Parse(t, FlusherRun(&c, &once), "--viewer-sample-interval=0s"),
 		"WATCH_PARTY_VIEWER_SAMPLE_INTERVAL must be positive")
 }

@@ -1,13 +1,11 @@
 package flusher_test
 
 import (
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/spf13/pflag"
-
 	"github.com/watchparty/watchparty/internal/envflag"
+	"github.com/watchparty/watchparty/internal/envflag/envflagtest"
 	"github.com/watchparty/watchparty/internal/flusher"
 )
 
@@ -16,25 +14,7 @@ import (
 func run(t *testing.T, c *flusher.Config, once *bool, args ...string) error {
 	t.Helper()
 	cmd := envflag.Command{Name: "flusher run", Settings: append(flusher.Settings(c), flusher.Once(once)), Rules: flusher.Rules(c)}
-	fs := pflag.NewFlagSet(cmd.Name, pflag.ContinueOnError)
-	finish := cmd.Bind(fs)
-	if err := fs.Parse(args); err != nil {
-		t.Fatalf("parse %q: %v", args, err)
-	}
-	return finish()
-}
-
-// checkErr fails unless err is nil for want "" or contains want.
-func checkErr(t *testing.T, err error, want string) {
-	t.Helper()
-	switch {
-	case want == "" && err != nil:
-		t.Fatalf("got %v, want no error", err)
-	case want != "" && err == nil:
-		t.Fatalf("got no error, want one naming %q", want)
-	case want != "" && !strings.Contains(err.Error(), want):
-		t.Fatalf("got %v, want it to contain %q", err, want)
-	}
+	return envflagtest.Parse(t, cmd, args...)
 }
 
 func TestFlusherRunSettings(t *testing.T) {
@@ -61,7 +41,7 @@ func TestFlusherRunSettings(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var c flusher.Config
 			var once bool
-			checkErr(t, run(t, &c, &once, tt.args...), tt.want)
+			envflagtest.CheckErr(t, run(t, &c, &once, tt.args...), tt.want)
 		})
 	}
 }
@@ -69,7 +49,7 @@ func TestFlusherRunSettings(t *testing.T) {
 func TestFlusherRunSettingsConverted(t *testing.T) {
 	var c flusher.Config
 	var once bool
-	checkErr(t, run(t, &c, &once, "--once", "--shutdown-timeout-ms=1500"), "")
+	envflagtest.CheckErr(t, run(t, &c, &once, "--once", "--shutdown-timeout-ms=1500"), "")
 	if !once || c.ShutdownTimeout != 1500*time.Millisecond || c.Interval() != 10*time.Minute || c.ConsumerName == "" {
 		t.Errorf("got once %v, shutdown %v, interval %v, consumer %q; want true, 1.5s, 10m0s and a name",
 			once, c.ShutdownTimeout, c.Interval(), c.ConsumerName)

@@ -5,39 +5,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spf13/pflag"
-
 	"github.com/watchparty/watchparty/internal/envflag"
+	"github.com/watchparty/watchparty/internal/envflag/envflagtest"
 	"github.com/watchparty/watchparty/internal/gateway"
 )
-
-// parse binds cmd to a fresh flag set, parses args and finishes it.
-func parse(t *testing.T, cmd envflag.Command, args ...string) error {
-	t.Helper()
-	fs := pflag.NewFlagSet(cmd.Name, pflag.ContinueOnError)
-	finish := cmd.Bind(fs)
-	if err := fs.Parse(args); err != nil {
-		t.Fatalf("parse %q: %v", args, err)
-	}
-	return finish()
-}
 
 // command is the gateway command as internal/config assembles it.
 func command(c *gateway.Config) envflag.Command {
 	return envflag.Command{Name: "gateway", Settings: gateway.Settings(c), Rules: gateway.Rules(c)}
-}
-
-// checkErr fails unless err is nil for want "" or contains want.
-func checkErr(t *testing.T, err error, want string) {
-	t.Helper()
-	switch {
-	case want == "" && err != nil:
-		t.Fatalf("got %v, want no error", err)
-	case want != "" && err == nil:
-		t.Fatalf("got no error, want one naming %q", want)
-	case want != "" && !strings.Contains(err.Error(), want):
-		t.Fatalf("got %v, want it to contain %q", err, want)
-	}
 }
 
 func TestGatewaySettings(t *testing.T) {
@@ -101,8 +76,8 @@ func TestGatewaySettings(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var c gateway.Config
-			err := parse(t, command(&c), append([]string{"--dev-auth"}, tt.args...)...)
-			checkErr(t, err, tt.want)
+			err := envflagtest.Parse(t, command(&c), append([]string{"--dev-auth"}, tt.args...)...)
+			envflagtest.CheckErr(t, err, tt.want)
 			if err != nil && !strings.HasPrefix(err.Error(), "bad configuration:\n") {
 				t.Errorf("error %q does not start with \"bad configuration:\"", err)
 			}
@@ -114,9 +89,9 @@ func TestGatewaySettings(t *testing.T) {
 // values in the units the gateway uses.
 func TestGatewaySettingsConverted(t *testing.T) {
 	var c gateway.Config
-	err := parse(t, command(&c), "--dev-auth", "--shutdown-timeout-ms=250", "--max-buffered-events=7",
+	err := envflagtest.Parse(t, command(&c), "--dev-auth", "--shutdown-timeout-ms=250", "--max-buffered-events=7",
 		"--max-party-duration=2h", "--chat-rate=0.5")
-	checkErr(t, err, "")
+	envflagtest.CheckErr(t, err, "")
 	if c.ShutdownTimeout != 250*time.Millisecond || c.MaxBufferedEvents != 7 || c.MaxPartyDuration != 2*time.Hour || c.EventRates["chat"].Rate != 0.5 {
 		t.Errorf("got shutdown %v, buffered %d, party %v, chat rate %v; want 250ms, 7, 2h0m0s, 0.5",
 			c.ShutdownTimeout, c.MaxBufferedEvents, c.MaxPartyDuration, c.EventRates["chat"].Rate)
@@ -130,5 +105,5 @@ func TestGatewaySettingsConverted(t *testing.T) {
 func TestGatewayBadSettingFromEnv(t *testing.T) {
 	t.Setenv("WATCH_PARTY_HTTP_READ_TIMEOUT", "soon")
 	var c gateway.Config
-	checkErr(t, parse(t, command(&c), "--dev-auth"), `WATCH_PARTY_HTTP_READ_TIMEOUT="soon": not a duration`)
+	envflagtest.CheckErr(t, envflagtest.Parse(t, command(&c), "--dev-auth"), `WATCH_PARTY_HTTP_READ_TIMEOUT="soon": not a duration`)
 }
