@@ -1,13 +1,11 @@
 package lifecycle
 
 import (
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/spf13/pflag"
-
 	"github.com/watchparty/watchparty/internal/envflag"
+	"github.com/watchparty/watchparty/internal/envflag/envflagtest"
 )
 
 func TestSettings(t *testing.T) {
@@ -30,18 +28,7 @@ func TestSettings(t *testing.T) {
 			var logs, chats time.Duration
 			cmd := envflag.Command{Name: "scheduler", Settings: Settings(Fields{LogRetention: &logs, ChatRetention: &chats,
 				Interval: &c.Interval, LeaseTTL: &c.LeaseTTL, SampleInterval: &c.SampleInterval})}
-			fs := pflag.NewFlagSet(cmd.Name, pflag.ContinueOnError)
-			finish := cmd.Bind(fs)
-			if err := fs.Parse(tt.args); err != nil {
-				t.Fatal(err)
-			}
-			err := finish()
-			switch {
-			case tt.want == "" && err != nil:
-				t.Fatalf("got %v, want no error", err)
-			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
-				t.Fatalf("got %v, want an error containing %q", err, tt.want)
-			}
+			envflagtest.CheckErr(t, envflagtest.Parse(t, cmd, tt.args...), tt.want)
 			if tt.name == "defaults" && (c.Interval != 5*time.Second || c.LeaseTTL != 5*time.Second ||
 				c.SampleInterval != 30*time.Second || logs != 0 || chats != 0) {
 				t.Errorf("defaults: got %+v, logs %v, chats %v", c, logs, chats)
