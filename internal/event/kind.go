@@ -164,10 +164,18 @@ func KindOf(t Type) (k Kind, ok bool) {
 }
 
 // Kind returns the declaration of t, the zero Kind for an undeclared type.
-func (t Type) Kind() Kind {
-	k, _ := KindOf(t)
-	return k
+func (t Type) Kind() Kind { return *kindOf(t) }
+
+// kindOf is t's declaration, not copied (read only), or the zero Kind for
+// an undeclared type: the methods below run for every frame and event.
+func kindOf(t Type) *Kind {
+	if k, ok := kinds[t]; ok {
+		return k
+	}
+	return &noKind
 }
+
+var noKind Kind
 
 // RateClasses lists the rate classes the declared kinds name, each once,
 // in declaration order.
@@ -193,16 +201,16 @@ func TypesOf(keep func(Kind) bool) []Type {
 }
 
 // IsPlayback reports whether t changes the party's playback state.
-func (t Type) IsPlayback() bool { return t.Kind().Redis == SetsPlayback }
+func (t Type) IsPlayback() bool { return kindOf(t).Redis == SetsPlayback }
 
 // IsModeration reports whether t is a moderation action.
-func (t Type) IsModeration() bool { return t.Kind().Redis == AppliesModeration }
+func (t Type) IsModeration() bool { return kindOf(t).Redis == AppliesModeration }
 
 // Inbound reports whether clients send events of type t as frames.
-func (t Type) Inbound() bool { return t.Kind().read != nil }
+func (t Type) Inbound() bool { return kindOf(t).read != nil }
 
 // Broadcast reports whether viewers see events of type t as frames.
-func (t Type) Broadcast() bool { return t.Kind().Broadcast }
+func (t Type) Broadcast() bool { return kindOf(t).Broadcast }
 
 func (k *Kind) carries(f field) bool {
 	for _, p := range k.payload {

@@ -41,12 +41,22 @@ const (
 // limiter: a type without one is refused (limiters.allow), and a kind
 // clients send cannot be declared without one (event.declare).
 func classOf(t event.Type) (rateClass, bool) {
-	k, ok := event.KindOf(t)
-	if !ok || !t.Inbound() || k.Rate == nil {
-		return "", false
-	}
-	return rateClass(k.Rate.Name), true
+	c, ok := rateClasses[t]
+	return c, ok
 }
+
+// rateClasses is the rate class of each type clients send, read from the
+// kinds' declarations once (the event package is initialised first), not
+// for every frame.
+var rateClasses = func() map[event.Type]rateClass {
+	out := make(map[event.Type]rateClass)
+	for _, t := range event.TypesOf(func(k event.Kind) bool { return k.Rate != nil }) {
+		if t.Inbound() {
+			out[t] = rateClass(t.Kind().Rate.Name)
+		}
+	}
+	return out
+}()
 
 // Invalid frames allowed per second per user per party, and at once,
 // before the connection is closed.

@@ -95,7 +95,7 @@ func (w *Writer) write(ctx context.Context, events []event.Event, replayed bool)
 		if !replayed {
 			return nil
 		}
-		return w.markDeletedBefore(ctx, tx, r.chats)
+		return w.markDeletedBefore(ctx, tx, r.byTarget[event.Chats])
 	})
 }
 
@@ -255,7 +255,6 @@ func column[T any](rows [][]any, c int) []T {
 // batchRows is a batch's events by where they are stored.
 type batchRows struct {
 	byTarget map[event.Target][]event.Event
-	chats    []event.Event // the chats, for markDeletedBefore
 	deletes  []event.Event // events that hide a chat (also in their own target)
 }
 
@@ -272,7 +271,6 @@ func split(events []event.Event) batchRows {
 			r.deletes = append(r.deletes, e)
 		}
 	}
-	r.chats = r.byTarget[event.Chats]
 	return r
 }
 
