@@ -100,6 +100,17 @@ func (p *pairing) acked(event uuid.UUID, id string, ack []byte, catchingUp bool)
 	return nil
 }
 
+// answer takes frame, an answer to one of the viewer's frames that is not
+// an ack waiting for its entry, and returns the frames to write now, in
+// order: the acks waiting for their entries go first (with the frames
+// held before them), so that no answer overtakes another.
+func (p *pairing) answer(frame []byte) [][]byte {
+	if len(p.acks) == 0 {
+		return [][]byte{frame}
+	}
+	return append(p.expire(), frame)
+}
+
 // expire returns everything held, in order: a partner did not come in time.
 func (p *pairing) expire() [][]byte {
 	p.armed = false
@@ -177,9 +188,11 @@ func (v *Viewer) Expect(event uuid.UUID) {
 // failed, or a resend of an entry acknowledged before).
 func (v *Viewer) Unexpect(event uuid.UUID) {
 	v.mu.Lock()
-	out := v.pair.forget(event)
+	over := v.queueFrames(v.pair.forget(event))
 	v.mu.Unlock()
-	v.writeAll(out)
+	if over {
+		v.slow()
+	}
 }
 
 // Acked sends ack, the acknowledgement of the viewer's event stored as
@@ -187,15 +200,32 @@ func (v *Viewer) Unexpect(event uuid.UUID) {
 // comes within pairWait.
 func (v *Viewer) Acked(event uuid.UUID, id string, ack []byte) {
 	v.mu.Lock()
-	out := v.pair.acked(event, id, ack, v.catchingUp)
+	over := v.queueFrames(v.pair.acked(event, id, ack, v.catchingUp))
 	v.mu.Unlock()
-	v.writeAll(out)
+	if over {
+		v.slow()
+	}
+}
+
+// Answer sends frame, the answer to one of the viewer's frames that is
+// not an ack of a stored event (an error, a pong, the ack of a resend),
+// after the acks that wait for their broadcast frames: a client gets the
+// answers to its frames in the order it sent them.
+func (v *Viewer) Answer(frame []byte) {
+	v.mu.Lock()
+	over := v.queueFrames(v.pair.answer(frame))
+	v.mu.Unlock()
+	if over {
+		v.slow()
+	}
 }
 
 // flushPaired writes what waited for a partner that did not come in time.
 func (v *Viewer) flushPaired() {
 	v.mu.Lock()
-	out := v.pair.expire()
+	over := v.queueFrames(v.pair.expire())
 	v.mu.Unlock()
-	v.writeAll(out)
+	if over {
+		v.slow()
+	}
 }

@@ -13,7 +13,7 @@ import (
 func TestPairing(t *testing.T) {
 	a, b, other := uuid.New(), uuid.New(), uuid.New()
 	type step struct {
-		do   string // expect, forget, entry, skip, ack, ackCatchingUp, expire
+		do   string // expect, forget, entry, skip, ack, ackCatchingUp, expire, answer
 		ev   uuid.UUID
 		id   string
 		want []string
@@ -78,6 +78,21 @@ func TestPairing(t *testing.T) {
 			{do: "skip", ev: a, id: "1-0"},
 			{do: "ack", ev: a, id: "1-0", want: []string{"ack 1-0"}},
 		}},
+		{"an answer goes after the acks waiting for their entries", []step{
+			{do: "expect", ev: a},
+			{do: "expect", ev: b},
+			{do: "entry", ev: a, id: "1-0"},
+			{do: "ack", ev: b, id: "2-0"},
+			{do: "answer", id: "pong", want: []string{"frame 1-0", "ack 2-0", "answer pong"}},
+			{do: "ack", ev: a, id: "1-0", want: []string{"ack 1-0"}},
+			{do: "entry", ev: b, id: "2-0", want: []string{"frame 2-0"}},
+		}},
+		{"an answer with no ack waiting goes at once, leaving held frames", []step{
+			{do: "expect", ev: a},
+			{do: "entry", ev: a, id: "1-0"},
+			{do: "answer", id: "pong", want: []string{"answer pong"}},
+			{do: "ack", ev: a, id: "1-0", want: []string{"ack 1-0", "frame 1-0"}},
+		}},
 		{"while catching up the ack goes at once", []step{
 			{do: "expect", ev: a},
 			{do: "ackCatchingUp", ev: a, id: "1-0", want: []string{"ack 1-0"}},
@@ -104,6 +119,8 @@ func TestPairing(t *testing.T) {
 					out = p.acked(s.ev, s.id, []byte("ack "+s.id), s.do == "ackCatchingUp")
 				case "expire":
 					out = p.expire()
+				case "answer":
+					out = p.answer([]byte("answer " + s.id))
 				}
 				got := []string{}
 				for _, f := range out {

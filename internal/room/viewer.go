@@ -143,35 +143,36 @@ func (v *Viewer) deliver(frame []byte, id string, event uuid.UUID) {
 			v.cursor = ""
 		}
 	}
-	out := v.pair.entry(frame, id, event, skip)
+	over := v.queueFrames(v.pair.entry(frame, id, event, skip))
 	v.mu.Unlock()
-	v.writeAll(out)
+	if over {
+		v.slow()
+	}
 }
 
-// writeAll hands frames to melody back to back: they are counted as
+// queueFrames hands frames to melody back to back: they are counted as
 // queued before the first is handed over, so the connection writes them
-// together (the gateway's coalescingConn).
-func (v *Viewer) writeAll(frames [][]byte) {
-	switch {
-	case len(frames) == 0:
-		return
-	case len(frames) == 1:
-		v.write(frames[0])
-		return
-	case v.closed.Load():
-		return
+// together (the gateway's coalescingConn). It reports whether they would
+// take the viewer past its limit: then none is queued, and the caller
+// closes the viewer (slow) once it holds no lock. The pairing's callers
+// queue what it returns under v.mu, so that frames leave in the order
+// the pairing released them (a frame released later by another
+// goroutine cannot overtake them).
+func (v *Viewer) queueFrames(frames [][]byte) (over bool) {
+	if len(frames) == 0 || v.closed.Load() {
+		return false
 	}
 	n := int64(len(frames))
 	if v.queued.Add(n) > v.limit {
 		v.queued.Add(-n)
-		v.slow()
-		return
+		return true
 	}
 	v.outMu.Lock()
 	for _, f := range frames {
 		v.enqueueLocked(f)
 	}
 	v.outMu.Unlock()
+	return false
 }
 
 // write hands frame to melody unless the viewer is closing.
