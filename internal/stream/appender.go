@@ -2,6 +2,7 @@ package stream
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -108,13 +109,20 @@ type appendResp struct {
 // Appender writes events to party streams, batching concurrent appends from
 // all viewers of the process into pipelines so that many events share one
 // round trip. It is safe for concurrent use; Run must be running.
+//
+// Each party's appends are run by one worker, in the order they were
+// made: two appends of one party made one after the other (by one
+// goroutine, or one after the other returned from Submit) are stored in
+// that order, even when the first is still waiting for its answer.
 type Appender struct {
 	rdb appendRedis
 	cfg AppenderConfig
 	// bySlot says rdb is a Redis Cluster client: a script call then
 	// carries the events of one party only, whose keys share a slot.
 	bySlot bool
-	reqs   chan *appendReq
+	// queues holds each worker's appends; a party's go to one of them
+	// (queueOf), so that they are run in order.
+	queues []chan *appendReq
 	log    *slog.Logger
 
 	running atomic.Bool   // workers take appends
@@ -147,9 +155,18 @@ func newAppender(r appendRedis, cfg AppenderConfig) *Appender {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &Appender{rdb: r, cfg: cfg, bySlot: r.Cluster(), reqs: make(chan *appendReq, cfg.MaxBatch*cfg.Workers),
+	queues := make([]chan *appendReq, cfg.Workers)
+	for i := range queues {
+		queues[i] = make(chan *appendReq, cfg.MaxBatch)
+	}
+	return &Appender{rdb: r, cfg: cfg, bySlot: r.Cluster(), queues: queues,
 		log: log, stopped: make(chan struct{}), registered: make(map[uuid.UUID]time.Time),
 		closed: make(map[uuid.UUID]time.Time)}
+}
+
+// queueOf is the queue of party's appends.
+func (a *Appender) queueOf(party uuid.UUID) chan *appendReq {
+	return a.queues[binary.BigEndian.Uint64(party[8:])%uint64(len(a.queues))]
 }
 
 // Append stores e in its party's stream and returns once Redis answered.
@@ -167,6 +184,36 @@ func (a *Appender) Append(ctx context.Context, e event.Event, dedup bool) (Resul
 	return a.append(ctx, &appendReq{ev: e, dedup: dedup})
 }
 
+// Pending is an append that Submit queued: Wait returns its answer.
+type Pending struct {
+	a   *Appender
+	r   *appendReq
+	err error // why it was not queued
+}
+
+// Submit queues e as Append does, without waiting for its answer, so a
+// caller can submit its next event while Redis stores this one: its
+// events of one party are stored in the order they were submitted. It
+// blocks only while the party's queue is full. Wait returns the answer,
+// which comes within the appender's patience (see Append).
+func (a *Appender) Submit(e event.Event, dedup bool) *Pending {
+	r := &appendReq{ev: e, dedup: dedup, expires: time.Now().Add(appendPatience), done: make(chan appendResp, 1)}
+	select {
+	case a.queueOf(e.PartyID) <- r:
+		return &Pending{a: a, r: r}
+	case <-a.stopped:
+		return &Pending{err: errStopped}
+	}
+}
+
+// Wait returns the answer of the append, as Append would have.
+func (p *Pending) Wait() (Result, error) {
+	if p.err != nil {
+		return Result{}, p.err
+	}
+	return p.a.wait(context.Background(), p.r)
+}
+
 // AppendModeration is Append for a moderation event of the party hosted
 // by host: in the same step as the append, it is refused (Forbidden) when
 // its user is no longer the host or one of its moderators, or when the
@@ -182,12 +229,17 @@ func (a *Appender) append(ctx context.Context, r *appendReq) (Result, error) {
 	}
 	r.expires, r.done = expires, make(chan appendResp, 1)
 	select {
-	case a.reqs <- r:
+	case a.queueOf(r.ev.PartyID) <- r:
 	case <-a.stopped:
 		return Result{}, errStopped
 	case <-ctx.Done():
 		return Result{}, ctx.Err()
 	}
+	return a.wait(ctx, r)
+}
+
+// wait returns the answer of r, which is queued.
+func (a *Appender) wait(ctx context.Context, r *appendReq) (Result, error) {
 	select {
 	case resp := <-r.done:
 		return resp.res, resp.err
@@ -219,21 +271,25 @@ func (a *Appender) Run(ctx context.Context) error {
 			return a.rdb.LoadAppend(ctx)
 		})
 	})
-	for range a.cfg.Workers {
-		wg.Go(func() { a.work(ctx) })
+	for _, q := range a.queues {
+		wg.Go(func() { a.work(ctx, q) })
 	}
 	a.running.Store(true)
 	wg.Wait()
 	a.running.Store(false)
-	for {
-		select {
-		case r := <-a.reqs:
-			r.done <- appendResp{err: errStopped}
-		default:
-			close(a.stopped)
-			return nil
+	for _, q := range a.queues {
+	drain:
+		for {
+			select {
+			case r := <-q:
+				r.done <- appendResp{err: errStopped}
+			default:
+				break drain
+			}
 		}
 	}
+	close(a.stopped)
+	return nil
 }
 
 // Ready reports whether appends can succeed now: Run is taking them and
@@ -257,7 +313,7 @@ func (a *Appender) Ready(ctx context.Context) error {
 	return nil
 }
 
-func (a *Appender) work(ctx context.Context) {
+func (a *Appender) work(ctx context.Context, reqs <-chan *appendReq) {
 	batch := make([]*appendReq, 0, a.cfg.MaxBatch)
 	for {
 		batch = batch[:0]
@@ -267,7 +323,7 @@ func (a *Appender) work(ctx context.Context) {
 		default:
 		}
 		select {
-		case r := <-a.reqs:
+		case r := <-reqs:
 			batch = append(batch, r)
 		case <-ctx.Done():
 			return
@@ -275,7 +331,7 @@ func (a *Appender) work(ctx context.Context) {
 	fill:
 		for len(batch) < a.cfg.MaxBatch {
 			select {
-			case r := <-a.reqs:
+			case r := <-reqs:
 				batch = append(batch, r)
 			default:
 				break fill

@@ -12,6 +12,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/watchparty/watchparty/internal/event"
+	wprdb "github.com/watchparty/watchparty/internal/rdb"
 	"github.com/watchparty/watchparty/internal/stream"
 	"github.com/watchparty/watchparty/internal/testenv"
 )
@@ -153,5 +155,57 @@ func TestAppenderStartedWhileRedisIsDown(t *testing.T) {
 	}
 	if err := a.Ready(ctx); err != nil {
 		t.Fatalf("ready check after SCRIPT FLUSH: %v (it reloads the script)", err)
+	}
+}
+
+// TestSubmittedAppendsAreStoredInOrder: one caller submits many events of
+// a few parties without waiting for their answers, through an appender
+// whose many small pipelines run at once; each party's stream holds its
+// events in the order they were submitted, and every answer says so.
+func TestSubmittedAppendsAreStoredInOrder(t *testing.T) {
+	rdb := newClient(t)
+	a := stream.NewAppender(rdb, stream.AppenderConfig{Workers: 4, MaxBatch: 3, PerCall: 2})
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan struct{})
+	go func() { _ = a.Run(ctx); close(ran) }()
+	t.Cleanup(func() { cancel(); <-ran })
+
+	parties := []uuid.UUID{uuid.New(), uuid.New(), uuid.New()}
+	const perParty = 300
+	var pending []*stream.Pending
+	for i := range perParty * len(parties) {
+		e := chat(parties[i%len(parties)], "u", fmt.Sprint(i))
+		e.Text = fmt.Sprint(i)
+		pending = append(pending, a.Submit(e, true))
+	}
+	last := map[uuid.UUID]string{}
+	for i, p := range pending {
+		res, err := p.Wait()
+		if err != nil || res.Status != stream.Stored {
+			t.Fatalf("event %d: %+v, %v; want it stored", i, res, err)
+		}
+		party := parties[i%len(parties)]
+		if prev := last[party]; prev != "" && !stream.After(res.StreamID, prev) {
+			t.Fatalf("event %d stored as %s, before its party's previous event (%s)", i, res.StreamID, prev)
+		}
+		last[party] = res.StreamID
+	}
+	for j, party := range parties {
+		msgs, err := rdb.XRange(context.Background(), wprdb.KeysFor(party).Stream, "-", "+").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(msgs) != perParty {
+			t.Fatalf("party %d holds %d entries; want %d", j, len(msgs), perParty)
+		}
+		for k, m := range msgs {
+			e, err := event.Decode([]byte(m.Values["e"].(string)), m.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := fmt.Sprint(j + k*len(parties)); e.Text != want {
+				t.Fatalf("party %d's entry %d is event %s; want %s", j, k, e.Text, want)
+			}
+		}
 	}
 }

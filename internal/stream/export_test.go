@@ -4,5 +4,11 @@ package stream
 // before reading where its stream stands.
 func SetBeforeSnapshot(f *Feed, fn func()) { f.beforeSnapshot = fn }
 
-// QueuedLen returns how many appends wait in a's queue.
-func QueuedLen(a *Appender) int { return len(a.reqs) }
+// QueuedLen returns how many appends wait in a's queues.
+func QueuedLen(a *Appender) int {
+	n := 0
+	for _, q := range a.queues {
+		n += len(q)
+	}
+	return n
+}
