@@ -38,6 +38,9 @@ type conn struct {
 	ended atomic.Int32
 	// sio is the state of a /socket.io/ connection; nil on /ws.
 	sio *sioConn
+	// appends are the connection's events sent to Redis whose answers
+	// were not yet written (see inflight.go).
+	appends inFlight
 }
 
 // noteEnd records why reading from the connection stopped.
@@ -273,6 +276,7 @@ func (g *Gateway) onMessage(s *melody.Session, raw []byte) {
 	if g.draining {
 		g.drainMu.RUnlock()
 		in, _ := event.ParseInbound(raw) // for the id the client must resend
+		c.appends.settle()
 		g.reply(c, protocol.NewError(in.ClientID, protocol.CodeUnavailable, "server shutting down; resend it with the same id"))
 		return
 	}
@@ -281,6 +285,10 @@ func (g *Gateway) onMessage(s *melody.Session, raw []byte) {
 	defer g.inflight.Done()
 
 	in, err := event.ParseInbound(raw)
+	if err != nil || in.Type.IsModeration() {
+		// Answered here, after the answers of the appends before it.
+		c.appends.settle()
+	}
 	if err != nil && in.Type == pingType {
 		g.onPing(c, in.ClientID) // no event: the parser knows it as no type of its own
 		return
@@ -302,6 +310,7 @@ func (g *Gateway) onMessage(s *melody.Session, raw []byte) {
 		return
 	}
 	if code, msg := g.authorise(c, in); !code.IsZero() {
+		c.appends.settle()
 		g.metrics.Events.WithLabelValues(string(in.Type), code.String()).Inc()
 		g.reply(c, protocol.NewError(in.ClientID, code, msg))
 		return
@@ -313,9 +322,23 @@ func (g *Gateway) onMessage(s *melody.Session, raw []byte) {
 		e.PositionMS = &pos
 	}
 	c.viewer.Expect(e.ID) // its broadcast frame may come before the ack
-	// No deadline of its own: the appender answers within its patience
-	// (see Append), and a timer per event is measurable at this rate.
-	res, err := g.appender.Append(context.Background(), e, in.ClientID != "")
+	if c.sio != nil {
+		// A Socket.IO answer goes through the packet's ack id, which
+		// is the packet's being read: answered before the next one.
+		// No deadline of its own: the appender answers within its
+		// patience (see Append), and a timer per event is measurable
+		// at this rate.
+		res, err := g.appender.Append(context.Background(), e, in.ClientID != "")
+		g.appended(c, in, e, arrived, res, err)
+		return
+	}
+	g.inflight.Add(1)
+	g.submit(c, in, e, arrived)
+}
+
+// appended answers the frame in, stored as e (or not: res and err say),
+// with its ack or its error.
+func (g *Gateway) appended(c *conn, in event.Inbound, e event.Event, arrived time.Time, res stream.Result, err error) {
 	code, msg := appendOutcome(res, err)
 	if !code.IsZero() {
 		c.viewer.Unexpect(e.ID)
@@ -423,10 +446,12 @@ func appendOutcome(res stream.Result, err error) (code protocol.Code, msg string
 	}
 }
 
+// reply answers one of c's frames with v, after the answers of its frames
+// before (see Viewer.Answer).
 func (g *Gateway) reply(c *conn, v any) {
 	b, err := c.encodeReply(v)
 	if err != nil || b == nil {
 		return
 	}
-	c.viewer.Send(b)
+	c.viewer.Answer(b)
 }
