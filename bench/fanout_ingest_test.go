@@ -136,11 +136,18 @@ func runIngestShape(ctx context.Context, b *testing.B, env *env, srv *server) in
 		}
 	})
 	time.Sleep(time.Until(from))
+	resetStats(ctx, b, env.rdb)
 	cpu0, redis0 := procCPU(srv.pid), redisCPU(ctx, env.rdb)
+	waitProfile := func() {}
+	if *fanoutProfile != "" {
+		waitProfile = profileServer(b, srv, ".ingest.cpu.pprof", to.Sub(from))
+	}
 	time.Sleep(time.Until(to))
 	cpu1, redis1 := procCPU(srv.pid), redisCPU(ctx, env.rdb)
+	stats := commandStats(ctx, env.rdb)
 	close(stop)
 	writers.Wait()
+	waitProfile()
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		if outstanding(clients) == 0 {
 			break
@@ -165,6 +172,7 @@ func runIngestShape(ctx context.Context, b *testing.B, env *env, srv *server) in
 	if acked > 0 {
 		res.cpuPerEvent = micros(cpu1-cpu0, acked)
 		res.redisPerEvt = micros(redis1-redis0, acked)
+		res.redisCommands = formatCommandStats(stats, acked)
 	}
 	return res
 }

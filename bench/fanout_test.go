@@ -91,7 +91,7 @@ var (
 	fanoutClients  = flagInt("fanout.ingest-clients", 1000, "BenchmarkFanout: ingest clients, one party/channel each")
 	fanoutPeer     = flagString("fanout.peer", "auto", "BenchmarkFanout: Centrifugo: auto (when installed), require, off")
 	fanoutOut      = flagString("fanout.out", "", "BenchmarkFanout: folder for bench-fanout.md and bench-fanout.png (none when empty)")
-	fanoutProfile  = flagString("fanout.profile", "", "BenchmarkFanout: folder for CPU profiles of each server during its largest step")
+	fanoutProfile  = flagString("fanout.profile", "", "BenchmarkFanout: folder for CPU profiles of each server during its largest step and its ingest shape")
 )
 
 func maxViewers() int { return (*fanoutViewers)[len(*fanoutViewers)-1] }
@@ -235,6 +235,9 @@ type ingestShape struct {
 	p50, p99                 time.Duration
 	cpuPerEvent, redisPerEvt float64
 	errs                     int
+	// redisCommands is Redis's time per command over the measured
+	// interval (INFO commandstats; a script's commands count inside it too).
+	redisCommands string
 }
 
 // viewer is one fan-out connection of the load tool.
@@ -304,6 +307,7 @@ func runFanout(ctx context.Context, b *testing.B, env *env, srv *server) *server
 	say(b, "%s: ingest, %d clients each into its own channel: %.0f acked events/s; ack p50 %.2fms p99 %.2fms; server %.2fµs, redis %.2fµs per event; %d errors",
 		srv.name, *fanoutClients, run.ingest.rate, ms(run.ingest.p50), ms(run.ingest.p99),
 		run.ingest.cpuPerEvent, run.ingest.redisPerEvt, run.ingest.errs)
+	say(b, "%s: ingest, Redis commands:%s", srv.name, run.ingest.redisCommands)
 	return run
 }
 
@@ -531,7 +535,7 @@ func runStep(ctx context.Context, b *testing.B, env *env, srv *server, pub *publ
 	pub.errs.Store(0)
 	var stopProfile func()
 	if profile {
-		stopProfile = profileServer(b, srv, *fanoutStep)
+		stopProfile = profileServer(b, srv, ".cpu.pprof", *fanoutStep)
 	}
 
 	interval := time.Second / time.Duration(rate)

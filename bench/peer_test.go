@@ -342,14 +342,14 @@ func (centrifugoProto) classify(line []byte) (msgKind, int) {
 }
 
 // profileServer takes a CPU profile of srv for d from its pprof handlers
-// (GATEWAY_DEBUG_ADDR, Centrifugo's debug endpoint) into -fanout.profile;
-// the returned func waits for it.
-func profileServer(b *testing.B, srv *server, d time.Duration) func() {
+// (GATEWAY_DEBUG_ADDR, Centrifugo's debug endpoint) into -fanout.profile,
+// as <server><suffix>; the returned func waits for it.
+func profileServer(b *testing.B, srv *server, suffix string, d time.Duration) func() {
 	b.Helper()
 	if err := os.MkdirAll(*fanoutProfile, 0o755); err != nil {
 		b.Fatal(err)
 	}
-	path := filepath.Join(*fanoutProfile, srv.name+".cpu.pprof")
+	path := filepath.Join(*fanoutProfile, srv.name+suffix)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
