@@ -115,3 +115,65 @@ func TestClientIDGenerationsAlwaysExpire(t *testing.T) {
 		t.Fatalf("%s, made again after the script was reloaded, has no time to live", ids)
 	}
 }
+
+// TestAppendCallSeesItsOwnWrites: what one event of a call changes (a ban,
+// a mute, the stream's length) holds for the party's next events in the
+// same call, which a gateway fills with one connection's events in a row.
+func TestAppendCallSeesItsOwnWrites(t *testing.T) {
+	c := testenv.StartRedisClient(t)
+	ctx := context.Background()
+	if err := rdb.LoadAppend(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	party, now := uuid.New(), time.Now()
+	n := 0
+	chat := func(user string) rdb.AppendEvent {
+		n++
+		id := "chat-" + strconv.Itoa(n)
+		return rdb.AppendEvent{Party: party, AppendArgs: rdb.AppendArgs{Payload: []byte(id), EventID: id, Dedup: true,
+			UserID: user, MuteCheck: true, Now: now, BanCheck: true}}
+	}
+	moderate := func(op, target string) rdb.AppendEvent {
+		return rdb.AppendEvent{Party: party, AppendArgs: rdb.AppendArgs{Payload: []byte(op), EventID: op, UserID: "alice",
+			BanCheck: true, Moderation: op, Target: target, Until: now.Add(time.Hour), Host: "alice"}}
+	}
+	events := []rdb.AppendEvent{chat("bob"), chat("carol"), moderate("ban", "bob"), chat("bob"),
+		moderate("mute", "carol"), chat("carol"), chat("dave"), chat("dave"), moderate("unban", "bob"), chat("bob")}
+	want := []string{"ok", "ok", "ok", "banned", "ok", "muted", "ok", "full", "full", "banned"}
+
+	pipe := c.Pipeline()
+	cmd := rdb.QueueAppends(ctx, pipe, now, rdb.AppendBatchLimits{MaxBuffered: 5}, events)
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatalf("the call failed as a whole: %v", err)
+	}
+	replies, err := rdb.AppendRepliesOf(cmd, len(events))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range replies {
+		if r.Status != want[i] {
+			t.Fatalf("event %d (%s) answered %+v, want %s", i, events[i].Payload, r, want[i])
+		}
+	}
+	if n := c.XLen(ctx, rdb.KeysFor(party).Stream).Val(); n != 5 {
+		t.Errorf("the stream holds %d entries, want 5", n)
+	}
+
+	// A later call reads the party again: bob's unban was refused (full),
+	// so he is still banned; with room made, the next chat of dave is stored.
+	if err := c.XTrimMaxLen(ctx, rdb.KeysFor(party).Stream, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	events = []rdb.AppendEvent{chat("bob"), chat("dave")}
+	pipe = c.Pipeline()
+	cmd = rdb.QueueAppends(ctx, pipe, now, rdb.AppendBatchLimits{MaxBuffered: 5}, events)
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if replies, err = rdb.AppendRepliesOf(cmd, len(events)); err != nil {
+		t.Fatal(err)
+	}
+	if replies[0].Status != "banned" || replies[1].Status != "ok" {
+		t.Fatalf("the next call answered %+v; want bob banned and dave's chat stored", replies)
+	}
+}
