@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/watchparty/watchparty/internal/protocol"
 )
 
 // encode appends r to b as a JSON object in form f, byte for byte what
@@ -36,9 +38,9 @@ func (f *form) encode(b []byte, r *record) ([]byte, error) {
 func (f *form) appendValue(b []byte, v any) ([]byte, error) {
 	switch v := v.(type) {
 	case *Type:
-		return appendString(b, string(*v)), nil
+		return protocol.AppendJSONString(b, string(*v)), nil
 	case *string:
-		return appendString(b, *v), nil
+		return protocol.AppendJSONString(b, *v), nil
 	case *uuid.UUID:
 		return append(appendUUID(append(b, '"'), *v), '"'), nil
 	case *time.Time:
@@ -66,18 +68,6 @@ func (f *form) appendValue(b []byte, v any) ([]byte, error) {
 		return strconv.AppendInt(b, int64(**v), 10), nil
 	}
 	return nil, fmt.Errorf("no JSON form for %T", v)
-}
-
-// appendString writes s as encoding/json does; strings that need no
-// escaping (most) are copied without it.
-func appendString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			j, _ := json.Marshal(s) // a string always encodes
-			return append(b, j...)
-		}
-	}
-	return append(append(append(b, '"'), s...), '"')
 }
 
 func appendUUID(b []byte, id uuid.UUID) []byte {

@@ -360,11 +360,19 @@ func (g *Gateway) appended(c *conn, in event.Inbound, e event.Event, arrived tim
 		return
 	}
 	// The ack and the sender's own broadcast frame leave together.
-	if b, err := c.encodeReply(ack); err == nil && b != nil {
+	if b, err := c.encodeAck(ack); err == nil && b != nil {
 		c.viewer.Acked(e.ID, res.StreamID, b)
 	} else {
 		c.viewer.Unexpect(e.ID)
 	}
+}
+
+// encodeAck is encodeReply for an ack, without encoding/json on /ws.
+func (c *conn) encodeAck(ack protocol.Ack) ([]byte, error) {
+	if c.sio == nil {
+		return ack.AppendJSON(make([]byte, 0, 128)), nil
+	}
+	return c.encodeReply(ack)
 }
 
 // refuse answers a frame that was not stored with its error, and closes a

@@ -187,8 +187,8 @@ func (a *Appender) Append(ctx context.Context, e event.Event, dedup bool) (Resul
 // Pending is an append that Submit queued: Wait returns its answer.
 type Pending struct {
 	a   *Appender
-	r   *appendReq
-	err error // why it was not queued
+	r   appendReq // one allocation for both
+	err error     // why it was not queued
 }
 
 // Submit queues e as Append does, without waiting for its answer, so a
@@ -197,10 +197,11 @@ type Pending struct {
 // blocks only while the party's queue is full. Wait returns the answer,
 // which comes within the appender's patience (see Append).
 func (a *Appender) Submit(e event.Event, dedup bool) *Pending {
-	r := &appendReq{ev: e, dedup: dedup, expires: time.Now().Add(appendPatience), done: make(chan appendResp, 1)}
+	p := &Pending{a: a, r: appendReq{ev: e, dedup: dedup, expires: time.Now().Add(appendPatience),
+		done: make(chan appendResp, 1)}}
 	select {
-	case a.queueOf(e.PartyID) <- r:
-		return &Pending{a: a, r: r}
+	case a.queueOf(e.PartyID) <- &p.r:
+		return p
 	case <-a.stopped:
 		return &Pending{err: errStopped}
 	}
@@ -211,7 +212,7 @@ func (p *Pending) Wait() (Result, error) {
 	if p.err != nil {
 		return Result{}, p.err
 	}
-	return p.a.wait(context.Background(), p.r)
+	return p.a.wait(context.Background(), &p.r)
 }
 
 // AppendModeration is Append for a moderation event of the party hosted
