@@ -137,13 +137,15 @@ func runIngestShape(ctx context.Context, b *testing.B, env *env, srv *server) in
 	})
 	time.Sleep(time.Until(from))
 	resetStats(ctx, b, env.rdb)
-	cpu0, redis0 := procCPU(srv.pid), redisCPU(ctx, env.rdb)
+	cpu0, redis0, sysw0 := procCPU(srv.pid), redisCPU(ctx, env.rdb), procSyscw(srv.pid)
 	waitProfile := func() {}
 	if *fanoutProfile != "" {
-		waitProfile = profileServer(b, srv, ".ingest.cpu.pprof", to.Sub(from))
+		waitCPU := profileServer(b, srv, ".ingest.cpu.pprof", to.Sub(from))
+		waitAllocs := fetchProfile(b, srv, "allocs", ".ingest.allocs.pprof", to.Sub(from))
+		waitProfile = func() { waitCPU(); waitAllocs() }
 	}
 	time.Sleep(time.Until(to))
-	cpu1, redis1 := procCPU(srv.pid), redisCPU(ctx, env.rdb)
+	cpu1, redis1, sysw1 := procCPU(srv.pid), redisCPU(ctx, env.rdb), procSyscw(srv.pid)
 	stats := commandStats(ctx, env.rdb)
 	close(stop)
 	writers.Wait()
@@ -173,6 +175,7 @@ func runIngestShape(ctx context.Context, b *testing.B, env *env, srv *server) in
 		res.cpuPerEvent = micros(cpu1-cpu0, acked)
 		res.redisPerEvt = micros(redis1-redis0, acked)
 		res.redisCommands = formatCommandStats(stats, acked)
+		res.syscallsPerEvent = float64(sysw1-sysw0) / float64(acked)
 	}
 	return res
 }

@@ -235,6 +235,7 @@ type ingestShape struct {
 	p50, p99                 time.Duration
 	cpuPerEvent, redisPerEvt float64
 	errs                     int
+	syscallsPerEvent         float64 // the server's write system calls per acked event
 	// redisCommands is Redis's time per command over the measured
 	// interval (INFO commandstats; a script's commands count inside it too).
 	redisCommands string
@@ -304,9 +305,9 @@ func runFanout(ctx context.Context, b *testing.B, env *env, srv *server) *server
 	}
 	pub.close()
 	run.ingest = runIngestShape(ctx, b, env, srv)
-	say(b, "%s: ingest, %d clients each into its own channel: %.0f acked events/s; ack p50 %.2fms p99 %.2fms; server %.2fµs, redis %.2fµs per event; %d errors",
+	say(b, "%s: ingest, %d clients each into its own channel: %.0f acked events/s; ack p50 %.2fms p99 %.2fms; server %.2fµs, redis %.2fµs per event; %.2f write syscalls per event; %d errors",
 		srv.name, *fanoutClients, run.ingest.rate, ms(run.ingest.p50), ms(run.ingest.p99),
-		run.ingest.cpuPerEvent, run.ingest.redisPerEvt, run.ingest.errs)
+		run.ingest.cpuPerEvent, run.ingest.redisPerEvt, run.ingest.syscallsPerEvent, run.ingest.errs)
 	say(b, "%s: ingest, Redis commands:%s", srv.name, run.ingest.redisCommands)
 	return run
 }

@@ -345,6 +345,13 @@ func (centrifugoProto) classify(line []byte) (msgKind, int) {
 // (GATEWAY_DEBUG_ADDR, Centrifugo's debug endpoint) into -fanout.profile,
 // as <server><suffix>; the returned func waits for it.
 func profileServer(b *testing.B, srv *server, suffix string, d time.Duration) func() {
+	return fetchProfile(b, srv, "profile", suffix, d)
+}
+
+// fetchProfile saves srv's pprof profile kind (profile, allocs, …) over
+// the next d as <server><suffix> in -fanout.profile; the returned func
+// waits for it.
+func fetchProfile(b *testing.B, srv *server, kind, suffix string, d time.Duration) func() {
 	b.Helper()
 	if err := os.MkdirAll(*fanoutProfile, 0o755); err != nil {
 		b.Fatal(err)
@@ -353,7 +360,7 @@ func profileServer(b *testing.B, srv *server, suffix string, d time.Duration) fu
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		url := fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", srv.debug, int(d.Seconds()))
+		url := fmt.Sprintf("%s/debug/pprof/%s?seconds=%d", srv.debug, kind, int(d.Seconds()))
 		resp, err := http.Get(url)
 		if err != nil {
 			say(b, "profile %s: %v", srv.name, err)
@@ -366,7 +373,7 @@ func profileServer(b *testing.B, srv *server, suffix string, d time.Duration) fu
 		}
 		defer f.Close()
 		_, _ = io.Copy(f, resp.Body)
-		say(b, "profile of %s written to %s", srv.name, path)
+		say(b, "%s profile of %s written to %s", kind, srv.name, path)
 	}()
 	return func() { <-done }
 }
