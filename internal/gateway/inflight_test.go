@@ -38,6 +38,19 @@ read:
 	return out
 }
 
+// sendChats writes n chats with ids c0, c1, … and the texts text gives,
+// without reading their answers.
+func (v *viewer) sendChats(n int, text func(i int) string) {
+	v.t.Helper()
+	for i := range n {
+		if err := v.conn.WriteJSON(map[string]any{"type": "chat", "id": fmt.Sprint("c", i), "text": text(i)}); err != nil {
+			v.t.Fatal(err)
+		}
+	}
+}
+
+func numbered(i int) string { return fmt.Sprint("m", i) }
+
 // userEntries returns the types and texts of user's entries in party's
 // stream, in stream order.
 func userEntries(t *testing.T, party uuid.UUID, user string) (types, texts []string) {
@@ -70,11 +83,7 @@ func TestBackToBackChatsAreStoredAndAnsweredInOrder(t *testing.T) {
 	party := e.insert("alice", store.Ongoing)
 	bob, carol := e.mustJoin(party, "bob", nil), e.mustJoin(party, "carol", nil)
 	const n = 200
-	for i := range n {
-		if err := bob.conn.WriteJSON(map[string]any{"type": "chat", "id": fmt.Sprint("c", i), "text": fmt.Sprint("m", i)}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	bob.sendChats(n, numbered)
 	if err := bob.conn.WriteJSON(map[string]any{"type": "chat", "id": "empty", "text": ""}); err != nil {
 		t.Fatal(err)
 	}
@@ -119,11 +128,7 @@ func TestFloodWithoutWaitingIsLimitedInOrder(t *testing.T) {
 	party := e.insert("alice", store.Ongoing)
 	bob := e.mustJoin(party, "bob", nil)
 	const flood = 100
-	for i := range flood {
-		if err := bob.conn.WriteJSON(map[string]any{"type": "chat", "id": fmt.Sprint("c", i), "text": "spam"}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	bob.sendChats(flood, func(int) string { return "spam" })
 	for i, f := range bob.frames(flood, "chat", "viewers") {
 		want := "ack"
 		if i >= 5 {
@@ -146,11 +151,7 @@ func TestLeaveIsStoredAfterTheChatsBeforeIt(t *testing.T) {
 	e := newServedEnv(t, noLimits(func(*gateway.Config) {}))
 	party := e.insert("alice", store.Ongoing)
 	bob := e.mustJoin(party, "bob", nil)
-	for i := range 50 {
-		if err := bob.conn.WriteJSON(map[string]any{"type": "chat", "id": fmt.Sprint("c", i), "text": fmt.Sprint("m", i)}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	bob.sendChats(50, numbered)
 	bob.close()
 	var types []string
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
