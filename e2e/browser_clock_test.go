@@ -53,13 +53,7 @@ func waitInStep(t *testing.T, what string, tolerance float64, tabs ...*tab) {
 // ages playback by the server's clock, so after a play, a seek and a late
 // join every follower is within 0.3 s of the host.
 func TestBrowserClockOffset(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test; skipped with -short")
-	}
-	s := sharedSystem(t)
-	gw, _ := s.gateway()
-	s.flusher("WATCH_PARTY_SCHEDULER_INTERVAL=300ms")
-	base := "http://" + gw
+	gw, base := browserSystem(t)
 	link := base + "/p/" + startParty(t, gw, "Host", base+"/media/sample.webm")
 	br := newBrowser(t)
 

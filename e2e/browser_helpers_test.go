@@ -329,3 +329,18 @@ func (tb *tab) checkAccessibility(what string) {
 		}
 	}
 }
+
+// browserSystem skips the test with -short; else it starts a system for a
+// browser to drive: a gateway with the extra settings and a flusher whose
+// scheduler looks every 300 ms. It returns the gateway's address and base
+// URL.
+func browserSystem(t *testing.T, extra ...string) (gw, base string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("browser test; skipped with -short")
+	}
+	s := sharedSystem(t)
+	gw, _ = s.gateway(extra...)
+	s.flusher("WATCH_PARTY_SCHEDULER_INTERVAL=300ms")
+	return gw, "http://" + gw
+}

@@ -58,14 +58,8 @@ const modPanelJS = `(() => { const p = document.getElementById('mod-panel'); ret
 // then unbans from the moderation panel, and the viewer joins again.
 // Viewers see no controls.
 func TestBrowserModeration(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test; skipped with -short")
-	}
+	gw, base := browserSystem(t)
 	artifacts := artifactsDir(t)
-	s := sharedSystem(t)
-	gw, _ := s.gateway()
-	s.flusher("WATCH_PARTY_SCHEDULER_INTERVAL=300ms")
-	base := "http://" + gw
 	link := base + "/p/" + startParty(t, gw, "Host", base+"/media/sample.webm")
 	br := newBrowser(t)
 	// The host signs in on the home page; axe-core checks it before and after.

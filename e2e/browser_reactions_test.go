@@ -116,14 +116,8 @@ func floodReactions(t *testing.T, clients []*client, n int) (acked, limited int)
 // 40 floating reactions and still gets the chat that follows. With
 // reduced motion a reaction fades in place.
 func TestBrowserReactions(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test; skipped with -short")
-	}
+	gw, base := browserSystem(t)
 	artifacts := artifactsDir(t)
-	s := sharedSystem(t)
-	gw, _ := s.gateway()
-	s.flusher("WATCH_PARTY_SCHEDULER_INTERVAL=300ms")
-	base := "http://" + gw
 	partyID := startParty(t, gw, "Host", base+"/media/sample.webm")
 	link := base + "/p/" + partyID
 	br := newBrowser(t)

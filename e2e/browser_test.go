@@ -358,13 +358,7 @@ func assertOnceInOrder(t *testing.T, tb *tab, texts []string) {
 // refused message where it was written, and a finished party's page says
 // it has ended.
 func TestBrowserScheduledParty(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test; skipped with -short")
-	}
-	s := sharedSystem(t)
-	gw, _ := s.gateway("WATCH_PARTY_CHAT_RATE=0.2", "WATCH_PARTY_CHAT_BURST=1")
-	s.flusher("WATCH_PARTY_SCHEDULER_INTERVAL=300ms")
-	base := "http://" + gw
+	_, base := browserSystem(t, "WATCH_PARTY_CHAT_RATE=0.2", "WATCH_PARTY_CHAT_BURST=1")
 	br := newBrowser(t)
 	viewer := br.newTab("viewer", 1280, 860)
 	start := time.Now().Add(5 * time.Second).UTC()
