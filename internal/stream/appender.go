@@ -209,14 +209,9 @@ type Pending struct {
 // blocks only while the party's queue is full. Wait returns the answer,
 // which comes within the appender's patience (see Append).
 func (a *Appender) Submit(e event.Event, dedup bool) *Pending {
-	p := &Pending{a: a, r: appendReq{ev: e, dedup: dedup, expires: time.Now().Add(appendPatience),
-		done: make(chan appendResp, 1)}}
-	select {
-	case a.queueOf(e.PartyID) <- &p.r:
-		return p
-	case <-a.stopped:
-		return &Pending{err: errStopped}
-	}
+	p := &Pending{a: a, r: appendReq{ev: e, dedup: dedup}}
+	p.err = a.enqueue(context.Background(), &p.r)
+	return p
 }
 
 // Wait returns the answer of the append, as Append would have.
@@ -236,6 +231,16 @@ func (a *Appender) AppendModeration(ctx context.Context, e event.Event, dedup bo
 }
 
 func (a *Appender) append(ctx context.Context, r *appendReq) (Result, error) {
+	if err := a.enqueue(ctx, r); err != nil {
+		return Result{}, err
+	}
+	return a.wait(ctx, r)
+}
+
+// enqueue queues r on its party's queue, to be run before ctx's deadline
+// (appendPatience without one), once there is room or until the
+// appender stops or ctx ends.
+func (a *Appender) enqueue(ctx context.Context, r *appendReq) error {
 	expires, ok := ctx.Deadline()
 	if !ok {
 		expires = time.Now().Add(appendPatience)
@@ -243,12 +248,12 @@ func (a *Appender) append(ctx context.Context, r *appendReq) (Result, error) {
 	r.expires, r.done = expires, make(chan appendResp, 1)
 	select {
 	case a.queueOf(r.ev.PartyID) <- r:
+		return nil
 	case <-a.stopped:
-		return Result{}, errStopped
+		return errStopped
 	case <-ctx.Done():
-		return Result{}, ctx.Err()
+		return ctx.Err()
 	}
-	return a.wait(ctx, r)
 }
 
 // wait returns the answer of r, which is queued.
